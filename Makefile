@@ -1,0 +1,41 @@
+# preflight — the targets the README and CI rely on.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint typecheck unit bench bench-quick container-test lock clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m tests.demo
+
+lint: venv
+	$(VENV)/bin/ruff check preflight tests bench
+	$(VENV)/bin/mypy
+
+test: venv lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: venv
+	$(PY) -m bench.run
+
+bench-quick: venv
+	$(PY) -m bench.run --quick --out .bench-out
+
+container-test: venv
+	bash tests/container/run.sh
+
+lock:
+	bash scripts/lock.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo

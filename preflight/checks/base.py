@@ -1,0 +1,75 @@
+"""What a check is: a stable name, what it needs, and one attempt that yields an Outcome.
+
+A check's attempt observes (through `preflight.probes`) and hands the observation to a pure
+judge function in the same module. Transient trouble is raised, not judged: the runner
+owns retries, the deadline and concurrency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from preflight.config import Config
+from preflight.verdict import Outcome
+
+T = TypeVar("T")
+
+
+class Context:
+    """Per-run shared state: the config, the deadline and lazily built clients."""
+
+    def __init__(self, config: Config, deadline: float) -> None:
+        self.config = config
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._shared: dict[str, Any] = {}
+
+    def call_timeout(self) -> float:
+        """The bound for one call: the attempt timeout, never past the deadline."""
+        remaining = self.deadline - time.monotonic()
+        return max(0.05, min(self.config.attempt_timeout, remaining))
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """Built once per run; a slow factory blocks only callers of the same key."""
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._shared:
+                built = factory()
+                with self._lock:
+                    self._shared[key] = built
+            value: T = self._shared[key]
+            return value
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            self._shared[key] = value
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._shared.get(key)
+
+
+class Check(ABC):
+    """One unit of the verdict. A fresh instance per run, so attempts may keep progress."""
+
+    name: ClassVar[str]
+    # Checks that must not have failed before this one runs; if one did, this one is skipped.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def skip_reason(self, config: Config) -> str | None:
+        """Why this check cannot apply to this configuration at all, if so."""
+        return None
+
+    def attempt_budget(self, config: Config) -> float:
+        """How long one attempt may take before the runner gives up on it as hung."""
+        return config.attempt_timeout + 1.0
+
+    @abstractmethod
+    def attempt(self, ctx: Context) -> Outcome:
+        """One try. Raise for transient trouble; return an Outcome for any answer."""

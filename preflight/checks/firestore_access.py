@@ -1,0 +1,73 @@
+"""firestore.access: a real read of the routing collection succeeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preflight.checks.base import Check, Context
+from preflight.config import Config
+from preflight.probes import firestore
+from preflight.redact import describe_exception
+from preflight.retry import is_transient
+from preflight.verdict import Outcome, Status
+
+NO_PROJECT = "no Firestore project: set GCP_PROJECT_ID (or --project)"
+
+
+def firestore_client(ctx: Context) -> Any:
+    """One client per run, built with the credentials gcp.credentials already refreshed."""
+    config = ctx.config
+    assert config.project is not None
+    return ctx.shared("firestore.client", lambda: firestore.make_client(
+        config.project or "", config.database, ctx.get("gcp.credentials")))
+
+
+def judge(documents_seen: int, config: Config) -> Outcome:
+    where = f"{config.collection} in project {config.project}, database {config.database}"
+    message = f"read {where}" + ("" if documents_seen else " (the collection is empty)")
+    return Outcome(Status.PASS, message, details={"documents_seen": documents_seen})
+
+
+def judge_refusal(error: Exception, config: Config, principal: str | None) -> Outcome:
+    name = type(error).__name__
+    text = describe_exception(error)
+    who = principal or "the workload's service account"
+    details = {"error": name}
+    if name in ("PermissionDenied", "Forbidden"):
+        return Outcome(
+            Status.FAIL, f"permission denied reading {config.collection}: {text}",
+            remediation=f"grant {who} roles/datastore.viewer on project {config.project}",
+            details=details)
+    if name in ("Unauthenticated", "Unauthorized"):
+        return Outcome(Status.FAIL, f"Firestore rejected the credentials: {text}",
+                       remediation="check the workload's credentials (gcp.credentials)",
+                       details=details)
+    if name == "NotFound":
+        return Outcome(
+            Status.FAIL, f"Firestore database {config.database} not found in project "
+            f"{config.project}: {text}",
+            remediation="create the Firestore database (Native mode) or fix "
+            "GCP_PROJECT_ID / PREFLIGHT_FIRESTORE_DATABASE", details=details)
+    return Outcome(Status.FAIL, f"Firestore refused the read: {text}",
+                   remediation="check the project, database and collection names",
+                   details=details)
+
+
+class FirestoreAccess(Check):
+    name = "firestore.access"
+    needs = ("gcp.credentials",)
+
+    def skip_reason(self, config: Config) -> str | None:
+        return None if config.project else NO_PROJECT
+
+    def attempt(self, ctx: Context) -> Outcome:
+        config = ctx.config
+        try:
+            seen = firestore.sample(firestore_client(ctx), config.collection, ctx.call_timeout())
+        except Exception as error:
+            if is_transient(error) or not type(error).__module__.startswith("google"):
+                raise
+            credentials = ctx.get("gcp.credentials")
+            principal = getattr(credentials, "service_account_email", None)
+            return judge_refusal(error, config, principal if isinstance(principal, str) else None)
+        return judge(seen, config)

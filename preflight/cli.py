@@ -1,0 +1,226 @@
+"""Command line: options with environment variables, one-line usage errors, exit codes.
+
+Nothing here imports a cloud client: `--version` and `--help` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from preflight import PROCESS_START, __version__
+from preflight.config import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_COLLECTION,
+    DEFAULT_DATABASE,
+    DEFAULT_SCOPES,
+    DEFAULT_TIMEOUT,
+    ENGINES_REFUSED_BACKENDS,
+    ENGINES_REQUIRED_KINDS,
+    Config,
+    ConfigError,
+    Raw,
+    Source,
+    build,
+    default_format,
+)
+from preflight.verdict import ExitCode, Verdict
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CommaListEnv(click.ParamType):
+    """A repeatable option whose variable holds a comma list (click splits on spaces)."""
+
+    name = "text"
+    envvar_list_splitter = ","
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    flag: str
+    envvar: str | tuple[str, ...]
+    default: str | tuple[str, ...] | None
+    help: str
+    metavar: str = "TEXT"
+    multiple: bool = False
+    shown_default: str | None = None
+
+
+OPTIONS = (
+    OptionSpec("project", "--project", ("GCP_PROJECT_ID", "GCP_PROJECT"), None,
+               "Firestore project.", "PROJECT"),
+    OptionSpec("database", "--database", "PREFLIGHT_FIRESTORE_DATABASE", DEFAULT_DATABASE,
+               "Firestore database id.", "ID"),
+    OptionSpec("bucket", "--bucket", "RAW_BUCKET", None, "S3 bucket that must exist.", "NAME"),
+    OptionSpec("collection", "--collection", "PREFLIGHT_ROUTING_COLLECTION", DEFAULT_COLLECTION,
+               "Routing registry collection.", "ID"),
+    OptionSpec("kinds", "--kinds", "PREFLIGHT_REQUIRED_KINDS", ",".join(ENGINES_REQUIRED_KINDS),
+               "Required resource kinds, comma-separated.", "LIST",
+               shown_default="the engines' 17 kinds"),
+    OptionSpec("scopes", "--scope", "PREFLIGHT_SCOPES", DEFAULT_SCOPES,
+               "Scope to check, tenant/env or tenant/env/project; repeatable (the variable "
+               "takes a comma list).", "SCOPE", multiple=True, shown_default="t_system/dev"),
+    OptionSpec("disallow", "--disallow", "PREFLIGHT_DISALLOWED_BACKENDS",
+               ",".join(ENGINES_REFUSED_BACKENDS), "Refused backend types, comma-separated.",
+               "LIST"),
+    OptionSpec("timeout", "--timeout", "PREFLIGHT_TIMEOUT", f"{DEFAULT_TIMEOUT:g}",
+               "Overall deadline in seconds, counted from process start.", "SECONDS"),
+    OptionSpec("attempt_timeout", "--attempt-timeout", "PREFLIGHT_ATTEMPT_TIMEOUT",
+               f"{DEFAULT_ATTEMPT_TIMEOUT:g}", "Bound on one call to a dependency, in seconds.",
+               "SECONDS"),
+    OptionSpec("verdict_file", "--verdict-file", "PREFLIGHT_VERDICT_FILE", None,
+               "Write the verdict JSON here (atomically).", "PATH"),
+    OptionSpec("termination_log", "--termination-log", "PREFLIGHT_TERMINATION_LOG", None,
+               "Kubernetes termination message file.", "PATH",
+               shown_default="/dev/termination-log when it exists and is writable"),
+    OptionSpec("format", "--format", "PREFLIGHT_FORMAT", None,
+               "What stdout carries: text or json.", "FORMAT",
+               shown_default="text on a terminal, else json"),
+    OptionSpec("log_level", "--log-level", "PREFLIGHT_LOG_LEVEL", "info",
+               "stderr log level: debug, info, warning or error.", "LEVEL"),
+)
+
+
+def target_options(function: F) -> F:
+    for spec in reversed(OPTIONS):
+        envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
+        shown = spec.shown_default or (spec.default if isinstance(spec.default, str) else None)
+        help_text = spec.help + " Env: " + ", then ".join(envvars) + "."
+        if shown:
+            help_text += f" Default: {shown}."
+        function = click.option(
+            spec.flag, spec.name, envvar=list(envvars), default=spec.default,
+            multiple=spec.multiple, metavar=spec.metavar, help=help_text,
+            type=CommaListEnv() if spec.multiple else click.STRING,
+            show_default=False,
+        )(function)
+    return function
+
+
+def raw_values(ctx: click.Context, values: dict[str, Any]) -> dict[str, Raw]:
+    """Each value with where it came from, so errors (and explain) can name the source."""
+    raw: dict[str, Raw] = {}
+    for spec in OPTIONS:
+        value = values[spec.name]
+        origin = ctx.get_parameter_source(spec.name)
+        if origin is ParameterSource.COMMANDLINE:
+            raw[spec.name] = Raw(value, Source.FLAG, spec.flag)
+        elif origin is ParameterSource.ENVIRONMENT:
+            envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
+            where = next((name for name in envvars if os.environ.get(name)), envvars[0])
+            raw[spec.name] = Raw(value, Source.ENV, where)
+        else:
+            if spec.name == "format":
+                value = default_format()
+            raw[spec.name] = Raw(value, Source.DEFAULT, f"{spec.flag} (default)")
+    return raw
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", message="preflight %(version)s")
+def cli() -> None:
+    """Decide whether an engines pod may start.
+
+    Checks what the engines demand at start-up: their environment rules, Google credentials,
+    Firestore access, the S3 bucket, and a valid, allowed route for every required kind in
+    the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
+    transient failures), 130/143 interrupted.
+    """
+
+
+class Interrupt:
+    """SIGTERM / SIGINT stop the run; the verdict is still written."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self.cancel = cancel
+        self.signal: int | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signal is None:
+            self.signal = signum
+        self.cancel.set()
+
+
+def wall_clock_of(monotonic_moment: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_moment)
+
+
+def execute(config: Config) -> Verdict:
+    """One run of every check against the deadline, outputs written. Shared by every mode."""
+    from preflight import checks, logs, outputs
+    from preflight.redact import Scrubber
+    from preflight.runner import Runner
+
+    scrub = Scrubber.from_environment()
+    logs.configure(config.log_level, scrub)
+    log = logs.get()
+    cancel = threading.Event()
+    interrupt = Interrupt(cancel)
+    interrupt.install()
+    deadline = PROCESS_START + config.timeout
+    log.info("preflight started", version=__version__, project=config.project,
+             bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
+             deadline_s=config.timeout)
+    runner = Runner(config, checks.fresh(), deadline=deadline, cancel=cancel, log=log)
+    results = runner.run()
+    verdict = Verdict(config, tuple(results), wall_clock_of(PROCESS_START), datetime.now(UTC),
+                      interrupted_by=interrupt.signal)
+    outputs.emit(verdict, scrub, log)
+    return verdict
+
+
+@cli.command()
+@target_options
+@click.pass_context
+def check(ctx: click.Context, **values: Any) -> int:
+    """Run every check once (retrying what is transient) and exit with the verdict's code."""
+    config = build(raw_values(ctx, values), os.environ)
+    return int(execute(config).exit_code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: one-line errors for usage problems, and a fast exit once flushed."""
+    try:
+        code = cli.main(args=argv, prog_name="preflight", standalone_mode=False)
+    except ConfigError as error:
+        click.echo(f"preflight: error: {error}", err=True)
+        code = ExitCode.USAGE
+    except click.ClickException as error:
+        command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
+        hint = f" (see 'preflight {command} --help')".replace("  ", " ")
+        message = " ".join(error.format_message().split())
+        click.echo(f"preflight: error: {message}{hint}", err=True)
+        code = ExitCode.USAGE
+    except click.exceptions.Abort:
+        code = ExitCode.SIGINT
+    _flush()
+    # Skip interpreter shutdown: gRPC's can take ~100 ms, and hung threads must not block exit.
+    os._exit(int(code or 0))

@@ -1,0 +1,248 @@
+"""Configuration, parsed and validated once, up front, into an immutable object.
+
+Every value is checked before any network call, so a typo in a manifest is an exit 2 that
+names the option or variable, never a check that fails for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+# The engines' start-up demands these kinds for scope t_system/dev (ENGINES.md).
+ENGINES_REQUIRED_KINDS: tuple[str, ...] = (
+    "feature_flags",
+    "strategy_lock",
+    "kpi",
+    "budget",
+    "maybes",
+    "memory",
+    "analytics_events",
+    "rate_limit",
+    "firearms",
+    "page_content",
+    "seo",
+    "realtime_registry",
+    "chat_bus",
+    "nexus_backend",
+    "media_v2_storage",
+    "raw_storage",
+    "timeline",
+)
+ENGINES_REFUSED_BACKENDS: tuple[str, ...] = ("memory", "noop", "local", "tmp", "localhost")
+DEFAULT_SCOPES: tuple[str, ...] = ("t_system/dev",)
+DEFAULT_COLLECTION = "routing_registry"
+DEFAULT_DATABASE = "(default)"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_ATTEMPT_TIMEOUT = 5.0
+KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
+FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# The variables the engines themselves read; env.policy judges exactly these.
+ENGINES_ENV_VARIABLES = (
+    "ROUTING_REGISTRY_BACKEND",
+    "GCP_PROJECT_ID",
+    "GCP_PROJECT",
+    "RAW_BUCKET",
+    "NEXUS_BACKEND",
+    "FEATURE_FLAGS_BACKEND",
+)
+
+
+class ConfigError(Exception):
+    """A value preflight cannot work with: exit 2, one line naming where it came from."""
+
+    def __init__(self, where: str, expected: str, got: str | None = None) -> None:
+        self.where = where
+        self.expected = expected
+        self.got = got
+        shown = "" if got is None else f" (got {_show(got)})"
+        super().__init__(f"{where}: expected {expected}{shown}")
+
+
+class Source(str, Enum):
+    FLAG = "flag"
+    ENV = "env"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Raw:
+    """One option's raw value and where it came from, as the command line layer saw it."""
+
+    value: str | tuple[str, ...] | None
+    source: Source
+    where: str  # "--timeout", "PREFLIGHT_TIMEOUT" or "default"
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    tenant: str
+    env: str
+    project: str | None = None
+
+    @property
+    def label(self) -> str:
+        parts = (self.tenant, self.env) if self.project is None else (
+            self.tenant, self.env, self.project)
+        return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class Config:
+    project: str | None
+    database: str
+    bucket: str | None
+    collection: str
+    kinds: tuple[str, ...]
+    scopes: tuple[Scope, ...]
+    disallowed: frozenset[str]
+    timeout: float
+    attempt_timeout: float
+    verdict_file: Path | None
+    termination_log: Path | None
+    format: str
+    log_level: str
+    engines_env: Mapping[str, str | None]
+    emulator_host: str | None
+    sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _show(value: str, limit: int = 60) -> str:
+    text = value if len(value) <= limit else value[: limit - 1] + "…"
+    return repr(text)
+
+
+def _printable(text: str) -> bool:
+    return text.isprintable()
+
+
+def split_list(raw: Raw, what: str) -> tuple[str, ...]:
+    """Comma lists from flags and variables alike; empty items are mistakes, not no-ops."""
+    if raw.value is None:
+        return ()
+    chunks = (raw.value,) if isinstance(raw.value, str) else raw.value
+    items: list[str] = []
+    for chunk in chunks:
+        for position, item in enumerate(chunk.split(","), start=1):
+            cleaned = item.strip()
+            if not cleaned:
+                raise ConfigError(
+                    raw.where, f"a comma-separated list of {what} with no empty items "
+                    f"(item {position} is empty)", chunk)
+            if not _printable(cleaned):
+                raise ConfigError(raw.where, f"{what} without control characters", cleaned)
+            if cleaned not in items:
+                items.append(cleaned)
+    return tuple(items)
+
+
+def parse_scope(text: str, where: str) -> Scope:
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or any(not p or p != p.strip() for p in parts):
+        raise ConfigError(
+            where, "scopes as tenant/env or tenant/env/project, each part non-empty "
+            "and without '/' or surrounding spaces", text)
+    return Scope(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+
+def parse_seconds(raw: Raw, *, maximum: float = 86_400.0) -> float:
+    assert isinstance(raw.value, str)
+    try:
+        seconds = float(raw.value)
+    except ValueError:
+        raise ConfigError(raw.where, "a number of seconds", raw.value) from None
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > maximum:
+        raise ConfigError(raw.where, f"a number of seconds > 0 and <= {maximum:g}", raw.value)
+    return seconds
+
+
+def parse_choice(raw: Raw, choices: Sequence[str]) -> str:
+    assert isinstance(raw.value, str)
+    value = raw.value.strip().lower()
+    if value not in choices:
+        raise ConfigError(raw.where, "one of " + ", ".join(choices), raw.value)
+    return value
+
+
+def parse_name(raw: Raw, what: str) -> str | None:
+    if raw.value is None:
+        return None
+    assert isinstance(raw.value, str)
+    value = raw.value.strip()
+    if not value or not _printable(value):
+        raise ConfigError(raw.where, f"a non-empty {what} without control characters", raw.value)
+    return value
+
+
+def writable_file_target(raw: Raw) -> Path | None:
+    """A file we will write at the end: its folder must exist and be writable now."""
+    if raw.value is None or raw.value == "":
+        return None
+    assert isinstance(raw.value, str)
+    path = Path(raw.value)
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(raw.where, "a file path, not a folder", raw.value)
+    if not folder.is_dir():
+        raise ConfigError(raw.where, f"a file in an existing folder ({folder} does not exist)",
+                          raw.value)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(raw.where, "a writable file", raw.value)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(raw.where, f"a file in a writable folder ({folder} is not writable)",
+                          raw.value)
+    return path
+
+
+def default_termination_log() -> Path | None:
+    path = KUBERNETES_TERMINATION_LOG
+    return path if path.exists() and os.access(path, os.W_OK) else None
+
+
+def default_format() -> str:
+    return "text" if sys.stdout.isatty() else "json"
+
+
+def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
+    """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
+    scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
+        raw["scopes"], "scopes"))
+    kinds = split_list(raw["kinds"], "resource kinds")
+    if not kinds:
+        raise ConfigError(raw["kinds"].where, "at least one resource kind")
+    if not scopes:
+        raise ConfigError(raw["scopes"].where, "at least one scope")
+    disallowed = frozenset(item.lower() for item in split_list(raw["disallow"], "backend types"))
+    collection = parse_name(raw["collection"], "collection id")
+    database = parse_name(raw["database"], "database id")
+    assert collection is not None and database is not None
+    if "/" in collection:
+        raise ConfigError(raw["collection"].where, "a top-level collection id without '/'",
+                          collection)
+    termination = raw["termination_log"]
+    return Config(
+        project=parse_name(raw["project"], "project id"),
+        database=database,
+        bucket=parse_name(raw["bucket"], "bucket name"),
+        collection=collection,
+        kinds=kinds,
+        scopes=tuple(dict.fromkeys(scopes)),
+        disallowed=disallowed,
+        timeout=parse_seconds(raw["timeout"]),
+        attempt_timeout=parse_seconds(raw["attempt_timeout"], maximum=3_600.0),
+        verdict_file=writable_file_target(raw["verdict_file"]),
+        termination_log=(default_termination_log() if termination.source is Source.DEFAULT
+                         else writable_file_target(termination)),
+        format=parse_choice(raw["format"], FORMATS),
+        log_level=parse_choice(raw["log_level"], LOG_LEVELS),
+        engines_env={name: environ.get(name) for name in ENGINES_ENV_VARIABLES},
+        emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,
+        sources=dict(raw),
+    )

@@ -1,0 +1,45 @@
+"""Application Default Credentials, resolved and refreshed with bounded calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DATASTORE_SCOPE = "https://www.googleapis.com/auth/datastore"
+
+
+@dataclass(frozen=True)
+class CredentialsObservation:
+    credentials: Any
+    kind: str  # e.g. "service_account", "compute_engine", "external_account"
+    principal: str | None
+    project: str | None
+
+
+def _timed_request(timeout: float) -> Any:
+    """A google-auth transport whose every call is bounded, even where google-auth passes none."""
+    import google.auth.transport.requests
+
+    class TimedRequest(google.auth.transport.requests.Request):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["timeout"] = min(kwargs.get("timeout") or timeout, timeout)
+            return super().__call__(*args, **kwargs)
+
+    return TimedRequest()
+
+
+def refresh_default_credentials(timeout: float) -> CredentialsObservation:
+    """Raises google.auth's DefaultCredentialsError / RefreshError / TransportError as they come."""
+    import google.auth
+
+    request = _timed_request(timeout)
+    credentials, project = google.auth.default(scopes=[DATASTORE_SCOPE], request=request)
+    credentials.refresh(request)
+    module = type(credentials).__module__.rsplit(".", 1)[-1]
+    principal = getattr(credentials, "service_account_email", None)
+    return CredentialsObservation(
+        credentials=credentials,
+        kind=module,
+        principal=principal if isinstance(principal, str) and "@" in principal else None,
+        project=project,
+    )

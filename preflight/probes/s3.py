@@ -1,0 +1,61 @@
+"""HeadBucket, with botocore's own retries off: the runner owns retries and the deadline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from preflight.redact import strip_url_userinfo
+
+
+@dataclass(frozen=True)
+class BucketObservation:
+    bucket: str
+    http_status: int  # 200, or the status of the refusal
+    error_code: str | None
+    bucket_region: str | None  # from x-amz-bucket-region, when the server says
+    client_region: str | None
+    endpoint: str
+    no_credentials: bool = False
+
+
+def make_client(timeout: float) -> Any:
+    import botocore.config
+    import botocore.session
+
+    config = botocore.config.Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"total_max_attempts": 1},
+    )
+    return botocore.session.get_session().create_client("s3", config=config)
+
+
+def head_bucket(client: Any, bucket: str) -> BucketObservation:
+    """Definitive answers come back as data; transient ones are raised for the runner."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    from preflight.retry import is_transient
+
+    endpoint = strip_url_userinfo(str(client.meta.endpoint_url))
+    region = client.meta.region_name
+    try:
+        response = client.head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        return BucketObservation(bucket, 0, "NoCredentials", None, region, endpoint, True)
+    except ClientError as error:
+        if is_transient(error):
+            raise
+        meta = error.response.get("ResponseMetadata", {})
+        headers = meta.get("HTTPHeaders", {})
+        return BucketObservation(
+            bucket=bucket,
+            http_status=int(meta.get("HTTPStatusCode") or 0),
+            error_code=str(error.response.get("Error", {}).get("Code") or "") or None,
+            bucket_region=headers.get("x-amz-bucket-region"),
+            client_region=region,
+            endpoint=endpoint,
+        )
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return BucketObservation(bucket, 200, None, headers.get("x-amz-bucket-region")
+                             or response.get("BucketRegion"), region, endpoint)

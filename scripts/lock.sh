@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Renew requirements.lock: the runtime dependencies of [project].dependencies in
+# pyproject.toml, plus the build backend of [build-system].requires (the image builds the
+# package with it, then removes it), resolved for CPython 3.11 (the Python of the image's
+# Debian 12 base) and pinned with the sha256 of every published file of each pinned
+# release, so that `pip install --require-hashes -r requirements.lock` works on any
+# platform the image is built for (amd64, arm64). Run by `make lock`.
+#
+# The resolver (uv, pinned below) is installed into a throw-away virtualenv by this script;
+# nothing on the machine or in the project's .venv changes. uv reads the index from
+# UV_INDEX_URL / UV_DEFAULT_INDEX (default: PyPI) and trusts SSL_CERT_FILE when it is set;
+# it ignores pip.conf, so a machine-local extra index never leaks into the lock.
+set -euo pipefail
+
+UV_VERSION="${UV_VERSION:-0.13.9}"
+PYTHON="${PYTHON:-python3}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+"$PYTHON" -m venv "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+
+# SSL_CERT_FILE makes uv use that bundle (needed behind a TLS-inspecting proxy).
+if [[ -n "${SSL_CERT_FILE:-}" || -n "${UV_NATIVE_TLS:-}" ]]; then
+    export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
+fi
+
+# Work in the temporary folder so the lock's "# via" notes name stable files.
+cp pyproject.toml "$tmp/pyproject.toml"
+"$tmp/venv/bin/python" - "$tmp/build-system.requires.txt" <<'PY'
+import sys, tomllib
+with open("pyproject.toml", "rb") as f:
+    requires = tomllib.load(f)["build-system"]["requires"]
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    out.write("\n".join(requires) + "\n")
+PY
+
+(cd "$tmp" && "$tmp/venv/bin/uv" pip compile pyproject.toml build-system.requires.txt \
+    --quiet \
+    --universal \
+    --python-version 3.11 \
+    --generate-hashes \
+    --no-strip-markers \
+    --custom-compile-command "make lock" \
+    --output-file requirements.out)
+
+{
+    echo "# Runtime dependencies of pyproject.toml's [project].dependencies, and its"
+    echo "# [build-system].requires (used only to build the wheel in the image's builder stage)."
+    echo "# Install with: pip install --require-hashes -r requirements.lock"
+    cat "$tmp/requirements.out"
+} > requirements.lock
+echo "requirements.lock: $(grep -c '^[A-Za-z0-9]' requirements.lock) pinned packages" >&2

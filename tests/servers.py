@@ -1,0 +1,171 @@
+"""Real local dependencies: Google's Firestore emulator and a moto S3 server.
+
+Used by the test fixtures, `make demo` and the benchmarks. Each server runs in its own
+process group on a free loopback port and is stopped as a group: no orphans. A missing
+Java or emulator is an error that says so, never a quiet skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+READY_LINE = "Dev App Server is now running"
+START_TIMEOUT = 90.0
+
+
+class MissingTool(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def emulator_command(port: int) -> list[str]:
+    java = shutil.which("java")
+    if java is None:
+        raise MissingTool("Java is not installed: the Firestore emulator needs it "
+                          "(apt-get install -y default-jre-headless)")
+    gcloud = shutil.which("gcloud")
+    roots = [Path(os.environ.get("CLOUDSDK_ROOT", "/usr/lib/google-cloud-sdk"))]
+    if gcloud:
+        roots.append(Path(os.path.realpath(gcloud)).parent.parent)
+    for root in roots:
+        jar = root / "platform" / "cloud-firestore-emulator" / "cloud-firestore-emulator.jar"
+        if jar.exists():
+            return [java, "-Duser.language=en", "-cp", str(jar),
+                    "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                    "start", "--host=127.0.0.1", f"--port={port}"]
+    raise MissingTool("the Google Cloud CLI's Firestore emulator is not installed "
+                      "(apt-get install -y google-cloud-cli-firestore-emulator); looked in "
+                      + ", ".join(map(str, roots)))
+
+
+class Server:
+    """A child process group we can stop, pause (SIGSTOP) and resume."""
+
+    def __init__(self, name: str, command: Sequence[str], port: int, ready_line: str | None,
+                 log_path: Path | None = None) -> None:
+        self.name = name
+        self.command = list(command)
+        self.port = port
+        self.ready_line = ready_line
+        self.log_path = log_path
+        self.process: subprocess.Popen[str] | None = None
+        self.output: list[str] = []
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = START_TIMEOUT) -> Server:
+        ready = threading.Event()
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True, stdin=subprocess.DEVNULL)
+
+        def pump(stream: Any) -> None:
+            for line in stream:
+                self.output.append(line)
+                if self.ready_line and self.ready_line in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, args=(self.process.stdout,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n"
+                                   + "".join(self.output[-30:]))
+            if self.ready_line and ready.is_set():
+                return self
+            if not self.ready_line and self._accepts():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} not ready within {timeout:.0f}s:\n"
+                           + "".join(self.output[-30:]))
+
+    def _accepts(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.address}/", timeout=1):
+                return True
+        except OSError as error:
+            return isinstance(error, urllib.request.HTTPError)
+
+    def _signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def pause(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self._signal(signal.SIGCONT)
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+        # The group may outlive its leader (the emulator's Java child): make sure it is gone.
+        self._signal(signal.SIGKILL)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process = None
+
+
+def firestore_emulator(port: int | None = None) -> Server:
+    port = port or free_port()
+    return Server("firestore emulator", emulator_command(port), port, READY_LINE)
+
+
+def s3_server(port: int | None = None) -> Server:
+    port = port or free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    return Server("moto S3 server", command, port, None)
+
+
+def clear_firestore(address: str, project: str) -> None:
+    request = urllib.request.Request(
+        f"http://{address}/emulator/v1/projects/{project}/databases/(default)/documents",
+        method="DELETE")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+@contextmanager
+def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
+    started: list[Server] = []
+    try:
+        for server in servers:
+            started.append(server.start())
+        yield servers
+    finally:
+        for server in started:
+            server.stop()
