@@ -5,6 +5,7 @@ Nothing here imports a cloud client: `--version` and `--help` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -40,7 +41,7 @@ from preflight.verdict import ExitCode, Verdict
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CommaListEnv(click.ParamType):
+class CommaListEnv(click.ParamType[str]):
     """A repeatable option whose variable holds a comma list (click splits on spaces)."""
 
     name = "text"
@@ -192,7 +193,7 @@ def execute(config: Config) -> Verdict:
 @cli.command()
 @target_options
 @click.pass_context
-def check(ctx: click.Context, **values: Any) -> int:
+def check(ctx: click.Context, /, **values: Any) -> int:
     """Run every check once (retrying what is transient) and exit with the verdict's code."""
     config = build(raw_values(ctx, values), os.environ)
     return int(execute(config).exit_code)
@@ -200,10 +201,8 @@ def check(ctx: click.Context, **values: Any) -> int:
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

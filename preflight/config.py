@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 # The engines' start-up demands these kinds for scope t_system/dev (ENGINES.md).
@@ -66,7 +66,7 @@ class ConfigError(Exception):
         super().__init__(f"{where}: expected {expected}{shown}")
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     FLAG = "flag"
     ENV = "env"
     DEFAULT = "default"
@@ -222,7 +222,8 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     disallowed = frozenset(item.lower() for item in split_list(raw["disallow"], "backend types"))
     collection = parse_name(raw["collection"], "collection id")
     database = parse_name(raw["database"], "database id")
-    assert collection is not None and database is not None
+    assert collection is not None
+    assert database is not None
     if "/" in collection:
         raise ConfigError(raw["collection"].where, "a top-level collection id without '/'",
                           collection)

@@ -17,14 +17,14 @@ def emit(verdict: Verdict, scrub: Scrubber, log: Any) -> None:
         try:
             render.write_atomically(config.verdict_file, document)
         except OSError as error:
-            log.error("could not write the verdict file", path=str(config.verdict_file),
+            log.exception("could not write the verdict file", path=str(config.verdict_file),
                       error=error.strerror)
     if config.termination_log is not None:
         try:
             with open(config.termination_log, "w", encoding="utf-8") as stream:
                 stream.write(scrub(render.to_termination_message(verdict)))
         except OSError as error:
-            log.error("could not write the termination log", path=str(config.termination_log),
+            log.exception("could not write the termination log", path=str(config.termination_log),
                       error=error.strerror)
     log.info("verdict", status="fail" if verdict.failed else "pass",
              exit_code=int(verdict.exit_code), summary=verdict.summary(),

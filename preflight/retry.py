@@ -62,8 +62,8 @@ def is_transient(error: BaseException) -> bool:
             return True
         if name == "ClientError":
             status = _http_status(error) or 0
-            code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-            return status >= 500 or status == 429 or code in TRANSIENT_AWS_CODES
+            aws_code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+            return status >= 500 or status == 429 or aws_code in TRANSIENT_AWS_CODES
     if module.startswith("grpc"):
         code = getattr(error, "code", None)
         code_name = getattr(code(), "name", "") if callable(code) else ""

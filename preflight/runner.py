@@ -54,7 +54,7 @@ def _attempt_with_watchdog(check: Check, ctx: Context, budget: float) -> Outcome
     def target() -> None:
         try:
             box["outcome"] = check.attempt(ctx)
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
             box["error"] = error
 
     worker = threading.Thread(target=target, name=f"attempt:{check.name}", daemon=True)
@@ -144,7 +144,7 @@ class Runner:
     def _run_slot(self, slot: _Slot) -> None:
         try:
             outcome = self._run_check(slot)
-        except BaseException as error:  # fail closed: a bug is an error, never a pass
+        except BaseException as error:  # noqa: BLE001 - fail closed: a bug is an error, never a pass
             outcome = Outcome(Status.ERROR, f"preflight could not run this check: "
                               f"{describe_exception(error)}", transient=False)
         if outcome is not None:
@@ -217,7 +217,7 @@ class Runner:
                     f"{description}", remediation="the dependency did not answer in time: "
                     "check that it is up and reachable from this pod",
                     details={"attempts_made": progress.attempts}, transient=True)
-            self.log.error("check crashed", check=check.name, error=description)
+            self.log.exception("check crashed", check=check.name, error=description)
             return Outcome(Status.ERROR, f"unexpected error: {description}",
                            details={"error": type(error).__name__}, transient=False)
         return outcome

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +110,8 @@ class Server:
 
     def _signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signum)
-            except ProcessLookupError:
-                pass
 
     def pause(self) -> None:
         self._signal(signal.SIGSTOP)
@@ -133,10 +131,8 @@ class Server:
             self.process.wait(timeout=10)
         # The group may outlive its leader (the emulator's Java child): make sure it is gone.
         self._signal(signal.SIGKILL)
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process = None
 
 

@@ -23,7 +23,7 @@ def _timed_request(timeout: float) -> Any:
     class TimedRequest(google.auth.transport.requests.Request):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             kwargs["timeout"] = min(kwargs.get("timeout") or timeout, timeout)
-            return super().__call__(*args, **kwargs)
+            return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     return TimedRequest()
 
@@ -34,7 +34,7 @@ def refresh_default_credentials(timeout: float) -> CredentialsObservation:
 
     request = _timed_request(timeout)
     credentials, project = google.auth.default(scopes=[DATASTORE_SCOPE], request=request)
-    credentials.refresh(request)
+    credentials.refresh(request)  # type: ignore[no-untyped-call]
     module = type(credentials).__module__.rsplit(".", 1)[-1]
     principal = getattr(credentials, "service_account_email", None)
     return CredentialsObservation(

@@ -1,0 +1,136 @@
+"""Verdict rendering, the termination message limit, redaction and error classification."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from preflight import render
+from preflight.config import ENGINES_REQUIRED_KINDS, Config, Scope
+from preflight.redact import REDACTED, Scrubber, describe_exception, known_secrets
+from preflight.retry import is_transient
+from preflight.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
+from tests.verdict_schema import validate_verdict
+
+CONFIG = Config(project="p", database="(default)", bucket="raw", collection="routing_registry",
+                kinds=ENGINES_REQUIRED_KINDS, scopes=(Scope("t_system", "dev"),),
+                disallowed=frozenset({"memory"}), timeout=60, attempt_timeout=5,
+                verdict_file=None, termination_log=None, format="json", log_level="info",
+                engines_env={}, emulator_host=None)
+START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+def verdict(*outcomes: Outcome, interrupted_by: int | None = None) -> Verdict:
+    checks = tuple(CheckResult(f"check.{i}", outcome, 1, 5) for i, outcome in enumerate(outcomes))
+    return Verdict(CONFIG, checks, START, START + timedelta(seconds=1.5), interrupted_by)
+
+
+PASS = Outcome(Status.PASS, "fine")
+WARN = Outcome(Status.WARN, "duplicates", "delete one")
+FAIL = Outcome(Status.FAIL, "broken", "fix it")
+TRANSIENT = Outcome(Status.ERROR, "deadline exceeded", "retry", transient=True)
+CRASH = Outcome(Status.ERROR, "unexpected error", transient=False)
+
+
+@pytest.mark.parametrize(("outcomes", "code", "status"), [
+    ((PASS, PASS), ExitCode.PASS, "pass"),
+    ((PASS, WARN), ExitCode.PASS, "pass"),
+    ((PASS, Outcome(Status.SKIPPED, "n/a")), ExitCode.PASS, "pass"),
+    ((FAIL, TRANSIENT), ExitCode.FAIL, "fail"),
+    ((TRANSIENT, PASS), ExitCode.NOT_READY, "fail"),
+    ((CRASH, PASS), ExitCode.FAIL, "fail"),
+])
+def test_exit_codes(outcomes: tuple[Outcome, ...], code: ExitCode, status: str) -> None:
+    result = verdict(*outcomes)
+    assert result.exit_code is code
+    assert result.to_dict()["status"] == status
+    assert result.to_dict()["exit_code"] == code
+
+
+@pytest.mark.parametrize(("signum", "code"), [(15, 143), (2, 130)])
+def test_interrupted_verdicts_fail(signum: int, code: int) -> None:
+    document = verdict(PASS, interrupted_by=signum).to_dict()
+    assert (document["status"], document["exit_code"], document["interrupted"]) == (
+        "fail", code, True)
+
+
+def test_document_matches_the_published_schema() -> None:
+    document = json.loads(render.to_json(verdict(PASS, WARN, FAIL, TRANSIENT)))
+    validate_verdict(document)
+    assert document["summary"] == {"pass": 1, "warn": 1, "fail": 1, "error": 1, "skipped": 0}
+    assert document["started_at"] == "2026-11-26T10:00:00.000Z"
+    assert document["duration_ms"] == 1500
+
+
+def test_text_lists_failures_first_with_their_fix() -> None:
+    lines = render.to_text(verdict(PASS, FAIL)).splitlines()
+    assert lines[0].startswith("preflight FAIL (exit 1)")
+    assert "check.1" in lines[1]
+    assert lines[2].strip() == "fix: fix it"
+    assert "check.0" in lines[3]
+
+
+def test_termination_message_fits_kubernetes_limit_most_important_first() -> None:
+    many = [Outcome(Status.WARN, "w" * 300, "x" * 300)] * 20 + [
+        Outcome(Status.FAIL, "the real problem " + "f" * 500, "the fix")]
+    message = render.to_termination_message(verdict(*many))
+    assert len(message.encode()) <= 4096
+    assert message.splitlines()[1].startswith("✗ check.20: the real problem")
+    assert "more line(s)" in message.splitlines()[-1]
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "verdict.json"
+    render.write_atomically(target, "{}\n")
+    render.write_atomically(target, '{"a": 1}\n')
+    assert [p.name for p in tmp_path.iterdir()] == ["verdict.json"]
+    assert target.read_text() == '{"a": 1}\n'
+
+
+def test_known_secrets_come_from_names_urls_and_the_key_file(tmp_path: Path) -> None:
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"type": "service_account", "private_key_id": "CANARY-key-id",
+                               "private_key": "-----BEGIN PRIVATE KEY-----\nCANARYLINE\n"
+                                              "-----END PRIVATE KEY-----\n"}))
+    secrets = known_secrets({"AWS_SECRET_ACCESS_KEY": "CANARY-aws", "HOME": "/root",
+                             "DATABASE_URL": "postgres://admin:CANARY-pw@db/x",
+                             "GOOGLE_APPLICATION_CREDENTIALS": str(key)})
+    assert {"CANARY-aws", "CANARY-pw", "CANARY-key-id", "CANARYLINE"} <= secrets
+    assert "/root" not in secrets
+    scrub = Scrubber(secrets)
+    assert scrub("a CANARY-aws b CANARYLINE c") == f"a {REDACTED} b {REDACTED} c"
+    assert scrub("see http://admin:CANARY-pw@db/x") == f"see http://{REDACTED}@db/x"
+
+
+def test_exception_descriptions_are_short_single_lines() -> None:
+    text = describe_exception(ValueError("line one\nline two " + "z" * 1000))
+    assert "\n" not in text
+    assert len(text) <= 240
+    assert text.startswith("ValueError: line one line two")
+
+
+def test_transient_classification_of_real_client_exceptions() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+    from google.api_core import exceptions as api
+    from google.auth import exceptions as auth
+
+    def client_error(status: int, code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code},
+                            "ResponseMetadata": {"HTTPStatusCode": status}}, "HeadBucket")
+
+    transient = [api.ServiceUnavailable("x"), api.DeadlineExceeded("x"),
+                 api.ResourceExhausted("x"), api.Aborted("x"), api.InternalServerError("x"),
+                 auth.TransportError("x"), EndpointConnectionError(endpoint_url="http://x"),
+                 ReadTimeoutError(endpoint_url="http://x"), client_error(503, "SlowDown"),
+                 client_error(429, "TooManyRequests"), client_error(500, "InternalError"),
+                 ConnectionRefusedError(), TimeoutError(), socket.gaierror()]
+    definitive = [api.PermissionDenied("x"), api.Unauthenticated("x"), api.NotFound("x"),
+                  api.InvalidArgument("x"), auth.RefreshError("invalid_grant"),
+                  auth.DefaultCredentialsError("x"), client_error(404, "404"),
+                  client_error(403, "403"), ValueError("x")]
+    assert [e for e in transient if not is_transient(e)] == []
+    assert [e for e in definitive if is_transient(e)] == []
