@@ -6,14 +6,14 @@ Nothing here imports a cloud client: `--version` and `--help` stay fast.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import shutil
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
@@ -35,6 +35,8 @@ from preflight.config import (
     Source,
     build,
     default_format,
+    parse_listen,
+    parse_seconds,
 )
 from preflight.verdict import ExitCode, Verdict
 
@@ -162,41 +164,123 @@ class Interrupt:
         self.cancel.set()
 
 
-def wall_clock_of(monotonic_moment: float) -> datetime:
-    return datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_moment)
+@dataclass
+class Run:
+    """What every command sets up the same way: config, scrubbing, logs, signals, session."""
+
+    config: Config
+    scrub: Any
+    log: Any
+    cancel: threading.Event
+    interrupt: Interrupt
+    session: Any
+
+    @classmethod
+    def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
+                deadline_from_flag_only: bool = False) -> Run:
+        from preflight import logs
+        from preflight.redact import Scrubber
+        from preflight.session import Session
+
+        raw = raw_values(ctx, values)
+        config = build(raw, os.environ)
+        scrub = Scrubber.from_environment()
+        logs.configure(config.log_level, scrub)
+        log = logs.get()
+        cancel = threading.Event()
+        interrupt = Interrupt(cancel)
+        interrupt.install()
+        unbounded = deadline_from_flag_only and raw["timeout"].source is Source.DEFAULT
+        session = Session(config, log, cancel, started=PROCESS_START,
+                          deadline=math.inf if unbounded else PROCESS_START + config.timeout,
+                          interrupted=lambda: interrupt.signal)
+        log.info("preflight started", version=__version__, project=config.project,
+                 bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
+                 deadline_s=None if unbounded else config.timeout)
+        return cls(config, scrub, log, cancel, interrupt, session)
+
+    def verdict(self, wait: bool) -> Verdict:
+        verdict: Verdict = self.session.until_pass() if wait else self.session.run_round()
+        from preflight import outputs
+
+        outputs.emit(verdict, self.scrub, self.log)
+        return verdict
 
 
-def execute(config: Config) -> Verdict:
-    """One run of every check against the deadline, outputs written. Shared by every mode."""
-    from preflight import checks, logs, outputs
-    from preflight.redact import Scrubber
-    from preflight.runner import Runner
-
-    scrub = Scrubber.from_environment()
-    logs.configure(config.log_level, scrub)
-    log = logs.get()
-    cancel = threading.Event()
-    interrupt = Interrupt(cancel)
-    interrupt.install()
-    deadline = PROCESS_START + config.timeout
-    log.info("preflight started", version=__version__, project=config.project,
-             bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
-             deadline_s=config.timeout)
-    runner = Runner(config, checks.fresh(), deadline=deadline, cancel=cancel, log=log)
-    results = runner.run()
-    verdict = Verdict(config, tuple(results), wall_clock_of(PROCESS_START), datetime.now(UTC),
-                      interrupted_by=interrupt.signal)
-    outputs.emit(verdict, scrub, log)
-    return verdict
+WAIT_HELP = ("Keep re-running failing checks until all pass or the deadline. "
+             "Env: PREFLIGHT_WAIT.")
 
 
 @cli.command()
 @target_options
+@click.option("--wait", is_flag=True, envvar="PREFLIGHT_WAIT", help=WAIT_HELP)
 @click.pass_context
-def check(ctx: click.Context, /, **values: Any) -> int:
+def check(ctx: click.Context, /, wait: bool, **values: Any) -> int:
     """Run every check once (retrying what is transient) and exit with the verdict's code."""
-    config = build(raw_values(ctx, values), os.environ)
-    return int(execute(config).exit_code)
+    return int(Run.prepare(ctx, values).verdict(wait).exit_code)
+
+
+@cli.command("exec", context_settings={"ignore_unknown_options": True,
+                                       "allow_interspersed_args": False})
+@target_options
+@click.option("--wait", is_flag=True, envvar="PREFLIGHT_WAIT", help=WAIT_HELP)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.pass_context
+def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
+                 **values: Any) -> int:
+    """Run the checks; on pass, replace this process with COMMAND (same PID, same signals).
+
+    On fail, exit with the verdict's code without starting COMMAND. Usage:
+    preflight exec [OPTIONS] -- COMMAND [ARGS]...
+    """
+    executable = shutil.which(command[0])
+    if executable is None:
+        raise ConfigError("COMMAND", "an executable file or a program on PATH", command[0])
+    run = Run.prepare(ctx, values)
+    verdict = run.verdict(wait)
+    if verdict.exit_code is not ExitCode.PASS:
+        return int(verdict.exit_code)
+    run.log.info("starting the command", command=command[0])
+    _flush()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    os.execv(executable, list(command))
+    return int(ExitCode.FAIL)  # not reached: execv only returns by raising
+
+
+@cli.command()
+@target_options
+@click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
+              help="Where probes are served. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--recheck-interval", default=None, envvar="PREFLIGHT_RECHECK_INTERVAL",
+              metavar="SECONDS", help="After passing, re-run every check this often (drift "
+              "detection for /readyz). Env: PREFLIGHT_RECHECK_INTERVAL. Default: off.")
+@click.pass_context
+def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
+          **values: Any) -> int:
+    """Serve /startupz, /readyz, /livez, /verdict and /metrics while re-running failing checks.
+
+    For sidecars: Cloud Run's container-dependencies and Kubernetes native sidecars start the
+    engines once /startupz answers 200. No deadline unless --timeout is given. SIGTERM: exit 0.
+    """
+    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    interval = None if recheck_interval is None else parse_seconds(Raw(
+        recheck_interval, Source.FLAG, _where(ctx, "recheck_interval", "--recheck-interval",
+                                              "PREFLIGHT_RECHECK_INTERVAL")))
+    run = Run.prepare(ctx, values, deadline_from_flag_only=True)
+    from preflight.sidecar import Sidecar
+
+    try:
+        sidecar = Sidecar(run.session, run.scrub, run.log, host, port, interval)
+    except OSError as error:
+        raise ConfigError(_where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
+                          f"an address this process can listen on ({error.strerror})",
+                          listen) from None
+    return sidecar.serve_until_stopped()
+
+
+def _where(ctx: click.Context, name: str, flag: str, envvar: str) -> str:
+    return envvar if ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT else flag
 
 
 def _flush() -> None:

@@ -181,6 +181,15 @@ def parse_name(raw: Raw, what: str) -> str | None:
     return value
 
 
+def parse_listen(text: str, where: str) -> tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT or :PORT (all interfaces)."""
+    host, _, port_text = text.strip().rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - a sidecar's probes come from outside
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not _printable(host):
+        raise ConfigError(where, "HOST:PORT with a port from 1 to 65535", text)
+    return host, int(port_text)
+
+
 def writable_file_target(raw: Raw) -> Path | None:
     """A file we will write at the end: its folder must exist and be writable now."""
     if raw.value is None or raw.value == "":

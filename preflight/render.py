@@ -14,7 +14,10 @@ MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.ERROR:
 TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 
 
-def to_json(verdict: Verdict) -> str:
+def to_json(verdict: Verdict, *, compact: bool = False) -> str:
+    """Pretty for files; one line for stdout, where log collectors split on newlines."""
+    if compact:
+        return json.dumps(verdict.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
@@ -55,8 +58,12 @@ def to_termination_message(verdict: Verdict, limit: int = TERMINATION_LIMIT) -> 
             text += f"… {len(lines) - index} more line(s): see the verdict file or logs\n"
             break
         text = candidate
-    encoded = text.encode()[:limit]
-    return encoded.decode(errors="ignore")
+    return fit(text, limit)
+
+
+def fit(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8, never a broken character."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def write_atomically(path: Path, text: str) -> None:

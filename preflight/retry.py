@@ -82,6 +82,12 @@ class Backoff:
     def wait(self) -> tenacity.wait.wait_base:
         return tenacity.wait_random_exponential(multiplier=self.initial, max=self.cap)
 
+    def delay(self, attempt_number: int) -> float:
+        """The same wait outside a tenacity loop: between rounds of --wait and serve."""
+        state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt_number
+        return float(self.wait()(state))
+
 
 class Cancelled(Exception):
     """The run was stopped (deadline or signal) while a check was waiting to retry."""

@@ -77,25 +77,42 @@ class Runner:
         deadline: float,
         cancel: threading.Event,
         log: Any,
+        ctx: Context | None = None,
         backoff: Backoff | None = None,
         previous: Mapping[str, CheckResult] | None = None,
         on_change: Callable[[], None] | None = None,
+        quiet: bool = False,
     ) -> None:
+        """`previous` results are kept, not re-run; `ctx` may carry clients across rounds."""
         self.config = config
         self.deadline = deadline
         self.cancel = cancel
         self.log = log
         self.backoff = backoff or Backoff()
-        self.ctx = Context(config, deadline)
-        self.previous = dict(previous or {})
+        self.ctx = ctx or Context(config, deadline)
+        self.ctx.deadline = deadline
+        self.order = [check.name for check in checks]
+        self.previous = {name: result for name, result in (previous or {}).items()
+                         if name in self.order}
         self.slots = {check.name: _Slot(check) for check in checks
                       if check.name not in self.previous}
         self.wake = threading.Event()
         self.on_change = on_change or (lambda: None)
+        self.quiet = quiet
         self._lock = threading.Lock()
 
     def progress(self) -> list[Progress]:
         return [slot.progress for slot in self.slots.values()]
+
+    def snapshot(self) -> list[CheckResult]:
+        """Results so far, unfinished checks shown as in-progress errors: for live views."""
+        results = dict(self.previous)
+        for name, slot in self.slots.items():
+            progress = slot.progress
+            results[name] = slot.result or self._result(slot, Outcome(
+                Status.ERROR, f"in progress ({progress.state}, attempt {progress.attempts})",
+                details={"in_progress": True}, transient=True))
+        return [results[name] for name in self.order]
 
     def run(self) -> list[CheckResult]:
         """Runs every check; returns when all are done, at the deadline, or on cancel."""
@@ -118,7 +135,7 @@ class Runner:
                     slot.result = self._unfinished(slot)
                     slot.progress.state = "done"
             results[name] = slot.result
-        return list(results.values())
+        return [results[name] for name in self.order]
 
     def _unfinished(self, slot: _Slot) -> CheckResult:
         progress = slot.progress
@@ -152,9 +169,10 @@ class Runner:
                 if slot.result is None:
                     slot.result = self._result(slot, outcome)
                     slot.progress.state = "done"
-                    self.log.info("check finished", check=slot.check.name,
-                                  status=outcome.status.value, attempts=slot.progress.attempts,
-                                  duration_ms=slot.result.duration_ms, detail=outcome.message)
+                    report = self.log.debug if self.quiet else self.log.info
+                    report("check finished", check=slot.check.name,
+                           status=outcome.status.value, attempts=slot.progress.attempts,
+                           duration_ms=slot.result.duration_ms, detail=outcome.message)
         slot.done.set()
         self.wake.set()
         self.on_change()
@@ -217,7 +235,8 @@ class Runner:
                     f"{description}", remediation="the dependency did not answer in time: "
                     "check that it is up and reachable from this pod",
                     details={"attempts_made": progress.attempts}, transient=True)
-            self.log.exception("check crashed", check=check.name, error=description)
+            self.log.error("check crashed", check=check.name, error=description)
+            self.log.debug("check crash traceback", check=check.name, exc_info=True)
             return Outcome(Status.ERROR, f"unexpected error: {description}",
                            details={"error": type(error).__name__}, transient=False)
         return outcome
