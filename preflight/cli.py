@@ -6,6 +6,7 @@ Nothing here imports a cloud client: `--version` and `--help` stay fast.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -44,13 +45,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CommaListEnv(click.ParamType[str]):
-    """A repeatable option whose variable holds a comma list (click splits on spaces)."""
+    """A repeatable option whose variable holds a comma list (click would split on spaces)."""
 
     name = "text"
     envvar_list_splitter = ","
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+
+class SemicolonListEnv(CommaListEnv):
+    """For items that contain commas themselves, like prod=filesystem,memory."""
+
+    envvar_list_splitter = ";"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class OptionSpec:
     metavar: str = "TEXT"
     multiple: bool = False
     shown_default: str | None = None
+    is_flag: bool = False
+    splitter: str = ","
 
 
 OPTIONS = (
@@ -97,6 +106,21 @@ OPTIONS = (
                shown_default="text on a terminal, else json"),
     OptionSpec("log_level", "--log-level", "PREFLIGHT_LOG_LEVEL", "info",
                "stderr log level: debug, info, warning or error.", "LEVEL"),
+    OptionSpec("ignore", "--ignore", "PREFLIGHT_IGNORE", (),
+               "Report this check's failure as a warning (marked ignored); repeatable, "
+               "case-insensitive, or 'all'.", "CHECK", multiple=True),
+    OptionSpec("only", "--only", "PREFLIGHT_ONLY", (), "Run only this check; repeatable.",
+               "CHECK", multiple=True),
+    OptionSpec("skip", "--skip", "PREFLIGHT_SKIP", (), "Do not run this check; repeatable.",
+               "CHECK", multiple=True),
+    OptionSpec("strict", "--strict", "PREFLIGHT_STRICT", None,
+               "Warnings fail the run (exit 1), except ignored checks.", is_flag=True),
+    OptionSpec("disallow_in", "--disallow-in", "PREFLIGHT_DISALLOW_IN", (),
+               "Refuse more backends in scopes of one env, e.g. prod=filesystem,memory; "
+               "repeatable (the variable separates items with ';').", "ENV=LIST",
+               multiple=True, splitter=";"),
+    OptionSpec("no_color", "--no-color", (), None,
+               "No colours on a terminal.", is_flag=True),
 )
 
 
@@ -104,13 +128,19 @@ def target_options(function: F) -> F:
     for spec in reversed(OPTIONS):
         envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
         shown = spec.shown_default or (spec.default if isinstance(spec.default, str) else None)
-        help_text = spec.help + " Env: " + ", then ".join(envvars) + "."
+        help_text = spec.help + (" Env: " + ", then ".join(envvars) + "." if envvars else
+                                 " Env: NO_COLOR (any value).")
         if shown:
             help_text += f" Default: {shown}."
+        if spec.is_flag:
+            function = click.option(spec.flag, spec.name, envvar=list(envvars), is_flag=True,
+                                    help=help_text)(function)
+            continue
         function = click.option(
             spec.flag, spec.name, envvar=list(envvars), default=spec.default,
             multiple=spec.multiple, metavar=spec.metavar, help=help_text,
-            type=CommaListEnv() if spec.multiple else click.STRING,
+            type=(SemicolonListEnv() if spec.splitter == ";" else CommaListEnv())
+            if spec.multiple else click.STRING,
             show_default=False,
         )(function)
     return function
@@ -177,7 +207,7 @@ class Run:
 
     @classmethod
     def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
-                deadline_from_flag_only: bool = False) -> Run:
+                deadline_from_flag_only: bool = False, live: bool = True) -> Run:
         from preflight import logs
         from preflight.redact import Scrubber
         from preflight.session import Session
@@ -185,7 +215,9 @@ class Run:
         raw = raw_values(ctx, values)
         config = build(raw, os.environ)
         scrub = Scrubber.from_environment()
-        logs.configure(config.log_level, scrub)
+        # The live view shows each attempt's error itself; logs would tear its lines apart.
+        quiet = live and cls.live_view_wanted(config) and raw["log_level"].source is Source.DEFAULT
+        logs.configure("error" if quiet else config.log_level, scrub)
         log = logs.get()
         cancel = threading.Event()
         interrupt = Interrupt(cancel)
@@ -199,9 +231,23 @@ class Run:
                  deadline_s=None if unbounded else config.timeout)
         return cls(config, scrub, log, cancel, interrupt, session)
 
+    @staticmethod
+    def live_view_wanted(config: Config) -> bool:
+        return config.format == "text" and sys.stdout.isatty()
+
     def verdict(self, wait: bool) -> Verdict:
-        verdict: Verdict = self.session.until_pass() if wait else self.session.run_round()
         from preflight import outputs
+
+        live = None
+        if self.live_view_wanted(self.config):
+            from preflight.live import LiveView
+
+            live = LiveView(self.session, sys.stdout, color=self.config.color).start()
+        try:
+            verdict: Verdict = self.session.until_pass() if wait else self.session.run_round()
+        finally:
+            if live is not None:
+                live.stop()
 
         outputs.emit(verdict, self.scrub, self.log)
         return verdict
@@ -267,7 +313,7 @@ def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
     interval = None if recheck_interval is None else parse_seconds(Raw(
         recheck_interval, Source.FLAG, _where(ctx, "recheck_interval", "--recheck-interval",
                                               "PREFLIGHT_RECHECK_INTERVAL")))
-    run = Run.prepare(ctx, values, deadline_from_flag_only=True)
+    run = Run.prepare(ctx, values, deadline_from_flag_only=True, live=False)
     from preflight.sidecar import Sidecar
 
     try:
@@ -277,6 +323,35 @@ def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
                           f"an address this process can listen on ({error.strerror})",
                           listen) from None
     return sidecar.serve_until_stopped()
+
+
+@cli.command()
+@target_options
+@click.pass_context
+def explain(ctx: click.Context, /, **values: Any) -> int:
+    """Print the effective configuration (and where each value came from) and the plan.
+
+    No network call is made. Invalid configuration gives the same exit 2 and message as
+    check. --format json prints the same as one JSON document.
+    """
+    from preflight import explain as explaining
+    from preflight.redact import Scrubber
+
+    config = build(raw_values(ctx, values), os.environ)
+    document = explaining.plan(config, os.environ)
+    text = (json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            if config.format == "json" else explaining.to_text(document))
+    click.echo(Scrubber.from_environment()(text), nl=False)
+    return int(ExitCode.PASS)
+
+
+@cli.command()
+def schema() -> int:
+    """Print the verdict's JSON Schema (preflight.verdict/v1)."""
+    from importlib.resources import files
+
+    click.echo(files("preflight").joinpath("schema/verdict-v1.json").read_text("utf-8"), nl=False)
+    return int(ExitCode.PASS)
 
 
 def _where(ctx: click.Context, name: str, flag: str, envvar: str) -> str:

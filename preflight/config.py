@@ -41,7 +41,8 @@ DEFAULT_DATABASE = "(default)"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
 KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "junit", "tap")
+ALL_CHECKS = "all"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # The variables the engines themselves read; env.policy judges exactly these.
@@ -76,7 +77,7 @@ class Source(StrEnum):
 class Raw:
     """One option's raw value and where it came from, as the command line layer saw it."""
 
-    value: str | tuple[str, ...] | None
+    value: str | tuple[str, ...] | bool | None
     source: Source
     where: str  # "--timeout", "PREFLIGHT_TIMEOUT" or "default"
 
@@ -111,7 +112,17 @@ class Config:
     log_level: str
     engines_env: Mapping[str, str | None]
     emulator_host: str | None
+    ignore: frozenset[str] = frozenset()
+    selected: tuple[str, ...] = ()  # the checks that run; the others are skipped by choice
+    deselected_by: str | None = None  # the option or variable that deselected them
+    strict: bool = False
+    disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    color: bool = True
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
+
+    def disallowed_for(self, env: str) -> frozenset[str]:
+        """The base refused backends plus those refused for this env (--disallow-in)."""
+        return self.disallowed | self.disallowed_by_env.get(env, frozenset())
 
 
 def _show(value: str, limit: int = 60) -> str:
@@ -125,7 +136,7 @@ def _printable(text: str) -> bool:
 
 def split_list(raw: Raw, what: str) -> tuple[str, ...]:
     """Comma lists from flags and variables alike; empty items are mistakes, not no-ops."""
-    if raw.value is None:
+    if raw.value is None or isinstance(raw.value, bool):
         return ()
     chunks = (raw.value,) if isinstance(raw.value, str) else raw.value
     items: list[str] = []
@@ -181,6 +192,43 @@ def parse_name(raw: Raw, what: str) -> str | None:
     return value
 
 
+def parse_check_names(raw: Raw, known: Sequence[str], *, allow_all: bool) -> frozenset[str]:
+    """Check names, case-insensitive; `all` only on its own, as kubeadm does."""
+    names = {item.lower() for item in split_list(raw, "check names")}
+    valid = ", ".join(known) + (f", or {ALL_CHECKS}" if allow_all else "")
+    if ALL_CHECKS in names:
+        if not allow_all or len(names) > 1:
+            raise ConfigError(raw.where, f"'{ALL_CHECKS}' on its own, or check names: {valid}"
+                              if allow_all else f"check names: {valid}")
+        return frozenset(known)
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise ConfigError(raw.where, f"check names: {valid}", ",".join(unknown))
+    return frozenset(names)
+
+
+def parse_disallow_in(raw: Raw) -> dict[str, frozenset[str]]:
+    """ENV=LIST items (the variable separates items with ';'), added to the base list."""
+    if raw.value is None:
+        return {}
+    items = (raw.value,) if isinstance(raw.value, str) else raw.value
+    assert isinstance(items, tuple)
+    by_env: dict[str, frozenset[str]] = {}
+    for item in items:
+        env, equals, backends = item.partition("=")
+        listed = Raw(backends, raw.source, raw.where)
+        if not equals or not env.strip() or not backends.strip():
+            raise ConfigError(raw.where, "ENV=BACKEND[,BACKEND…] (e.g. prod=filesystem,memory)",
+                              item)
+        refused = frozenset(b.lower() for b in split_list(listed, "backend types"))
+        by_env[env.strip()] = by_env.get(env.strip(), frozenset()) | refused
+    return by_env
+
+
+def parse_flag(raw: Raw) -> bool:
+    return bool(raw.value)
+
+
 def parse_listen(text: str, where: str) -> tuple[str, int]:
     """HOST:PORT, [IPv6]:PORT or :PORT (all interfaces)."""
     host, _, port_text = text.strip().rpartition(":")
@@ -219,8 +267,24 @@ def default_format() -> str:
     return "text" if sys.stdout.isatty() else "json"
 
 
+def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
+    """--only / --skip: which checks run, and which option decided it."""
+    only, skip = raw.get("only"), raw.get("skip")
+    if only is not None and only.value and skip is not None and skip.value:
+        raise ConfigError(only.where, f"either {only.where} or {skip.where}, not both")
+    if only is not None and only.value:
+        chosen = parse_check_names(only, known, allow_all=False)
+        return tuple(name for name in known if name in chosen), only.where
+    if skip is not None and skip.value:
+        dropped = parse_check_names(skip, known, allow_all=False)
+        return tuple(name for name in known if name not in dropped), skip.where
+    return tuple(known), None
+
+
 def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
+    from preflight.checks import NAMES
+
     scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
         raw["scopes"], "scopes"))
     kinds = split_list(raw["kinds"], "resource kinds")
@@ -237,6 +301,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         raise ConfigError(raw["collection"].where, "a top-level collection id without '/'",
                           collection)
     termination = raw["termination_log"]
+    selected, deselected_by = select(raw, NAMES)
     return Config(
         project=parse_name(raw["project"], "project id"),
         database=database,
@@ -254,5 +319,13 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         log_level=parse_choice(raw["log_level"], LOG_LEVELS),
         engines_env={name: environ.get(name) for name in ENGINES_ENV_VARIABLES},
         emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,
+        ignore=(parse_check_names(raw["ignore"], NAMES, allow_all=True) if "ignore" in raw
+                else frozenset()),
+        selected=selected,
+        deselected_by=deselected_by,
+        strict=parse_flag(raw["strict"]) if "strict" in raw else False,
+        disallowed_by_env=parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw else {},
+        color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
+        and "NO_COLOR" not in environ,
         sources=dict(raw),
     )

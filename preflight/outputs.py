@@ -22,10 +22,9 @@ def emit(verdict: Verdict, scrub: Scrubber, log: Any) -> None:
     log.info("verdict", status="fail" if verdict.failed else "pass",
              exit_code=int(verdict.exit_code), summary=verdict.summary(),
              duration_ms=verdict.duration_ms)
-    text = (render.to_json(verdict, compact=True) if config.format == "json"
-            else render.to_text(verdict))
     try:
-        sys.stdout.write(scrub(text))
+        color = config.color and sys.stdout.isatty()
+        sys.stdout.write(scrub(render.render_stdout(verdict, color=color)))
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
         pass

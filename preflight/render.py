@@ -11,6 +11,13 @@ from preflight.verdict import Status, Verdict
 
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.ERROR: "✗",
          Status.SKIPPED: "–"}
+COLORS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.ERROR: "31",
+          Status.SKIPPED: "2"}
+
+
+def paint(text: str, code: str, color: bool) -> str:
+    """ANSI colour, only ever asked for when stdout is a terminal."""
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
 TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 
 
@@ -31,12 +38,15 @@ def headline(verdict: Verdict) -> str:
             f"{verdict.duration_ms / 1000:.2f}s: {tally}")
 
 
-def to_text(verdict: Verdict) -> str:
+def to_text(verdict: Verdict, *, color: bool = False) -> str:
+    """A compact table, worst first; each problem ends with its fix on its own line."""
     width = max((len(c.name) for c in verdict.checks), default=0)
-    lines = [headline(verdict)]
+    lines = [paint(headline(verdict), "1;31" if verdict.failed else "1;32", color)]
     for check in verdict.by_severity():
-        lines.append(f"  {MARKS[check.status]} {check.name:<{width}} {check.status.value:<7} "
-                     f"{check.duration_ms:>6}ms  {check.outcome.message}")
+        mark = paint(MARKS[check.status], COLORS[check.status], color)
+        ignored = " (ignored)" if check.ignored else ""
+        lines.append(f"  {mark} {check.name:<{width}} {check.status.value:<7} "
+                     f"{check.duration_ms:>6}ms  {check.outcome.message}{ignored}")
         if check.status in (Status.FAIL, Status.ERROR, Status.WARN) and check.outcome.remediation:
             lines.append(f"      fix: {check.outcome.remediation}")
     return "\n".join(lines) + "\n"
@@ -78,3 +88,74 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def to_junit(verdict: Verdict) -> str:
+    """One testcase per check; the shape GitLab and Jenkins read (the Jenkins junit-10 XSD)."""
+    from xml.etree import ElementTree as ET
+
+    counts = verdict.summary()
+    seconds = f"{verdict.duration_ms / 1000:.3f}"
+    attributes = {"name": "preflight", "tests": str(len(verdict.checks)),
+                  "failures": str(counts[Status.FAIL.value]),
+                  "errors": str(counts[Status.ERROR.value]),
+                  "skipped": str(counts[Status.SKIPPED.value]), "time": seconds}
+    suites = ET.Element("testsuites", attributes)
+    suite = ET.SubElement(suites, "testsuite", {
+        **attributes, "timestamp": verdict.started_at.strftime("%Y-%m-%dT%H:%M:%S")})
+    for check in verdict.checks:
+        case = ET.SubElement(suite, "testcase", {"name": check.name, "classname": "preflight",
+                                                 "time": f"{check.duration_ms / 1000:.3f}"})
+        outcome = check.outcome
+        body = outcome.message + (f"\nfix: {outcome.remediation}" if outcome.remediation else "")
+        if check.status is Status.FAIL or (check.status is Status.WARN and verdict.config.strict
+                                           and not check.ignored):
+            ET.SubElement(case, "failure", {"message": outcome.message,
+                                            "type": check.status.value}).text = body
+        elif check.status is Status.ERROR:
+            ET.SubElement(case, "error", {"message": outcome.message,
+                                          "type": "transient" if outcome.transient
+                                          else "error"}).text = body
+        elif check.status is Status.SKIPPED:
+            ET.SubElement(case, "skipped", {"message": outcome.message})
+        elif check.status is Status.WARN:
+            ET.SubElement(case, "system-out").text = f"warning: {body}"
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+        suites, encoding="unicode") + "\n"
+
+
+def to_tap(verdict: Verdict) -> str:
+    """TAP version 14: skips as SKIP directives, failures with a YAML diagnostic block."""
+    lines = ["TAP version 14", f"1..{len(verdict.checks)}"]
+    for number, check in enumerate(verdict.checks, start=1):
+        outcome = check.outcome
+        ok = check.status in (Status.PASS, Status.SKIPPED) or (
+            check.status is Status.WARN and not (verdict.config.strict and not check.ignored))
+        line = f"{'ok' if ok else 'not ok'} {number} - {check.name}"
+        if check.status is Status.SKIPPED:
+            line += f" # SKIP {_one_line(outcome.message)}"
+        lines.append(line)
+        if check.status is not Status.PASS and check.status is not Status.SKIPPED:
+            lines += ["  ---", f"  status: {check.status.value}",
+                      f"  message: {json.dumps(outcome.message, ensure_ascii=False)}"]
+            if outcome.remediation:
+                lines.append(f"  fix: {json.dumps(outcome.remediation, ensure_ascii=False)}")
+            lines.append("  ...")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("#", "").split())
+
+
+def render_stdout(verdict: Verdict, *, color: bool = False) -> str:
+    """What stdout carries for --format."""
+    match verdict.config.format:
+        case "json":
+            return to_json(verdict, compact=True)
+        case "junit":
+            return to_junit(verdict)
+        case "tap":
+            return to_tap(verdict)
+    return to_text(verdict, color=color)

@@ -104,6 +104,10 @@ class Runner:
     def progress(self) -> list[Progress]:
         return [slot.progress for slot in self.slots.values()]
 
+    def finished(self) -> list[CheckResult]:
+        done = [slot.result for slot in self.slots.values() if slot.result is not None]
+        return [*self.previous.values(), *done]
+
     def snapshot(self) -> list[CheckResult]:
         """Results so far, unfinished checks shown as in-progress errors: for live views."""
         results = dict(self.previous)

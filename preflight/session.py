@@ -19,7 +19,7 @@ from preflight.checks.base import Context
 from preflight.config import Config
 from preflight.retry import Backoff
 from preflight.runner import Runner
-from preflight.verdict import CheckResult, Status, Verdict
+from preflight.verdict import CheckResult, Outcome, Status, Verdict
 
 KEPT = (Status.PASS, Status.WARN)
 
@@ -60,8 +60,16 @@ class Session:
         self._kept: dict[str, CheckResult] = {}
 
     def _verdict(self, results: list[CheckResult], started: float) -> Verdict:
-        return Verdict(self.config, tuple(results), wall_clock_of(started), datetime.now(UTC),
+        shown = tuple(r.softened() if r.name in self.config.ignore else r for r in results)
+        return Verdict(self.config, shown, wall_clock_of(started), datetime.now(UTC),
                        interrupted_by=self.interrupted())
+
+    def _deselected(self) -> dict[str, CheckResult]:
+        """--only / --skip: the checks left out appear as skipped, with the reason."""
+        chosen = self.config.selected
+        return {name: CheckResult(name, Outcome(Status.SKIPPED, f"not selected "
+                                                f"({self.config.deselected_by})"), 0, 0)
+                for name in checks.NAMES if name not in chosen}
 
     def in_progress(self) -> Verdict | None:
         """The verdict so far while a round runs (None before the first round starts)."""
@@ -73,7 +81,7 @@ class Session:
         self.rounds += 1
         round_started = time.monotonic()
         deadline = min(self.deadline, round_started + self.round_budget)
-        previous = {} if everything else self._kept
+        previous = self._deselected() | ({} if everything else self._kept)
         self.runner = Runner(self.config, checks.fresh(), deadline=deadline, cancel=self.cancel,
                              log=self.log, ctx=self.ctx, backoff=self.backoff,
                              previous=previous, quiet=self.rounds > 1,

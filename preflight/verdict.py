@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -52,10 +52,20 @@ class CheckResult:
     outcome: Outcome
     attempts: int
     duration_ms: int
+    ignored: bool = False  # a fail or error the operator chose to accept (--ignore)
 
     @property
     def status(self) -> Status:
         return self.outcome.status
+
+    def softened(self) -> CheckResult:
+        """--ignore: a failure is shown as a warning, marked, never hidden."""
+        if self.status not in (Status.FAIL, Status.ERROR):
+            return self
+        outcome = replace(self.outcome, status=Status.WARN,
+                          message=f"ignored {self.status.value}: {self.outcome.message}",
+                          details={**self.outcome.details, "ignored_status": self.status.value})
+        return replace(self, outcome=outcome, ignored=True)
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -69,6 +79,8 @@ class CheckResult:
         }
         if self.outcome.status is Status.ERROR:
             result["transient"] = self.outcome.transient
+        if self.ignored:
+            result["ignored"] = True
         return result
 
 
@@ -84,17 +96,21 @@ class Verdict:
     finished_at: datetime
     interrupted_by: int | None = None  # signal number
 
+    def _strict_warning(self, check: CheckResult) -> bool:
+        return self.config.strict and check.status is Status.WARN and not check.ignored
+
     @property
     def failed(self) -> bool:
         return self.interrupted_by is not None or any(
-            c.status in (Status.FAIL, Status.ERROR) for c in self.checks)
+            c.status in (Status.FAIL, Status.ERROR) or self._strict_warning(c)
+            for c in self.checks)
 
     @property
     def exit_code(self) -> ExitCode:
         if self.interrupted_by is not None:
             return ExitCode(128 + self.interrupted_by)
         if any(c.status is Status.FAIL or (c.status is Status.ERROR and not c.outcome.transient)
-               for c in self.checks):
+               or self._strict_warning(c) for c in self.checks):
             return ExitCode.FAIL
         if any(c.status is Status.ERROR for c in self.checks):
             return ExitCode.NOT_READY
@@ -124,6 +140,7 @@ class Verdict:
             "finished_at": rfc3339(self.finished_at),
             "duration_ms": self.duration_ms,
             "preflight_version": __version__,
+            "strict": config.strict,
             "target": {
                 "project": config.project,
                 "database": config.database,

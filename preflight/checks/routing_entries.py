@@ -274,7 +274,8 @@ class RoutingEntries(Check):
         findings: dict[Scope, ScopeFindings] = {}
         for plan, docs in self._fetched.items():
             for scope, scope_docs in plan.assign(docs).items():
-                findings[scope] = judge_scope(config.kinds, scope_docs, config.disallowed)
+                findings[scope] = judge_scope(config.kinds, scope_docs,
+                                              config.disallowed_for(scope.env))
         queries = len(self._fetched)
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
