@@ -126,8 +126,8 @@ def to_junit(verdict: Verdict) -> str:
 
 
 def to_tap(verdict: Verdict) -> str:
-    """TAP version 14: skips as SKIP directives, failures with a YAML diagnostic block."""
-    lines = ["TAP version 14", f"1..{len(verdict.checks)}"]
+    """TAP version 13: skips as SKIP directives, failures with a YAML diagnostic block."""
+    lines = ["TAP version 13", f"1..{len(verdict.checks)}"]
     for number, check in enumerate(verdict.checks, start=1):
         outcome = check.outcome
         ok = check.status in (Status.PASS, Status.SKIPPED) or (

@@ -22,6 +22,9 @@ from preflight.retry import Backoff, Cancelled, is_transient, retrying
 from preflight.verdict import CheckResult, Outcome, Status
 
 WAKE_SLICE = 0.25
+UNREACHABLE_FIX = ("no answer before the deadline: check that the dependency is up and reachable "
+                   "from this pod (endpoint, DNS, network policy); raise --timeout / "
+                   "PREFLIGHT_TIMEOUT if it is only slow")
 
 
 class AttemptHung(TimeoutError):
@@ -152,8 +155,7 @@ class Runner:
                      else "while waiting for " + ", ".join(slot.check.needs))
             outcome = Outcome(
                 Status.ERROR, f"deadline exceeded {doing}{last}",
-                remediation="the dependency did not answer in time: check that it is up and "
-                "reachable from this pod; raise --timeout / PREFLIGHT_TIMEOUT if it is only slow",
+                remediation=UNREACHABLE_FIX,
                 details={"attempts_made": progress.attempts}, transient=True)
         return self._result(slot, outcome)
 
@@ -236,8 +238,7 @@ class Runner:
                     return None
                 return Outcome(
                     Status.ERROR, f"deadline exceeded after {progress.attempts} attempt(s): "
-                    f"{description}", remediation="the dependency did not answer in time: "
-                    "check that it is up and reachable from this pod",
+                    f"{description}", remediation=UNREACHABLE_FIX,
                     details={"attempts_made": progress.attempts}, transient=True)
             self.log.error("check crashed", check=check.name, error=description)
             self.log.debug("check crash traceback", check=check.name, exc_info=True)

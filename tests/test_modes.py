@@ -1,0 +1,334 @@
+"""serve, check --wait and exec: real processes against the real emulator and S3 server."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests import harness, servers
+from tests.conftest import Stack
+
+BACKOFF_CAP = 2.0  # preflight.retry.Backoff.cap
+
+
+class Sidecar:
+    """A running `preflight serve` and a tiny HTTP client for its probes."""
+
+    def __init__(self, stack: Stack, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = servers.free_port()
+        self.stderr_path = stack.tmp_path / f"serve-{self.port}.log"
+        argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}", *args)
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(argv, env=env or stack.env(), stderr=stderr,
+                                            stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        harness.wait_until(self.answers, 30, "serve answers /livez")
+
+    def answers(self) -> bool:
+        try:
+            return self.get("/livez")[0] == 200
+        except OSError:
+            return False
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type") or "", \
+                response.read().decode()
+        finally:
+            connection.close()
+
+    def status(self, path: str) -> int:
+        return self.get(path)[0]
+
+    def wait_for(self, path: str, code: int, timeout: float) -> float:
+        started = time.monotonic()
+        harness.wait_until(lambda: self.status(path) == code, timeout, f"{path} → {code}")
+        return time.monotonic() - started
+
+    def proc_status(self, field: str) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise AssertionError(field)
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        return self.process.wait(10)
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        return harness.parse_log_lines(self.stderr_path.read_text().splitlines())
+
+
+@pytest.fixture
+def sidecars(stack: Stack) -> Iterator[list[Sidecar]]:
+    started: list[Sidecar] = []
+    yield started
+    for sidecar in started:
+        sidecar.stop()
+
+
+def registry_without(stack: Stack, doc_id: str) -> dict[str, Any]:
+    documents = stack.seed()
+    stack.doc(doc_id).delete()
+    return documents[doc_id]
+
+
+def test_serve_gates_startup_until_the_route_exists(stack: Stack, sidecars: list[Sidecar]) -> None:
+    kpi = registry_without(stack, "kpi-t_system-dev")
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    harness.wait_until(lambda: sidecar.get("/verdict")[0] == 200, 30, "a first verdict")
+    assert sidecar.get("/startupz")[:1] == (503,)
+    assert sidecar.get("/readyz")[2] == "fail: routing.entries\n"
+    code, content_type, body = sidecar.get("/verdict")
+    assert (code, content_type) == (200, "application/json")
+    assert harness.check_verdict(json.loads(body))["exit_code"] == 1
+
+    stack.seed({"kpi-t_system-dev": kpi})
+    waited = sidecar.wait_for("/startupz", 200, BACKOFF_CAP + 3.0)
+    print(f"/startupz turned 200 {waited:.2f}s after the route was written")
+    assert sidecar.get("/readyz")[:1] == (200,)
+    verdict = harness.check_verdict(json.loads(sidecar.get("/verdict")[2]))
+    assert verdict["status"] == "pass"
+
+    families = {f.name: f for f in text_string_to_metric_families(sidecar.get("/metrics")[2])}
+    assert families["preflight_verdict_pass"].samples[0].value == 1.0
+    assert families["preflight_first_pass_seconds"].samples[0].value > 0
+    statuses = {(s.labels["check"], s.labels["status"]): s.value
+                for s in families["preflight_check_status"].samples}
+    assert statuses[("routing.entries", "pass")] == 1.0
+    assert {s.labels["check"] for s in families["preflight_check_attempts"].samples} == set(
+        harness.CHECK_NAMES)
+    changes = [e for e in sidecar.logs if e.get("message") == "verdict changed"]
+    assert [e["status"] for e in changes] == ["fail", "pass"], "one event per verdict change"
+
+
+def test_serve_answers_503_with_a_verdict_so_far_before_the_first_round(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    stack.s3.pause()
+    try:
+        sidecar = Sidecar(stack, "--attempt-timeout", "1")
+        sidecars.append(sidecar)
+        code, _, body = sidecar.get("/verdict")
+        assert code == 503
+        document = harness.check_verdict(json.loads(body))
+        assert document["status"] == "fail"
+        assert sidecar.status("/startupz") == 503
+        assert sidecar.get("/startupz")[2].startswith("checking: ")
+    finally:
+        stack.s3.resume()
+    sidecar.wait_for("/startupz", 200, 15)
+
+
+def test_recheck_detects_a_route_deleted_after_start(stack: Stack,
+                                                     sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    sidecar = Sidecar(stack, "--recheck-interval", "1")
+    sidecars.append(sidecar)
+    sidecar.wait_for("/readyz", 200, 30)
+    stack.doc("seo-t_system-dev").delete()
+    waited = sidecar.wait_for("/readyz", 503, 1.0 + 3.0)
+    print(f"/readyz turned 503 {waited:.2f}s after the route was deleted (interval 1s)")
+    assert sidecar.status("/startupz") == 200, "startup stays passed"
+    assert sidecar.get("/readyz")[2] == "fail: routing.entries\n"
+
+
+def test_sigterm_stops_serve_with_exit_0_within_2s(stack: Stack,
+                                                   sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    sidecar.wait_for("/startupz", 200, 30)
+    started = time.monotonic()
+    sidecar.process.send_signal(signal.SIGTERM)
+    assert sidecar.process.wait(5) == 0
+    assert time.monotonic() - started < 2.0
+
+
+def test_probe_bodies_are_short_and_leak_nothing(stack: Stack, sidecars: list[Sidecar]) -> None:
+    canary = "CANARY-probe-config-secret"
+    documents = stack.seed()
+    stack.seed({"chat_bus-t_system-dev": {**documents["chat_bus-t_system-dev"],
+                                          "config": {"password": canary}},
+                "chat_bus-dup": {**documents["chat_bus-t_system-dev"],
+                                 "config": {"password": canary + "2"}}})
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    harness.wait_until(lambda: sidecar.get("/verdict")[0] == 200, 30, "a first verdict")
+    for path in ("/startupz", "/readyz", "/livez", "/verdict", "/metrics", "/nope"):
+        _, _, body = sidecar.get(path)
+        assert canary not in body, path
+        if path in ("/startupz", "/readyz", "/livez", "/nope"):
+            assert len(body) < 100, (path, body)
+    assert sidecar.get("/nope")[0] == 404
+
+
+def test_probe_soak_keeps_threads_fds_and_memory_flat(stack: Stack,
+                                                      sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    sidecar.wait_for("/startupz", 200, 30)
+    errors: list[BaseException] = []
+
+    def client(count: int) -> None:
+        try:
+            for index in range(count):
+                path = ("/startupz", "/readyz", "/livez", "/metrics", "/verdict")[index % 5]
+                assert sidecar.get(path)[0] == 200
+        except BaseException as error:
+            errors.append(error)
+
+    def burst(total: int, clients: int = 8) -> float:
+        started = time.monotonic()
+        workers = [threading.Thread(target=client, args=(total // clients,))
+                   for _ in range(clients)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        return time.monotonic() - started
+
+    burst(400)  # warm up: the fixed worker pool fills, the allocator settles
+    before = (sidecar.proc_status("Threads"), sidecar.proc_status("VmRSS"), sidecar.open_fds())
+    elapsed = burst(5000)
+    after = (sidecar.proc_status("Threads"), sidecar.proc_status("VmRSS"), sidecar.open_fds())
+    print(f"5000 probes from 8 clients in {elapsed:.1f}s; threads {before[0]}→{after[0]}, "
+          f"RSS {before[1]}→{after[1]} KiB, fds {before[2]}→{after[2]}")
+    assert errors == []
+    assert after[0] <= before[0], "threads grew"
+    assert after[1] - before[1] < 8 * 1024, "RSS grew by more than 8 MiB"
+    assert after[2] <= before[2] + 2, "file descriptors grew"
+
+
+def test_check_wait_passes_when_the_route_appears(stack: Stack) -> None:
+    kpi = registry_without(stack, "kpi-t_system-dev")
+    running = stack.start("--wait", "--timeout", "30")
+    running.wait_for_log(lambda e: e.get("message") == "round finished"
+                         and e.get("status") == "fail", 20, "a failing round")
+    stack.seed({"kpi-t_system-dev": kpi})
+    result = running.finish(30)
+    assert result.returncode == 0, result.describe()
+    rounds = [e for e in result.logs if e.get("message") == "round finished"]
+    assert len(rounds) >= 2
+    assert rounds[-1]["status"] == "pass"
+
+
+def test_check_wait_exits_at_the_deadline_with_the_last_definitive_answer(stack: Stack) -> None:
+    registry_without(stack, "kpi-t_system-dev")
+    result = stack.run("--wait", "--timeout", "4")
+    assert result.returncode == 1, result.describe()
+    assert 3.0 < result.wall < 5.0
+    assert result.scope("t_system/dev")["missing"] == ["kpi"]
+    assert len([e for e in result.logs if e.get("message") == "round finished"]) >= 2
+
+
+def test_check_wait_exits_3_when_only_transient_failures_remain(stack: Stack) -> None:
+    stack.seed()
+    env = stack.env(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
+    result = stack.run("--wait", "--timeout", "3", "--attempt-timeout", "1", env=env)
+    assert result.returncode == 3, result.describe()
+    assert result.wall < 4.0
+    assert result.check("s3.bucket")["transient"] is True
+
+
+EXEC_CHILD = """
+import os, signal, sys, time
+marker = sys.argv[1]
+def stop(signum, frame):
+    with open(marker, "a") as out:
+        out.write(f"SIGTERM {os.getpid()}\\n")
+    sys.exit(42)
+signal.signal(signal.SIGTERM, stop)
+with open(marker, "w") as out:
+    out.write(f"started {os.getpid()}\\n")
+time.sleep(60)
+"""
+
+
+def exec_argv(marker: Path, *options: str) -> list[str]:
+    return harness.preflight_argv("exec", *options, "--", sys.executable, "-c", EXEC_CHILD,
+                                  str(marker))
+
+
+def test_exec_replaces_itself_with_the_command_on_pass(stack: Stack) -> None:
+    stack.seed()
+    marker = stack.tmp_path / "marker"
+    verdict = stack.tmp_path / "verdict.json"
+    process = subprocess.Popen(exec_argv(marker, "--verdict-file", str(verdict)),
+                               env=stack.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        harness.wait_until(lambda: marker.exists() and marker.read_text().endswith("\n"), 30,
+                           "the command started")
+        assert marker.read_text() == f"started {process.pid}\n", "same PID as preflight"
+        assert harness.check_verdict(json.loads(verdict.read_text()))["status"] == "pass"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 42, "the command got SIGTERM and chose its exit code"
+        assert marker.read_text().splitlines()[-1] == f"SIGTERM {process.pid}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_exec_never_starts_the_command_on_fail(stack: Stack) -> None:
+    registry_without(stack, "kpi-t_system-dev")
+    marker = stack.tmp_path / "marker"
+    termination = stack.tmp_path / "termination-log"
+    result = subprocess.run(exec_argv(marker), env=stack.env(
+        PREFLIGHT_TERMINATION_LOG=str(termination)), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert not marker.exists()
+    assert "missing 1 (kpi)" in termination.read_text()
+    assert harness.check_verdict(json.loads(result.stdout))["exit_code"] == 1
+
+
+def test_exec_with_wait_starts_the_command_once_the_route_appears(stack: Stack) -> None:
+    kpi = registry_without(stack, "kpi-t_system-dev")
+    marker = stack.tmp_path / "marker"
+    log = stack.tmp_path / "exec.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(exec_argv(marker, "--wait", "--timeout", "30"),
+                                   env=stack.env(), stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        harness.wait_until(lambda: '"round finished"' in log.read_text(), 30,
+                           "a failing round before the route is written")
+        assert not marker.exists()
+        stack.seed({"kpi-t_system-dev": kpi})
+        harness.wait_until(marker.exists, 30, "the command started")
+        assert marker.read_text().startswith(f"started {process.pid}")
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def test_exec_refuses_a_missing_command_before_any_check(stack: Stack) -> None:
+    result = subprocess.run(harness.preflight_argv("exec", "--", "no-such-program-xyz"),
+                            env=stack.env(), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("preflight: error: COMMAND: expected an executable file "
+                                     "or a program on PATH (got 'no-such-program-xyz')")
+    assert result.stdout == ""
+
