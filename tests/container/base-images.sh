@@ -153,7 +153,7 @@ build_runtime_base() {
         done
         # What distroless adds around the packages.
         (
-            cd "$rootfs"
+            cd "$rootfs" || exit 1
             find usr/share/doc -type f ! -name copyright -delete 2>/dev/null || true
             rm -rf usr/share/man usr/share/info usr/share/lintian usr/share/locale
             mkdir -p etc/ssl/certs tmp root home/nonroot var/lib
