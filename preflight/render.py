@@ -19,6 +19,7 @@ def paint(text: str, code: str, color: bool) -> str:
     """ANSI colour, only ever asked for when stdout is a terminal."""
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
+LINE_LIMIT = 1024  # one check's line there, so several failures fit
 
 
 def to_json(verdict: Verdict, *, compact: bool = False) -> str:
@@ -62,18 +63,22 @@ def to_termination_message(verdict: Verdict, limit: int = TERMINATION_LIMIT) -> 
         if check.status is not Status.SKIPPED and check.outcome.remediation:
             lines.append(f"  fix: {check.outcome.remediation}")
     text = ""
+    budget = limit - 64  # room for the "more" line
     for index, line in enumerate(lines):
-        candidate = text + line + "\n"
-        if len(candidate.encode()) > limit - 64:
+        room = budget - len(text.encode()) - 1
+        if room < 80 and index:
             text += f"… {len(lines) - index} more line(s): see the verdict file or logs\n"
             break
-        text = candidate
+        text += fit(line, min(LINE_LIMIT, room)) + "\n"  # a huge message is cut, not dropped
     return fit(text, limit)
 
 
 def fit(text: str, limit: int) -> str:
-    """At most `limit` bytes of UTF-8, never a broken character."""
-    return text.encode()[:limit].decode(errors="ignore")
+    """At most `limit` bytes of UTF-8, never a broken character; '…' marks a cut."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:max(0, limit - 3)].decode(errors="ignore") + "…"
 
 
 def write_atomically(path: Path, text: str) -> None:

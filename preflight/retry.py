@@ -89,6 +89,9 @@ class Backoff:
         return float(self.wait()(state))
 
 
+LAST_ATTEMPT_MARGIN = 0.1  # seconds: no new attempt this close to the deadline
+
+
 class Cancelled(Exception):
     """The run was stopped (deadline or signal) while a check was waiting to retry."""
 
@@ -99,13 +102,19 @@ def retrying(
     cancel: threading.Event,
     on_retry: Callable[[tenacity.RetryCallState], None],
 ) -> tenacity.Retrying:
-    """A tenacity policy that never sleeps past the deadline and wakes up on cancel."""
+    """A tenacity policy that retries up to the deadline and wakes up on cancel.
 
-    def past_deadline(state: tenacity.RetryCallState) -> bool:
-        return cancel.is_set() or time.monotonic() + state.upcoming_sleep >= deadline
+    The last wait is cut short rather than skipped, so a dependency that comes back in the
+    final second is still seen; the runner abandons whatever attempt is in flight at the
+    deadline itself.
+    """
+
+    def past_deadline(_state: tenacity.RetryCallState) -> bool:
+        return cancel.is_set() or time.monotonic() >= deadline - LAST_ATTEMPT_MARGIN
 
     def sleep(seconds: float) -> None:
-        if cancel.wait(seconds):
+        remaining = deadline - LAST_ATTEMPT_MARGIN - time.monotonic()
+        if cancel.wait(max(0.0, min(seconds, remaining))):
             raise Cancelled
 
     kwargs: dict[str, Any] = {

@@ -236,6 +236,10 @@ class Runner:
             if is_transient(error):
                 if self.cancel.is_set():
                     return None
+                progress.last_error = description
+                self.log.warning("check attempt failed", check=check.name,
+                                 attempt=progress.attempts, error=description, retry_in_s=None,
+                                 giving_up="deadline")
                 return Outcome(
                     Status.ERROR, f"deadline exceeded after {progress.attempts} attempt(s): "
                     f"{description}", remediation=UNREACHABLE_FIX,

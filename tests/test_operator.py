@@ -21,7 +21,8 @@ DATA = Path(__file__).resolve().parent / "data"
 ANSI = re.compile(r"\x1b\[")
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str],
+            timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return harness.run_command(harness.preflight_argv(*args), env, timeout)
 
 

@@ -39,12 +39,12 @@ def judge(env: Mapping[str, str | None]) -> Outcome:
             "must be 'firestore'; the engines refuse to start otherwise",
             "set ROUTING_REGISTRY_BACKEND=firestore"))
 
-    for name in ("GCP_PROJECT_ID", "GCP_PROJECT"):
-        if env.get(name) == "":
-            violations.append(_violation(
-                name, "", "is set but empty",
-                f"unset {name} or set it to the Firestore project id"))
-    if not env.get("GCP_PROJECT_ID") and not env.get("GCP_PROJECT"):
+    if env.get("GCP_PROJECT_ID") == "":
+        # Whether the engines fall through to GCP_PROJECT here depends on how they read it.
+        violations.append(_violation(
+            "GCP_PROJECT_ID", "", "is set but empty",
+            "unset GCP_PROJECT_ID or set it to the Firestore project id"))
+    elif not env.get("GCP_PROJECT_ID") and not env.get("GCP_PROJECT"):
         violations.append(_violation(
             "GCP_PROJECT_ID", None,
             "GCP_PROJECT_ID or GCP_PROJECT must name the Firestore project",
