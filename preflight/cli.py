@@ -199,7 +199,6 @@ class Run:
     """What every command sets up the same way: config, scrubbing, logs, signals, session."""
 
     config: Config
-    scrub: Any
     log: Any
     cancel: threading.Event
     interrupt: Interrupt
@@ -214,6 +213,8 @@ class Run:
 
         raw = raw_values(ctx, values)
         config = build(raw, os.environ)
+        # gRPC's C core would print its own unstructured lines on stderr.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         scrub = Scrubber.from_environment()
         # The live view shows each attempt's error itself; logs would tear its lines apart.
         quiet = live and cls.live_view_wanted(config) and raw["log_level"].source is Source.DEFAULT
@@ -225,11 +226,11 @@ class Run:
         unbounded = deadline_from_flag_only and raw["timeout"].source is Source.DEFAULT
         session = Session(config, log, cancel, started=PROCESS_START,
                           deadline=math.inf if unbounded else PROCESS_START + config.timeout,
-                          interrupted=lambda: interrupt.signal)
+                          interrupted=lambda: interrupt.signal, scrub=scrub)
         log.info("preflight started", version=__version__, project=config.project,
                  bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
                  deadline_s=None if unbounded else config.timeout)
-        return cls(config, scrub, log, cancel, interrupt, session)
+        return cls(config, log, cancel, interrupt, session)
 
     @staticmethod
     def live_view_wanted(config: Config) -> bool:
@@ -249,7 +250,7 @@ class Run:
             if live is not None:
                 live.stop()
 
-        outputs.emit(verdict, self.scrub, self.log)
+        outputs.emit(verdict, self.log)
         return verdict
 
 
@@ -317,7 +318,7 @@ def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
     from preflight.sidecar import Sidecar
 
     try:
-        sidecar = Sidecar(run.session, run.scrub, run.log, host, port, interval)
+        sidecar = Sidecar(run.session, run.log, host, port, interval)
     except OSError as error:
         raise ConfigError(_where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
                           f"an address this process can listen on ({error.strerror})",
@@ -338,10 +339,10 @@ def explain(ctx: click.Context, /, **values: Any) -> int:
     from preflight.redact import Scrubber
 
     config = build(raw_values(ctx, values), os.environ)
-    document = explaining.plan(config, os.environ)
+    document = Scrubber.from_environment().tree(explaining.plan(config, os.environ))
     text = (json.dumps(document, indent=2, ensure_ascii=False) + "\n"
             if config.format == "json" else explaining.to_text(document))
-    click.echo(Scrubber.from_environment()(text), nl=False)
+    click.echo(text, nl=False)
     return int(ExitCode.PASS)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ DEFAULT_ATTEMPT_TIMEOUT = 5.0
 KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
 FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9._:()-]{1,100}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # The variables the engines themselves read; env.policy judges exactly these.
@@ -192,6 +194,15 @@ def parse_name(raw: Raw, what: str) -> str | None:
     return value
 
 
+def parse_resource_id(raw: Raw, what: str) -> str | None:
+    """Project and database ids travel in gRPC request headers: ASCII, no spaces or '/'."""
+    value = parse_name(raw, what)
+    if value is not None and not _RESOURCE_ID.fullmatch(value):
+        raise ConfigError(raw.where, f"a {what} of ASCII letters, digits and . : _ - ( )",
+                          value)
+    return value
+
+
 def parse_check_names(raw: Raw, known: Sequence[str], *, allow_all: bool) -> frozenset[str]:
     """Check names, case-insensitive; `all` only on its own, as kubeadm does."""
     names = {item.lower() for item in split_list(raw, "check names")}
@@ -243,7 +254,15 @@ def writable_file_target(raw: Raw) -> Path | None:
     if raw.value is None or raw.value == "":
         return None
     assert isinstance(raw.value, str)
-    path = Path(raw.value)
+    try:
+        return _writable_file_target(raw, Path(raw.value))
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte, …
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        raise ConfigError(raw.where, f"a usable file path ({reason})", raw.value) from None
+
+
+def _writable_file_target(raw: Raw, path: Path) -> Path:
+    assert isinstance(raw.value, str)
     folder = path.parent
     if path.is_dir():
         raise ConfigError(raw.where, "a file path, not a folder", raw.value)
@@ -294,7 +313,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         raise ConfigError(raw["scopes"].where, "at least one scope")
     disallowed = frozenset(item.lower() for item in split_list(raw["disallow"], "backend types"))
     collection = parse_name(raw["collection"], "collection id")
-    database = parse_name(raw["database"], "database id")
+    database = parse_resource_id(raw["database"], "database id")
     assert collection is not None
     assert database is not None
     if "/" in collection:
@@ -303,7 +322,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     termination = raw["termination_log"]
     selected, deselected_by = select(raw, NAMES)
     return Config(
-        project=parse_name(raw["project"], "project id"),
+        project=parse_resource_id(raw["project"], "project id"),
         database=database,
         bucket=parse_name(raw["bucket"], "bucket name"),
         collection=collection,

@@ -18,8 +18,9 @@ def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> No
     if console is None:
         console = sys.stderr.isatty()
 
-    def scrubbed(_logger: Any, _name: str, rendered: Any) -> Any:
-        return scrub(rendered) if isinstance(rendered, str) else rendered
+    def scrubbed(_logger: Any, _name: str, event: Any) -> Any:
+        """Values only: keys and the rendered structure are never touched."""
+        return scrub.tree(event)
 
     processors: list[Any]
     if console:
@@ -27,16 +28,17 @@ def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> No
         processors = [
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
-            structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0),
+            structlog.processors.format_exc_info,
             scrubbed,
+            structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0),
         ]
     else:
         import structlog_gcp
 
         processors = [
             *structlog_gcp.build_gcp_processors(service="preflight", version=__version__),
-            structlog.processors.JSONRenderer(),
             scrubbed,
+            structlog.processors.JSONRenderer(),
         ]
     structlog.configure(
         processors=processors,

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_KEY",
@@ -44,9 +45,9 @@ def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
         if _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
             found.add(value)
         for match in _URL_USERINFO.finditer(value):
-            userinfo = match.group("userinfo")
-            found.add(userinfo)
-            found.update(userinfo.split(":", 1))
+            _user, colon, password = match.group("userinfo").partition(":")
+            if colon:  # the password is the secret; a user name is not (and is often a word)
+                found.add(password)
     credentials = environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if credentials:
         for secret in _credential_file_secrets(credentials):
@@ -69,6 +70,16 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         text = strip_url_userinfo(text)
         return self._pattern.sub(REDACTED, text) if self._pattern else text
+
+    def tree(self, value: Any) -> Any:
+        """Scrubs the strings inside a JSON-like value; keys and structure stay intact."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {key: self.tree(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.tree(item) for item in value]
+        return value
 
 
 def describe_exception(error: BaseException, limit: int = 240) -> str:

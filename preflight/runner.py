@@ -192,9 +192,15 @@ class Runner:
                     if self.cancel.is_set():
                         raise Cancelled
                 result = dependency.result
-            if result is not None and result.status in (Status.FAIL, Status.ERROR):
+            if result is None:
+                continue
+            if result.status in (Status.FAIL, Status.ERROR):
                 return Outcome(Status.SKIPPED, f"needs {need}, which reported "
                                f"{result.status.value}", details={"needs": need})
+            if result.status is Status.SKIPPED and "needs" in result.outcome.details:
+                # Skipped because of a failure further up the chain: that blocks us too.
+                return Outcome(Status.SKIPPED, f"needs {need}, which was skipped: "
+                               f"{result.outcome.message}", details={"needs": need})
         return None
 
     def _run_check(self, slot: _Slot) -> Outcome | None:

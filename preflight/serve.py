@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight import render
-from preflight.redact import Scrubber
 from preflight.verdict import Status, Verdict
 
 HTTP_WORKERS = 4
@@ -41,8 +40,7 @@ class Snapshot:
 class State:
     """The serve loop publishes verdicts here; HTTP handlers read the current snapshot."""
 
-    def __init__(self, scrub: Scrubber, log: Any) -> None:
-        self.scrub = scrub
+    def __init__(self, log: Any) -> None:
         self.log = log
         self.born = time.monotonic()
         self.first_pass_after: float | None = None
@@ -65,7 +63,7 @@ class State:
                        ("fail: " if final else "checking: ") + ", ".join(failing) + "\n")
             self.snapshot = Snapshot(
                 started=started, ready=passed, final=final or previous.final,
-                verdict_json=self.scrub(render.to_json(verdict)).encode(),
+                verdict_json=render.to_json(verdict).encode(),
                 summary=summary.encode(),
                 metrics=self._metrics(verdict, passed, final),
             )

@@ -19,7 +19,7 @@ from preflight.checks.base import Context
 from preflight.config import Config
 from preflight.retry import Backoff
 from preflight.runner import Runner
-from preflight.verdict import CheckResult, Outcome, Status, Verdict
+from preflight.verdict import CheckResult, Outcome, Scrub, Status, Verdict
 
 KEPT = (Status.PASS, Status.WARN)
 
@@ -41,6 +41,7 @@ class Session:
         backoff: Backoff | None = None,
         interrupted: Callable[[], int | None] = lambda: None,
         on_change: Callable[[], None] | None = None,
+        scrub: Scrub | None = None,
     ) -> None:
         """`deadline` bounds everything; `round_budget` bounds one round when there is none."""
         self.config = config
@@ -52,6 +53,7 @@ class Session:
         self.backoff = backoff or Backoff()
         self.interrupted = interrupted
         self.on_change = on_change
+        self.scrub = scrub
         self.log_every_round = True  # --wait reports each round; serve only verdict changes
         self.ctx = Context(config, deadline)
         self.rounds = 0
@@ -61,8 +63,9 @@ class Session:
 
     def _verdict(self, results: list[CheckResult], started: float) -> Verdict:
         shown = tuple(r.softened() if r.name in self.config.ignore else r for r in results)
-        return Verdict(self.config, shown, wall_clock_of(started), datetime.now(UTC),
-                       interrupted_by=self.interrupted())
+        verdict = Verdict(self.config, shown, wall_clock_of(started), datetime.now(UTC),
+                          interrupted_by=self.interrupted())
+        return verdict if self.scrub is None else verdict.scrubbed(self.scrub)
 
     def _deselected(self) -> dict[str, CheckResult]:
         """--only / --skip: the checks left out appear as skipped, with the reason."""

@@ -5,21 +5,20 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from preflight import outputs, render
-from preflight.redact import Scrubber, describe_exception
+from preflight import outputs
+from preflight.redact import describe_exception
 from preflight.serve import State, start_http
 from preflight.session import Session
 from preflight.verdict import ExitCode, Verdict
 
 
 class Sidecar:
-    def __init__(self, session: Session, scrub: Scrubber, log: Any, host: str, port: int,
+    def __init__(self, session: Session, log: Any, host: str, port: int,
                  recheck_interval: float | None) -> None:
         self.session = session
-        self.scrub = scrub
         self.log = log
         self.recheck_interval = recheck_interval
-        self.state = State(scrub, log)
+        self.state = State(log)
         self.exit_code = ExitCode.PASS
         session.on_change = self._progress
         session.log_every_round = False
@@ -37,12 +36,7 @@ class Sidecar:
 
     def _publish(self, verdict: Verdict) -> None:
         self.state.publish(verdict, final=True)
-        config = self.session.config
-        if config.verdict_file is not None:
-            try:
-                render.write_atomically(config.verdict_file, self.scrub(render.to_json(verdict)))
-            except OSError as error:
-                self.log.error("could not write the verdict file", error=error.strerror)
+        outputs.write_verdict_file(verdict, self.log)
 
     def _loop(self) -> None:
         session = self.session
@@ -82,8 +76,8 @@ class Sidecar:
         self.session.cancel.wait()
         self.server.server_close()
         latest = self.session.latest
-        if latest is not None and self.session.config.termination_log is not None:
-            outputs.write_termination_log(latest, self.scrub, self.log)
+        if latest is not None:
+            outputs.write_termination_log(latest, self.log)
         signalled = self.session.interrupted() is not None
         self.log.info("stopping", reason="signal" if signalled else "deadline or error",
                       exit_code=0 if signalled else int(self.exit_code))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from preflight import __version__
 from preflight.config import Config
@@ -24,6 +24,12 @@ class Status(StrEnum):
 
 # Most important first: the order summaries and termination messages list checks in.
 SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.SKIPPED, Status.PASS)
+
+
+class Scrub(Protocol):
+    def __call__(self, text: str) -> str: ...
+
+    def tree(self, value: Any) -> Any: ...
 
 
 class ExitCode(IntEnum):
@@ -57,6 +63,13 @@ class CheckResult:
     @property
     def status(self) -> Status:
         return self.outcome.status
+
+    def scrubbed(self, scrub: Scrub) -> CheckResult:
+        outcome = self.outcome
+        return replace(self, outcome=replace(
+            outcome, message=scrub(outcome.message),
+            remediation=None if outcome.remediation is None else scrub(outcome.remediation),
+            details=scrub.tree(dict(outcome.details))))
 
     def softened(self) -> CheckResult:
         """--ignore: a failure is shown as a warning, marked, never hidden."""
@@ -95,6 +108,10 @@ class Verdict:
     started_at: datetime
     finished_at: datetime
     interrupted_by: int | None = None  # signal number
+
+    def scrubbed(self, scrub: Scrub) -> Verdict:
+        """The copy every output renders from: no known secret in any message or detail."""
+        return replace(self, checks=tuple(check.scrubbed(scrub) for check in self.checks))
 
     def _strict_warning(self, check: CheckResult) -> bool:
         return self.config.strict and check.status is Status.WARN and not check.ignored

@@ -78,6 +78,7 @@ def normalised_backend(data: Mapping[str, Any]) -> str | None:
 class ScopeFindings:
     missing: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    refused_in: dict[str, str] = field(default_factory=dict)  # kind -> the document's id
     invalid: dict[str, str] = field(default_factory=dict)
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     conflicting: list[str] = field(default_factory=list)
@@ -100,7 +101,8 @@ class ScopeFindings:
             parts.append(f"missing {len(self.missing)} ({', '.join(self.missing)})")
         if self.refused:
             parts.append("refused backend " + ", ".join(
-                f"{kind}={backend.strip()!r}" for kind, backend in self.refused.items()))
+                f"{kind}={backend.strip()!r} (document {self.refused_in[kind]!r})"
+                for kind, backend in self.refused.items()))
         if self.invalid:
             parts.append("invalid " + "; ".join(
                 f"{doc_id}: {reason}" for doc_id, reason in self.invalid.items()))
@@ -134,7 +136,9 @@ def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc],
                 usable = False
             backend = doc.data.get("backend_type")
             if isinstance(backend, str) and normalised_backend(doc.data) in disallowed:
-                findings.refused.setdefault(kind, backend)
+                if kind not in findings.refused:
+                    findings.refused[kind] = backend
+                    findings.refused_in[kind] = doc.doc_id
                 usable = False
         if len(matches) > 1:
             findings.duplicates[kind] = [doc.doc_id for doc in matches]

@@ -28,12 +28,37 @@ def _timed_request(timeout: float) -> Any:
     return TimedRequest()
 
 
+def _metadata_server_trouble(request: Any) -> None:
+    """Raises a transient error when a configured metadata server is failing, not absent.
+
+    google-auth reads any non-200 answer to its detection request as "not on Google
+    Cloud", which would turn a metadata server's 500 into a definitive "no credentials".
+    """
+    import os
+
+    from google.auth import exceptions
+
+    host = os.environ.get("GCE_METADATA_HOST") or os.environ.get("GCE_METADATA_IP")
+    if not host:
+        return
+    response = request(url=f"http://{host}/computeMetadata/v1/instance/service-accounts/"
+                       "default/email", method="GET", headers={"Metadata-Flavor": "Google"})
+    if response.status >= 500 or response.status == 429:
+        raise exceptions.TransportError(  # type: ignore[no-untyped-call]
+            f"the metadata server {host} answered {response.status}")
+
+
 def refresh_default_credentials(timeout: float) -> CredentialsObservation:
     """Raises google.auth's DefaultCredentialsError / RefreshError / TransportError as they come."""
     import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
 
     request = _timed_request(timeout)
-    credentials, project = google.auth.default(scopes=[DATASTORE_SCOPE], request=request)
+    try:
+        credentials, project = google.auth.default(scopes=[DATASTORE_SCOPE], request=request)
+    except DefaultCredentialsError:
+        _metadata_server_trouble(request)
+        raise
     credentials.refresh(request)  # type: ignore[no-untyped-call]
     module = type(credentials).__module__.rsplit(".", 1)[-1]
     principal = getattr(credentials, "service_account_email", None)

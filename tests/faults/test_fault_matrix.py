@@ -187,12 +187,6 @@ GOOGLE_TRANSIENT = transient("gcp.credentials", **{"firestore.access": ANY_END,
                                                    "routing.entries": ANY_END})
 GOOGLE_DEFINITIVE = Expect(1, {"gcp.credentials": {"fail"}, "firestore.access": {"skipped"},
                                "routing.entries": {"skipped"}})
-BUG_SKIP_CHAIN = (
-    "BUG: routing.entries is not skipped when firestore.access was skipped because "
-    "gcp.credentials failed (runner._dependency_failure only looks at FAIL/ERROR of the "
-    "direct need), so it builds a Firestore client without credentials and reports the "
-    "credentials problem a second time, or retries real Google until the deadline")
-
 
 # ================================================================================ Firestore
 
@@ -498,7 +492,6 @@ def test_google_dns(request: pytest.FixtureRequest, case: Case) -> None:
           timeout=TRANSIENT_TIMEOUT, expect=GOOGLE_TRANSIENT)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SKIP_CHAIN)
 def test_google_wrong_protocol(request: pytest.FixtureRequest, case: Case) -> None:
     key = case.key_file(f"http://{case.stack.firestore.address}/token")
     running = _google_run(case, DEFINITIVE_TIMEOUT, GOOGLE_APPLICATION_CREDENTIALS=key)
@@ -507,7 +500,6 @@ def test_google_wrong_protocol(request: pytest.FixtureRequest, case: Case) -> No
           running=running, timeout=DEFINITIVE_TIMEOUT, expect=GOOGLE_DEFINITIVE)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SKIP_CHAIN)
 def test_google_key_file_not_json(request: pytest.FixtureRequest, case: Case) -> None:
     key = case.tmp / "key.json"
     key.write_text('{"type": "service_account", "private_key": "' + case.canaries.private_key_id)
@@ -518,7 +510,6 @@ def test_google_key_file_not_json(request: pytest.FixtureRequest, case: Case) ->
           timeout=DEFINITIVE_TIMEOUT, expect=GOOGLE_DEFINITIVE)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SKIP_CHAIN)
 def test_google_key_file_bad_private_key(request: pytest.FixtureRequest, case: Case) -> None:
     body = "\n".join(line for line in case.canaries.private_key.splitlines()[1:-1])
     broken = "-----BEGIN PRIVATE KEY-----\n" + body[:-40] + "\n-----END PRIVATE KEY-----\n"
@@ -529,7 +520,6 @@ def test_google_key_file_bad_private_key(request: pytest.FixtureRequest, case: C
           timeout=DEFINITIVE_TIMEOUT, expect=GOOGLE_DEFINITIVE)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_SKIP_CHAIN)
 def test_google_invalid_grant(request: pytest.FixtureRequest, case: Case) -> None:
     token = case.tool(tools.FakeHTTP(tools.token_endpoint("invalid_grant")))
     key = case.key_file(f"{token.url}/token")
@@ -567,14 +557,8 @@ def _metadata(case: Case, mode: str) -> dict[str, str]:
      "GCE_METADATA_HOST server accepts and never answers anything"),
     ("token-500", "metadata: token answers 500",
      "GCE_METADATA_HOST server: ping and account answer, the token request gets 500"),
-    pytest.param(
-        "all-500", "metadata: answers 500 to everything",
-        "GCE_METADATA_HOST server answers every request with 500",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: a metadata server that answers 500 (HTTP 5xx: transient per the contract) "
-            "makes google-auth's ping say 'not on GCE'; preflight reports 'no usable "
-            "Application Default Credentials' as a definitive fail and exits 1 instead of "
-            "retrying and exiting 3"))),
+    ("all-500", "metadata: answers 500 to everything",
+     "GCE_METADATA_HOST server answers every request with 500"),
 ])
 def test_google_metadata(request: pytest.FixtureRequest, case: Case, mode: str, fault: str,
                          how: str) -> None:

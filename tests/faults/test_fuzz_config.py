@@ -144,16 +144,6 @@ def test_any_configuration_is_a_valid_run_or_a_one_line_usage_error(
         if name in fuzz:
             seconds = _seconds(fuzz[name][1])
             assume(seconds is None or seconds <= MAX_TIMEOUT or seconds > 86_400)
-    for name in ("project", "database"):
-        if name in fuzz:
-            # Known bug, pinned by test_non_ascii_id_is_a_usage_error below (drop this
-            # assume once fixed): such ids reach gRPC's headers and are retried as transient.
-            assume(fuzz[name][1].isascii())
-    for name in PATHS:
-        if name in fuzz:
-            # Known bug, pinned by test_overlong_file_name_is_a_usage_error below (drop this
-            # assume once fixed).
-            assume(all(len(part.encode()) <= 255 for part in fuzz[name][1].split("/")))
     target.runs += 1
     cwd = target.root / f"run-{target.runs:03d}"
     cwd.mkdir()
@@ -223,15 +213,6 @@ def test_fuzzed_runs_left_nothing_outside_their_folders(target: Target) -> None:
     assert os.path.isdir(target.root)
 
 
-BUG_NON_ASCII = (
-    "BUG: a project or database id with non-ASCII characters passes config validation; it "
-    "goes into gRPC's google-cloud-resource-prefix header, gRPC refuses it as 'INTERNAL: "
-    "Invalid metadata' (InternalServerError, classified transient) and preflight retries "
-    "until the deadline and exits 3 'not ready' instead of exit 2 before any network call; "
-    "gRPC's C core also prints non-JSON 'E.... filter_stack_call.cc' lines to stderr")
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_NON_ASCII)
 @pytest.mark.parametrize(("option", "value"), [("--database", "¡"),
                                                ("--project", "projet-é")])
 def test_non_ascii_id_is_a_usage_error(target: Target, tmp_path: Path, option: str,
@@ -249,14 +230,6 @@ def test_non_ascii_id_is_a_usage_error(target: Target, tmp_path: Path, option: s
     assert _one_line_usage_error(process.stderr, {}) is None, process.stderr
 
 
-BUG_NAME_TOO_LONG = (
-    "BUG: a --verdict-file / --termination-log (or PREFLIGHT_VERDICT_FILE / "
-    "PREFLIGHT_TERMINATION_LOG) whose file name is longer than 255 bytes makes "
-    "config.writable_file_target's Path.is_dir() raise OSError(ENAMETOOLONG): an uncaught "
-    "traceback and exit 1 instead of a one-line exit 2")
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_NAME_TOO_LONG)
 @pytest.mark.parametrize("channel", ["--termination-log", "PREFLIGHT_VERDICT_FILE"])
 def test_overlong_file_name_is_a_usage_error(target: Target, tmp_path: Path,
                                              channel: str) -> None:

@@ -462,10 +462,6 @@ def test_large_collection_and_huge_route_document(stack: Stack) -> None:
     assert "z" * 100 not in big.everything()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a refused backend is reported as details.scopes[scope].refused = {kind: "
-    "backend_type} and 'refused backend kind=...' in the message; the offending document's "
-    "id is named nowhere, so an operator cannot tell which of several documents to fix"))
 def test_refused_backend_names_the_document(stack: Stack) -> None:
     docs = seed.registry()
     docs["kpi-t_system-dev"]["backend_type"] = " Memory "

@@ -156,11 +156,6 @@ def test_key_material_as_plain_values(request: pytest.FixtureRequest, stack: Sta
     audit(result, canaries, request.node.name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: redact.known_secrets treats the *user name* of every URL in the environment as a "
-    "secret and Scrubber rewrites the serialized verdict text, so a user name such as "
-    "'routing' or 'preflight' (>= 6 chars) is replaced inside check names, keys and the "
-    "schema id: the verdict stops being schema-valid"))
 @pytest.mark.parametrize("user", ["routing", "preflight"])
 def test_url_user_name_does_not_corrupt_the_verdict(stack: Stack, canaries: Canaries,
                                                     user: str) -> None:
