@@ -8,7 +8,6 @@ judging the documents it returns is the pure function `judge_scope`.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -253,41 +252,38 @@ class RoutingEntries(Check):
     needs = ("firestore.access",)
 
     def __init__(self) -> None:
-        self._fetched: dict[QueryPlan, list[RouteDoc]] = {}
+        self._pages: dict[QueryPlan, firestore.Pages] = {}
 
     def skip_reason(self, config: Config) -> str | None:
         return None if config.project else NO_PROJECT
 
     def attempt_budget(self, config: Config) -> float:
-        rounds = math.ceil(len(plan_queries(config.scopes)) / QUERY_WORKERS) + 1
-        return rounds * config.attempt_timeout + 1.0
+        """Pages are many bounded calls; only the deadline bounds an attempt of them all."""
+        return config.timeout
 
     def attempt(self, ctx: Context) -> Outcome:
         config = ctx.config
         client = firestore_client(ctx)
-        pending = [plan for plan in plan_queries(config.scopes) if plan not in self._fetched]
-
-        def run(plan: QueryPlan) -> None:
-            self._fetched[plan] = firestore.fetch(client, config.collection, plan.equal,
-                                                  ctx.call_timeout())
-
+        for plan in plan_queries(config.scopes):
+            if plan not in self._pages:
+                self._pages[plan] = firestore.Pages(client, config.collection, plan.equal)
+        pending = [pages for pages in self._pages.values() if not pages.done]
         with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-            for future in [pool.submit(run, plan) for plan in pending]:
+            for future in [pool.submit(pages.read, ctx.call_timeout) for pages in pending]:
                 future.result()
 
         findings: dict[Scope, ScopeFindings] = {}
-        for plan, docs in self._fetched.items():
-            for scope, scope_docs in plan.assign(docs).items():
+        for plan, pages in self._pages.items():
+            for scope, scope_docs in plan.assign(pages.docs).items():
                 findings[scope] = judge_scope(config.kinds, scope_docs,
                                               config.disallowed_for(scope.env))
-        queries = len(self._fetched)
+        queries = sum(pages.calls for pages in self._pages.values())
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
-            nearby = firestore.fetch(client, config.collection,
+            nearby = firestore.Pages(client, config.collection,
                                      (("tenant_id", scope.tenant), ("env", scope.env)),
-                                     ctx.call_timeout(), fields=("resource_kind", "tenant_id",
-                                                                 "env", "project_id"))
-            queries += 1
-            found.hints = near_misses(scope, found.missing, nearby)
+                                     fields=("resource_kind", "tenant_id", "env", "project_id"))
+            found.hints = near_misses(scope, found.missing, nearby.read(ctx.call_timeout))
+            queries += nearby.calls
         ordered = {scope: findings[scope] for scope in config.scopes}
         return summarise(config, ordered, queries)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+PAGE_SIZE = 2000
 
 # Every field of the engines' route model; a projection keeps unrelated payload off the wire.
 ROUTE_FIELDS = (
@@ -30,14 +33,39 @@ def sample(client: Any, collection: str, timeout: float) -> int:
     return sum(1 for _ in query.stream(retry=None, timeout=timeout))
 
 
-def fetch(client: Any, collection: str, equal: Sequence[tuple[str, Any]],
-          timeout: float, fields: Sequence[str] = ROUTE_FIELDS) -> list[RouteDoc]:
-    """All documents whose fields equal the given values (None means a present null)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+class Pages:
+    """All documents whose fields equal the given values (None means a present null).
 
-    query = client.collection(collection)
-    for name, value in equal:
-        query = query.where(filter=FieldFilter(name, "==", value))
-    query = query.select(list(fields))
-    return [RouteDoc(snapshot.id, snapshot.to_dict() or {})
-            for snapshot in query.stream(retry=None, timeout=timeout)]
+    Read in pages ordered by document id, each page one call bounded by its own timeout,
+    so a large result never has to arrive within a single call's deadline, and the pages
+    already read survive a retry.
+    """
+
+    def __init__(self, client: Any, collection: str, equal: Sequence[tuple[str, Any]],
+                 fields: Sequence[str] = ROUTE_FIELDS, page_size: int = PAGE_SIZE) -> None:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = client.collection(collection)
+        for name, value in equal:
+            query = query.where(filter=FieldFilter(name, "==", value))
+        self._query = query.select(list(fields)).order_by(FieldPath.document_id())
+        self._page_size = page_size
+        self._last: Any = None
+        self._lock = threading.Lock()
+        self.docs: list[RouteDoc] = []
+        self.done = False
+        self.calls = 0
+
+    def read(self, call_timeout: Callable[[], float]) -> list[RouteDoc]:
+        with self._lock:
+            while not self.done:
+                query = self._query.limit(self._page_size)
+                if self._last is not None:
+                    query = query.start_after(self._last)
+                page = list(query.stream(retry=None, timeout=call_timeout()))
+                self.calls += 1
+                self.docs.extend(RouteDoc(s.id, s.to_dict() or {}) for s in page)
+                self.done = len(page) < self._page_size
+                self._last = page[-1] if page else self._last
+            return self.docs
