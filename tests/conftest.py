@@ -119,12 +119,7 @@ class Stack:
         env = harness.stack_env(self.home, emulator=self.firestore.address,
                                 s3_endpoint=self.s3_endpoint, project=self.project,
                                 bucket=self.bucket)
-        for name, value in overrides.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
-        return env
+        return harness.overridden(env, overrides)
 
     def seed(self, documents: Mapping[str, Mapping[str, Any]] | None = None,
              collection: str | None = None) -> dict[str, dict[str, Any]]:

@@ -21,14 +21,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tests import servers
+from tests.verdict_schema import SCHEMA_PATH, validator
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA_PATH = REPO / "preflight" / "schema" / "verdict-v1.json"
 CHECK_NAMES = ("env.policy", "gcp.credentials", "firestore.access", "s3.bucket",
                "routing.entries")
 STATUSES = ("pass", "warn", "fail", "error", "skipped")
@@ -50,19 +49,9 @@ AWS_REGION = "us-east-1"
 
 # --------------------------------------------------------------------------- verdicts
 
-@cache
-def _validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-
-
 def check_verdict(document: Any, *, where: str = "verdict") -> dict[str, Any]:
     """Schema-valid (Draft 2020-12) and self-consistent, or an AssertionError saying why."""
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     assert not errors, f"{where} violates verdict-v1.json:\n" + "\n".join(
         f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
     checks = document["checks"]
@@ -382,6 +371,17 @@ def run_command(argv: Sequence[str], env: Mapping[str, str], timeout: float = 30
                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), env=dict(env), capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd, check=False)
+
+
+def overridden(env: Mapping[str, str], overrides: Mapping[str, str | None]) -> dict[str, str]:
+    """A copy of `env` with `overrides` applied; a value of None removes the variable."""
+    result = dict(env)
+    for name, value in overrides.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
 
 
 def minimal_env(home: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: the published verdict schema, enforced on every verdict."""
+"""The published verdict schema (Draft 2020-12), enforced on every verdict the tests see."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / 
 
 
 @cache
-def _validator() -> Any:
+def validator() -> Any:
     import jsonschema
 
-    schema = json.loads(SCHEMA_PATH.read_text())
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def validate_verdict(document: Any) -> None:
-    _validator().validate(document)
+    validator().validate(document)

@@ -66,12 +66,12 @@ class Case:
         self.stack.seed(self.canaries.registry())
         env = self.stack.env(**self.canaries.env(s3_endpoint=self.stack.s3_endpoint))
         env["FIRESTORE_EMULATOR_HOST"] = emulator or self.stack.firestore.address
-        return _apply(env, extra)
+        return harness.overridden(env, extra)
 
     def s3_env(self, endpoint: str, **extra: str | None) -> dict[str, str]:
         self.stack.seed(self.canaries.registry())
         env = self.stack.env(**self.canaries.env(s3_endpoint=endpoint))
-        return _apply(env, extra)
+        return harness.overridden(env, extra)
 
     def google_env(self, **extra: str | None) -> dict[str, str]:
         """No emulator: gcp.credentials really runs; gRPC to real Google goes nowhere."""
@@ -80,7 +80,7 @@ class Case:
         env["GCP_PROJECT_ID"] = "dummy-project"
         env["grpc_proxy"] = f"http://127.0.0.1:{tools.closed_port()}"
         env["CLOUDSDK_CONFIG"] = str(self.tmp / "gcloud")
-        return _apply(env, extra)
+        return harness.overridden(env, extra)
 
     def key_file(self, token_uri: str, **kwargs: Any) -> str:
         return str(self.canaries.key_file(self.tmp / "key.json", token_uri, **kwargs))
@@ -90,13 +90,6 @@ class Case:
         return tool
 
 
-def _apply(env: dict[str, str], extra: dict[str, str | None]) -> dict[str, str]:
-    for name, value in extra.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
 
 
 @pytest.fixture

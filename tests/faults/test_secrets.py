@@ -25,13 +25,7 @@ FAST = ["--timeout", "2", "--attempt-timeout", "1"]
 
 
 def _env(stack: Stack, canaries: Canaries, **extra: str | None) -> dict[str, str]:
-    env = stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint))
-    for name, value in extra.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+    return harness.overridden(stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint)), extra)
 
 
 @pytest.mark.parametrize("output", ["json", "text"])
