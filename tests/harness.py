@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import servers
-from tests.verdict_schema import SCHEMA_PATH, validator
+from tests.verdict_schema import validator
 
 REPO = Path(__file__).resolve().parent.parent
 CHECK_NAMES = ("env.policy", "gcp.credentials", "firestore.access", "s3.bucket",

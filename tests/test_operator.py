@@ -16,6 +16,7 @@ import pytest
 from tests import harness
 from tests.conftest import Stack
 from tests.seed import route
+from tests.verdict_schema import SCHEMA_PATH
 
 DATA = Path(__file__).resolve().parent / "data"
 ANSI = re.compile(r"\x1b\[")
@@ -83,7 +84,7 @@ def test_explain_refuses_invalid_configuration_like_check(tmp_path: Path) -> Non
 def test_schema_prints_the_published_schema(tmp_path: Path) -> None:
     result = run_cli("schema", env=harness.minimal_env(tmp_path))
     assert result.returncode == 0
-    assert json.loads(result.stdout) == json.loads(harness.SCHEMA_PATH.read_text())
+    assert json.loads(result.stdout) == json.loads(SCHEMA_PATH.read_text())
 
 
 # ---------------------------------------------------------------- choosing and softening
