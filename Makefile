@@ -24,6 +24,7 @@ lint: venv
 
 test: venv lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory bench-quick
 
 bench: venv
 	$(PY) -m bench.run

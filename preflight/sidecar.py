@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -42,6 +43,9 @@ class Sidecar:
         session = self.session
         cancel = session.cancel
         verdict = session.run_round()
+        # Long-running: collect garbage again, leaving the start-up's objects out of it.
+        gc.freeze()
+        gc.enable()
         while not cancel.is_set():
             self._publish(verdict)
             if not verdict.failed and self.recheck_interval is None:

@@ -16,7 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import NO_PROJECT, firestore_client
+from preflight.checks.firestore_access import (
+    NO_PROJECT,
+    drop_client_if_transient,
+    firestore_client,
+)
 from preflight.config import Config, Scope
 from preflight.probes import firestore
 from preflight.probes.firestore import RouteDoc
@@ -266,11 +270,16 @@ class RoutingEntries(Check):
         client = firestore_client(ctx)
         for plan in plan_queries(config.scopes):
             if plan not in self._pages:
-                self._pages[plan] = firestore.Pages(client, config.collection, plan.equal)
+                self._pages[plan] = firestore.Pages(config.collection, plan.equal)
         pending = [pages for pages in self._pages.values() if not pages.done]
-        with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-            for future in [pool.submit(pages.read, ctx.call_timeout) for pages in pending]:
-                future.result()
+        try:
+            with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
+                for future in [pool.submit(pages.read, client, ctx.call_timeout)
+                               for pages in pending]:
+                    future.result()
+        except Exception as error:
+            drop_client_if_transient(ctx, error)
+            raise
 
         findings: dict[Scope, ScopeFindings] = {}
         for plan, pages in self._pages.items():
@@ -280,10 +289,10 @@ class RoutingEntries(Check):
         queries = sum(pages.calls for pages in self._pages.values())
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
-            nearby = firestore.Pages(client, config.collection,
+            nearby = firestore.Pages(config.collection,
                                      (("tenant_id", scope.tenant), ("env", scope.env)),
                                      fields=("resource_kind", "tenant_id", "env", "project_id"))
-            found.hints = near_misses(scope, found.missing, nearby.read(ctx.call_timeout))
+            found.hints = near_misses(scope, found.missing, nearby.read(client, ctx.call_timeout))
             queries += nearby.calls
         ordered = {scope: findings[scope] for scope in config.scopes}
         return summarise(config, ordered, queries)

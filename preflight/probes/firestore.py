@@ -30,7 +30,15 @@ def make_client(project: str, database: str, credentials: Any | None) -> Any:
 def sample(client: Any, collection: str, timeout: float) -> int:
     """Reads at most one document id: proves reachability, permission and the database."""
     query = client.collection(collection).select([]).limit(1)
-    return sum(1 for _ in query.stream(retry=None, timeout=timeout))
+    return sum(1 for _ in query.stream(retry=no_retry(), timeout=timeout))
+
+
+def no_retry() -> Any:
+    """The runner owns retries. (retry=None would be the obvious way, but with it
+    google-cloud-firestore 2.34 turns an error mid-stream into an AttributeError.)"""
+    from google.api_core.retry import Retry
+
+    return Retry(predicate=lambda _error: False)
 
 
 class Pages:
@@ -41,15 +49,11 @@ class Pages:
     already read survive a retry.
     """
 
-    def __init__(self, client: Any, collection: str, equal: Sequence[tuple[str, Any]],
+    def __init__(self, collection: str, equal: Sequence[tuple[str, Any]],
                  fields: Sequence[str] = ROUTE_FIELDS, page_size: int = PAGE_SIZE) -> None:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-        from google.cloud.firestore_v1.field_path import FieldPath
-
-        query = client.collection(collection)
-        for name, value in equal:
-            query = query.where(filter=FieldFilter(name, "==", value))
-        self._query = query.select(list(fields)).order_by(FieldPath.document_id())
+        self._collection = collection
+        self._equal = tuple(equal)
+        self._fields = list(fields)
         self._page_size = page_size
         self._last: Any = None
         self._lock = threading.Lock()
@@ -57,13 +61,24 @@ class Pages:
         self.done = False
         self.calls = 0
 
-    def read(self, call_timeout: Callable[[], float]) -> list[RouteDoc]:
+    def _query(self, client: Any) -> Any:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = client.collection(self._collection)
+        for name, value in self._equal:
+            query = query.where(filter=FieldFilter(name, "==", value))
+        return query.select(self._fields).order_by(FieldPath.document_id())
+
+    def read(self, client: Any, call_timeout: Callable[[], float]) -> list[RouteDoc]:
+        """Reads the remaining pages with `client` (a retry may bring a fresh one)."""
         with self._lock:
+            base = self._query(client)
             while not self.done:
-                query = self._query.limit(self._page_size)
+                query = base.limit(self._page_size)
                 if self._last is not None:
                     query = query.start_after(self._last)
-                page = list(query.stream(retry=None, timeout=call_timeout()))
+                page = list(query.stream(retry=no_retry(), timeout=call_timeout()))
                 self.calls += 1
                 self.docs.extend(RouteDoc(s.id, s.to_dict() or {}) for s in page)
                 self.done = len(page) < self._page_size
