@@ -46,10 +46,6 @@ class Context:
             value: T = self._shared[key]
             return value
 
-    def forget(self, key: str) -> None:
-        with self._lock:
-            self._shared.pop(key, None)
-
     def put(self, key: str, value: object) -> None:
         with self._lock:
             self._shared[key] = value

@@ -14,26 +14,13 @@ from preflight.verdict import Outcome, Status
 NO_PROJECT = "no Firestore project: set GCP_PROJECT_ID (or --project)"
 
 
-CLIENT = "firestore.client"
-
-
 def firestore_client(ctx: Context) -> Any:
     """One client per run, built with the credentials gcp.credentials already refreshed."""
     config = ctx.config
     assert config.project is not None
-    return ctx.shared(CLIENT, lambda: firestore.make_client(
+    return ctx.shared("firestore.client", lambda: firestore.make_client(
         config.project or "", config.database, ctx.get("gcp.credentials")))
 
-
-def drop_client_if_transient(ctx: Context, error: BaseException) -> None:
-    """After UNAVAILABLE and the like, the next attempt gets a fresh channel.
-
-    A gRPC channel that lost its server reconnects on its own backoff schedule (seconds,
-    growing); a new channel connects at once, so a dependency that comes back is seen on
-    the very next attempt.
-    """
-    if is_transient(error):
-        ctx.forget(CLIENT)
 
 
 def judge(documents_seen: int, config: Config) -> Outcome:
@@ -79,7 +66,6 @@ class FirestoreAccess(Check):
         try:
             seen = firestore.sample(firestore_client(ctx), config.collection, ctx.call_timeout())
         except Exception as error:
-            drop_client_if_transient(ctx, error)
             if is_transient(error) or not type(error).__module__.startswith("google"):
                 raise
             credentials = ctx.get("gcp.credentials")

@@ -16,11 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import (
-    NO_PROJECT,
-    drop_client_if_transient,
-    firestore_client,
-)
+from preflight.checks.firestore_access import NO_PROJECT, firestore_client
 from preflight.config import Config, Scope
 from preflight.probes import firestore
 from preflight.probes.firestore import RouteDoc
@@ -272,14 +268,10 @@ class RoutingEntries(Check):
             if plan not in self._pages:
                 self._pages[plan] = firestore.Pages(config.collection, plan.equal)
         pending = [pages for pages in self._pages.values() if not pages.done]
-        try:
-            with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-                for future in [pool.submit(pages.read, client, ctx.call_timeout)
-                               for pages in pending]:
-                    future.result()
-        except Exception as error:
-            drop_client_if_transient(ctx, error)
-            raise
+        with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
+            for future in [pool.submit(pages.read, client, ctx.call_timeout)
+                           for pages in pending]:
+                future.result()
 
         findings: dict[Scope, ScopeFindings] = {}
         for plan, pages in self._pages.items():

@@ -21,9 +21,25 @@ class RouteDoc(NamedTuple):
     data: dict[str, Any]
 
 
+# gRPC waits up to 120 s between reconnects to a server that went away, and channels share
+# that back-off through the global subchannel pool. A dependency that comes back must be
+# seen by the next attempt: reconnect within a second, on a channel of our own.
+RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.use_local_subchannel_pool", 1),
+)
+
+
 def make_client(project: str, database: str, credentials: Any | None) -> Any:
+    from google.cloud.firestore_v1 import base_client
     from google.cloud.firestore_v1.client import Client
 
+    # The client builds its channel from these module-level option lists (the emulator's and
+    # Google's); it offers no parameter for channel options.
+    for options in (base_client._GRPC_MSG_SIZE_OPTIONS, base_client._DEFAULT_CHANNEL_OPTIONS):
+        options.extend(option for option in RECONNECT_OPTIONS if option not in options)
     return Client(project=project, database=database, credentials=credentials)
 
 
