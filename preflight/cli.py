@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -41,6 +41,9 @@ from preflight.config import (
     parse_seconds,
 )
 from preflight.verdict import ExitCode, Verdict
+
+if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay light
+    from preflight.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -201,9 +204,7 @@ class Run:
 
     config: Config
     log: Any
-    cancel: threading.Event
-    interrupt: Interrupt
-    session: Any
+    session: Session
 
     @classmethod
     def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
@@ -231,7 +232,7 @@ class Run:
         log.info("preflight started", version=__version__, project=config.project,
                  bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
                  deadline_s=None if unbounded else config.timeout)
-        return cls(config, log, cancel, interrupt, session)
+        return cls(config, log, session)
 
     @staticmethod
     def live_view_wanted(config: Config) -> bool:
@@ -246,7 +247,7 @@ class Run:
 
             live = LiveView(self.session, sys.stdout, color=self.config.color).start()
         try:
-            verdict: Verdict = self.session.until_pass() if wait else self.session.run_round()
+            verdict = self.session.until_pass() if wait else self.session.run_round()
         finally:
             if live is not None:
                 live.stop()

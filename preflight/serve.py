@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from preflight import render
@@ -34,7 +34,6 @@ class Snapshot:
     verdict_json: bytes = b"{}\n"
     summary: bytes = b"starting\n"
     metrics: bytes = b""
-    checks: dict[str, Any] = field(default_factory=dict)
 
 
 class State:
