@@ -261,6 +261,26 @@ def test_cloud_run_service() -> None:
         assert volumes[mount["name"]]["emptyDir"]["medium"] == "Memory"
 
 
+def test_cloud_run_service_gated_by_exec() -> None:
+    service = load(DEPLOY / "cloudrun" / "service-exec.yaml")
+    assert (service["apiVersion"], service["kind"]) == ("serving.knative.dev/v1", "Service")
+    template = service["spec"]["template"]
+    (engines,) = template["spec"]["containers"]
+    assert engines["command"] == ["preflight"]
+    args = engines["args"]
+    assert args[:2] == ["exec", "--wait"]
+    assert args[args.index("--") + 1:][:2] == ["uvicorn", "engines.chat.service.server:app"]
+    assert [p["containerPort"] for p in engines["ports"]] == [8080]
+    probe = engines["startupProbe"]
+    assert probe["tcpSocket"]["port"] == 8080
+    budget = probe["periodSeconds"] * probe["failureThreshold"]
+    assert float(env_value(engines, "PREFLIGHT_TIMEOUT") or 60) + 60 <= budget <= 240
+    env = {e["name"]: e for e in engines["env"]}
+    assert env["ROUTING_REGISTRY_BACKEND"]["value"] == "firestore"
+    for name in ("RAW_BUCKET", "NEXUS_BACKEND"):
+        assert "secretKeyRef" in env[name]["valueFrom"]
+
+
 def test_cloud_run_job() -> None:
     text = (DEPLOY / "cloudrun" / "job.yaml").read_text()
     job = yaml.safe_load(text)
