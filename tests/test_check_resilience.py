@@ -77,6 +77,24 @@ def test_firestore_down_then_up_inside_the_deadline_passes(stack: Stack) -> None
     assert result.scope("t_system/dev")["routed"] == 17
 
 
+@pytest.mark.parametrize(("server", "check"), [("s3", "s3.bucket"),
+                                              ("firestore", "firestore.access")])
+def test_paused_dependency_resumed_before_the_deadline_passes(stack: Stack, server: str,
+                                                              check: str) -> None:
+    stack.seed()
+    dependency = getattr(stack, server)
+    dependency.pause()
+    try:
+        running = stack.start("--timeout", RECOVERY_TIMEOUT, "--attempt-timeout",
+                              ATTEMPT_TIMEOUT)
+        running.wait_for_attempt_failure(check, LOG_WAIT)
+    finally:
+        dependency.resume()
+    result = running.finish(float(RECOVERY_TIMEOUT) + 5)
+    assert_recovered(result, check)
+    assert result.scope("t_system/dev")["routed"] == 17
+
+
 def test_s3_server_paused_then_resumed_passes(stack: Stack) -> None:
     stack.seed()
     stack.s3.pause()
