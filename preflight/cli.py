@@ -23,6 +23,7 @@ import click
 from click.core import ParameterSource
 
 from preflight import PROCESS_START, __version__
+from preflight.checks import NAMES as CHECK_NAMES
 from preflight.config import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_COLLECTION,
@@ -31,6 +32,7 @@ from preflight.config import (
     DEFAULT_TIMEOUT,
     ENGINES_REFUSED_BACKENDS,
     ENGINES_REQUIRED_KINDS,
+    FORMATS,
     Config,
     ConfigError,
     Raw,
@@ -106,17 +108,20 @@ OPTIONS = (
                "Kubernetes termination message file.", "PATH",
                shown_default="/dev/termination-log when it exists and is writable"),
     OptionSpec("format", "--format", "PREFLIGHT_FORMAT", None,
-               "What stdout carries: text or json.", "FORMAT",
+               f"What stdout carries: {', '.join(FORMATS)}.", "FORMAT",
                shown_default="text on a terminal, else json"),
     OptionSpec("log_level", "--log-level", "PREFLIGHT_LOG_LEVEL", "info",
                "stderr log level: debug, info, warning or error.", "LEVEL"),
     OptionSpec("ignore", "--ignore", "PREFLIGHT_IGNORE", (),
                "Report this check's failure as a warning (marked ignored); repeatable, "
-               "case-insensitive, or 'all'.", "CHECK", multiple=True),
-    OptionSpec("only", "--only", "PREFLIGHT_ONLY", (), "Run only this check; repeatable.",
-               "CHECK", multiple=True),
-    OptionSpec("skip", "--skip", "PREFLIGHT_SKIP", (), "Do not run this check; repeatable.",
-               "CHECK", multiple=True),
+               f"case-insensitive: {', '.join(CHECK_NAMES)}, or 'all'.", "CHECK",
+               multiple=True),
+    OptionSpec("only", "--only", "PREFLIGHT_ONLY", (),
+               f"Run only this check ({', '.join(CHECK_NAMES)}); repeatable.", "CHECK",
+               multiple=True),
+    OptionSpec("skip", "--skip", "PREFLIGHT_SKIP", (),
+               f"Do not run this check ({', '.join(CHECK_NAMES)}); repeatable.", "CHECK",
+               multiple=True),
     OptionSpec("strict", "--strict", "PREFLIGHT_STRICT", None,
                "Warnings fail the run (exit 1), except ignored checks.", is_flag=True),
     OptionSpec("disallow_in", "--disallow-in", "PREFLIGHT_DISALLOW_IN", (),
@@ -377,11 +382,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except ConfigError as error:
         click.echo(f"preflight: error: {error}", err=True)
         code = ExitCode.USAGE
+    except click.exceptions.NoArgsIsHelpError as error:  # bare `preflight`: the help, laid out
+        click.echo(error.ctx.get_help(), err=True)
+        code = ExitCode.USAGE
     except click.ClickException as error:
-        command = " ".join(sys.argv[1:2]) if argv is None else " ".join(argv[:1])
-        hint = f" (see 'preflight {command} --help')".replace("  ", " ")
+        # The command whose help explains the mistake: the group's for an unknown command.
+        context = getattr(error, "ctx", None)
+        path = context.command_path if context is not None else "preflight"
         message = " ".join(error.format_message().split())
-        click.echo(f"preflight: error: {message}{hint}", err=True)
+        click.echo(f"preflight: error: {message} (see '{path} --help')", err=True)
         code = ExitCode.USAGE
     except click.exceptions.Abort:
         code = ExitCode.SIGINT

@@ -321,6 +321,13 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
                           collection)
     termination = raw["termination_log"]
     selected, deselected_by = select(raw, NAMES)
+    timeout = parse_seconds(raw["timeout"])
+    attempt_timeout = parse_seconds(raw["attempt_timeout"], maximum=3_600.0)
+    if attempt_timeout > timeout:
+        # One call could never finish inside the deadline: a mistake, not a preference.
+        raise ConfigError(raw["attempt_timeout"].where,
+                          f"at most {raw['timeout'].where} ({timeout:g} s)",
+                          str(raw["attempt_timeout"].value))
     return Config(
         project=parse_resource_id(raw["project"], "project id"),
         database=database,
@@ -329,8 +336,8 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         kinds=kinds,
         scopes=tuple(dict.fromkeys(scopes)),
         disallowed=disallowed,
-        timeout=parse_seconds(raw["timeout"]),
-        attempt_timeout=parse_seconds(raw["attempt_timeout"], maximum=3_600.0),
+        timeout=timeout,
+        attempt_timeout=attempt_timeout,
         verdict_file=writable_file_target(raw["verdict_file"]),
         termination_log=(default_termination_log() if termination.source is Source.DEFAULT
                          else writable_file_target(termination)),

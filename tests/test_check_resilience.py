@@ -212,9 +212,10 @@ def test_transient_failures_are_retried_until_the_deadline(stack: Stack) -> None
             assert seconds_into_run(result, finished) >= timeout - 0.1, (check, finished)
 
 
-@pytest.mark.parametrize("attempt_timeout", ["1", "30"])
+@pytest.mark.parametrize("attempt_timeout", ["1", "3"])
 def test_sigstopped_emulator_gives_a_bounded_exit(stack: Stack, attempt_timeout: str) -> None:
-    """A hung dependency cannot hold preflight past its deadline, whatever the attempt bound."""
+    """A hung dependency cannot hold preflight past its deadline, even when one attempt may
+    take the whole deadline (its watchdog then outlives the deadline itself)."""
     stack.seed()
     stack.firestore.pause()
     try:
@@ -229,7 +230,7 @@ def test_sigstopped_s3_server_gives_a_bounded_exit(stack: Stack) -> None:
     stack.seed()
     stack.s3.pause()
     try:
-        result = stack.run("--timeout", "3", "--attempt-timeout", "30", timeout=15)
+        result = stack.run("--timeout", "3", "--attempt-timeout", "3", timeout=15)
     finally:
         stack.s3.resume()
     assert_not_ready(result, 3, "s3.bucket")
