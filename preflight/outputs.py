@@ -9,16 +9,30 @@ import sys
 from typing import Any
 
 from preflight import render
-from preflight.verdict import Verdict
+from preflight.verdict import ExitCode, Status, Verdict
+
+
+def severity(verdict: Verdict) -> str:
+    """The log level of a verdict: alerts on severity>=ERROR fire on a failure, only then.
+
+    ERROR when the engines must not start (exit 1); WARNING when they may not yet (not ready,
+    interrupted) or may with a warning; INFO on a clean pass.
+    """
+    if verdict.exit_code is ExitCode.FAIL:
+        return "error"
+    if verdict.failed or any(check.status is Status.WARN for check in verdict.checks):
+        return "warning"
+    return "info"
 
 
 def emit(verdict: Verdict, log: Any) -> None:
     config = verdict.config
     write_verdict_file(verdict, log)
     write_termination_log(verdict, log)
-    log.info("verdict", status="fail" if verdict.failed else "pass",
-             exit_code=int(verdict.exit_code), summary=verdict.summary(),
-             duration_ms=verdict.duration_ms)
+    report = getattr(log, severity(verdict))
+    report("verdict", status="fail" if verdict.failed else "pass",
+           exit_code=int(verdict.exit_code), summary=verdict.summary(),
+           duration_ms=verdict.duration_ms)
     try:
         color = config.color and sys.stdout.isatty()
         sys.stdout.write(render.render_stdout(verdict, color=color))

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from preflight import render
+from preflight import outputs, render
 from preflight.verdict import Status, Verdict
 
 HTTP_WORKERS = 4
@@ -67,8 +67,9 @@ class State:
                 metrics=self._metrics(verdict, passed, final),
             )
         if final and (previous.ready != passed or not previous.final):
-            self.log.info("verdict changed", status="pass" if passed else "fail",
-                          failing=failing, startup_passed=started)
+            report = getattr(self.log, outputs.severity(verdict))
+            report("verdict changed", status="pass" if passed else "fail", failing=failing,
+                   startup_passed=started)
 
     def _metrics(self, verdict: Verdict | None, passed: bool, final: bool) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest

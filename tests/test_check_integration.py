@@ -113,6 +113,32 @@ def test_stderr_is_cloud_logging_json_lines(stack: Stack) -> None:
     assert "severity" not in result.stdout
 
 
+@pytest.mark.parametrize(("case", "code", "severity"), [
+    ("pass", 0, "INFO"),
+    ("warn", 0, "WARNING"),
+    ("not-ready", 3, "WARNING"),
+    ("fail", 1, "ERROR"),
+])
+def test_the_verdict_event_severity_follows_the_verdict(stack: Stack, case: str, code: int,
+                                                        severity: str) -> None:
+    """A Cloud Logging alert on severity>=ERROR must fire on a failing verdict, only then."""
+    documents = stack.seed()
+    env = stack.env()
+    args = ["--timeout", "3" if case == "not-ready" else "15", "--attempt-timeout", "1"]
+    if case == "warn":
+        stack.seed({"kpi#t_system#dev": documents["kpi-t_system-dev"]})
+    elif case == "not-ready":
+        env = stack.env(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
+    elif case == "fail":
+        env = stack.env(RAW_BUCKET="no-such-bucket-here")
+    result = stack.run(*args, env=env)
+    assert result.returncode == code, result.describe()
+    verdicts = [e for e in result.logs if e.get("message") == "verdict"]
+    assert len(verdicts) == 1, result.stderr
+    assert verdicts[0]["severity"] == severity, verdicts[0]
+    assert verdicts[0]["exit_code"] == code
+
+
 def test_all_good_text_format_has_one_line_per_check(stack: Stack) -> None:
     stack.seed()
     result = stack.run("--format", "text")
