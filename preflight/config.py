@@ -41,6 +41,9 @@ DEFAULT_COLLECTION = "routing_registry"
 DEFAULT_DATABASE = "(default)"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
+# The verdict holds no secrets by design and another container (another uid) reads it.
+DEFAULT_VERDICT_FILE_MODE = 0o644
+VERDICT_FILE_MODE_VARIABLE = "PREFLIGHT_VERDICT_FILE_MODE"
 KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
 FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
@@ -120,6 +123,7 @@ class Config:
     strict: bool = False
     disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
     color: bool = True
+    verdict_file_mode: int = DEFAULT_VERDICT_FILE_MODE
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
@@ -277,6 +281,19 @@ def _writable_file_target(raw: Raw, path: Path) -> Path:
     return path
 
 
+def parse_file_mode(text: str | None, where: str) -> int:
+    """An octal permission mode like 0644 or 640; the owner must keep read and write."""
+    if not text:
+        return DEFAULT_VERDICT_FILE_MODE
+    expected = "an octal file mode from 600 to 777, like 0644 or 0640"
+    if not re.fullmatch(r"0?[0-7]{3}", text):
+        raise ConfigError(where, expected, text)
+    mode = int(text, 8)
+    if mode & 0o600 != 0o600:
+        raise ConfigError(where, expected, text)
+    return mode
+
+
 def default_termination_log() -> Path | None:
     path = KUBERNETES_TERMINATION_LOG
     return path if path.exists() and os.access(path, os.W_OK) else None
@@ -353,5 +370,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         disallowed_by_env=parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw else {},
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
+        verdict_file_mode=parse_file_mode(environ.get(VERDICT_FILE_MODE_VARIABLE),
+                                          VERDICT_FILE_MODE_VARIABLE),
         sources=dict(raw),
     )

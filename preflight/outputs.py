@@ -46,7 +46,7 @@ def write_verdict_file(verdict: Verdict, log: Any) -> None:
     if path is None:
         return
     try:
-        render.write_atomically(path, render.to_json(verdict))
+        render.write_atomically(path, render.to_json(verdict), verdict.config.verdict_file_mode)
     except OSError as error:
         log.error("could not write the verdict file", path=str(path), error=error.strerror)
 

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -185,6 +187,34 @@ def test_default_format_off_a_terminal_is_json_and_variable_selects_text(stack: 
     assert text.returncode == 0, text.describe()
     assert text.stdout.startswith("preflight PASS")
     assert sorted(text_check_lines(text.stdout)) == sorted(harness.CHECK_NAMES)
+
+
+@pytest.mark.parametrize(("mode_variable", "expected"), [(None, 0o644), ("0640", 0o640)])
+def test_verdict_file_is_readable_by_another_uid_whatever_the_umask(
+        stack: Stack, mode_variable: str | None, expected: int) -> None:
+    """Another container (another uid) reads the verdict: 0644 unless told otherwise."""
+    stack.seed()
+    target = stack.tmp_path / "shared" / "verdict.json"
+    target.parent.mkdir()
+    env = stack.env(PREFLIGHT_VERDICT_FILE_MODE=mode_variable,
+                    PREFLIGHT_TERMINATION_LOG=str(stack.tmp_path / "termination-log"))
+    for _ in range(2):  # created, then replaced: the mode holds both times
+        done = subprocess.run(harness.preflight_argv("check", "--verdict-file", str(target)),
+                              env=env, capture_output=True, text=True, timeout=60,
+                              umask=0o077, check=False)
+        assert done.returncode == 0, done.stderr
+        assert stat.S_IMODE(target.stat().st_mode) == expected, oct(target.stat().st_mode)
+        assert harness.check_verdict(json.loads(target.read_text()))["status"] == "pass"
+    assert [p.name for p in target.parent.iterdir()] == ["verdict.json"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0888", "1777", "0044", "644 "])
+def test_invalid_verdict_file_mode_is_a_usage_error(stack: Stack, value: str) -> None:
+    result = stack.run(env=stack.env(PREFLIGHT_VERDICT_FILE_MODE=value))
+    assert result.returncode == 2, result.describe()
+    assert result.stderr.startswith("preflight: error: PREFLIGHT_VERDICT_FILE_MODE: "), \
+        result.stderr
+    assert len(result.stderr_lines) == 1
 
 
 # --------------------------------------------------------------------------- env.policy
