@@ -102,6 +102,12 @@ def test_bucket_answers(observation: BucketObservation, status: Status, words: s
     assert (outcome.remediation is None) is (status is Status.PASS)
 
 
+@pytest.mark.parametrize("status", [200, 301])
+def test_wrong_region_fix_names_the_variable_botocore_reads(status: int) -> None:
+    outcome = s3_bucket.judge(seen(status, bucket_region="eu-west-1"))
+    assert (outcome.remediation or "").startswith("set AWS_DEFAULT_REGION=eu-west-1"), outcome
+
+
 def test_403_remediation_names_list_bucket() -> None:
     assert "s3:ListBucket" in (s3_bucket.judge(seen(403)).remediation or "")
 

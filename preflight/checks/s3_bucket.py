@@ -9,6 +9,15 @@ from preflight.config import Config
 from preflight.probes import s3
 from preflight.verdict import Outcome, Status
 
+# botocore (1.44, the lock file's) reads the region from AWS_DEFAULT_REGION or the profile's
+# `region`; AWS_REGION is read only for the "auto" defaults mode on AWS compute.
+REGION_VARIABLE = "AWS_DEFAULT_REGION"
+
+
+def region_fix(region: str) -> str:
+    return f"set {REGION_VARIABLE}={region} (botocore does not read AWS_REGION for this)"
+
+
 # S3's naming rules for general-purpose buckets (3-63 chars, lower case, digits, '.', '-').
 _BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -39,7 +48,7 @@ def judge(seen: s3.BucketObservation) -> Outcome:
             return Outcome(
                 Status.WARN, f"bucket {name} exists in {seen.bucket_region}, but the client is "
                 f"configured for {seen.client_region}: every call is redirected",
-                remediation=f"set AWS_REGION={seen.bucket_region}", details=details)
+                remediation=region_fix(seen.bucket_region), details=details)
         return Outcome(Status.PASS, f"bucket {name} exists and is readable", details=details)
     if seen.http_status == 404:
         return Outcome(Status.FAIL, f"bucket {name} does not exist at {seen.endpoint}",
@@ -51,8 +60,8 @@ def judge(seen: s3.BucketObservation) -> Outcome:
                        "the workload's role", details=details)
     if seen.http_status in (301, 307, 400) and seen.bucket_region:
         return Outcome(Status.FAIL, f"bucket {name} is in region {seen.bucket_region}, not "
-                       f"{seen.client_region}", remediation=f"set AWS_REGION="
-                       f"{seen.bucket_region}", details=details)
+                       f"{seen.client_region}", remediation=region_fix(seen.bucket_region),
+                       details=details)
     return Outcome(Status.FAIL, f"HeadBucket {name} answered {seen.http_status} "
                    f"{seen.error_code or ''}".rstrip(),
                    remediation="check the bucket name, endpoint and credentials", details=details)
