@@ -55,7 +55,10 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
             note = f"skipped: not selected ({config.deselected_by})"
         else:
             reason = check.skip_reason(config)
-            note = f"skipped: {reason}" if reason else "runs"
+            unconfigured = None if reason else check.unconfigured(config)
+            note = (f"skipped: {reason}" if reason else
+                    f"fails: {unconfigured.message.removeprefix('not checked: ')}"
+                    if unconfigured else "runs")
         if check.name in config.ignore:
             note += "; a failure is reported as warn (--ignore)"
         planned.append({"name": check.name, "runs": note.startswith("runs"),

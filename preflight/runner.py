@@ -184,6 +184,12 @@ class Runner:
         self.on_change()
 
     def _dependency_failure(self, slot: _Slot) -> Outcome | None:
+        """Waits for what this check needs; one that did not pass blocks it, never neutrally.
+
+        Blocked is `error`: this check's question went unanswered. It is as transient as
+        the cause, so the exit code (1 or 3) follows the dependency's failure; a neutral skip
+        of a dependency (not applicable, or deselected by the operator) does not block.
+        """
         for need in slot.check.needs:
             result = self.previous.get(need)
             dependency = self.slots.get(need)
@@ -192,19 +198,26 @@ class Runner:
                     if self.cancel.is_set():
                         raise Cancelled
                 result = dependency.result
-            if result is None:
+            if result is None or result.status not in (Status.FAIL, Status.ERROR):
                 continue
-            if result.status in (Status.FAIL, Status.ERROR):
-                return Outcome(Status.SKIPPED, f"needs {need}, which reported "
-                               f"{result.status.value}", details={"needs": need})
-            if result.status is Status.SKIPPED and "needs" in result.outcome.details:
-                # Skipped because of a failure further up the chain: that blocks us too.
-                return Outcome(Status.SKIPPED, f"needs {need}, which was skipped: "
-                               f"{result.outcome.message}", details={"needs": need})
+            transient = result.status is Status.ERROR and result.outcome.transient
+            kind = "transient " if transient else ""
+            fix = f"fix {need} first" + (f": {result.outcome.remediation}"
+                                         if result.outcome.remediation else "")
+            return Outcome(Status.ERROR, f"not checked: needs {need}, which reported "
+                           f"{kind}{result.status.value}", remediation=fix,
+                           details={"blocked_by": need, "blocked_by_status": result.status.value},
+                           transient=transient)
         return None
 
     def _run_check(self, slot: _Slot) -> Outcome | None:
         check, progress = slot.check, slot.progress
+        reason = check.skip_reason(self.config)
+        if reason:
+            return Outcome(Status.SKIPPED, reason)
+        unconfigured = check.unconfigured(self.config)
+        if unconfigured:
+            return unconfigured
         try:
             blocked = self._dependency_failure(slot)
         except Cancelled:
@@ -212,9 +225,6 @@ class Runner:
         progress.started = time.monotonic()
         if blocked:
             return blocked
-        reason = check.skip_reason(self.config)
-        if reason:
-            return Outcome(Status.SKIPPED, reason)
 
         def on_retry(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None

@@ -302,7 +302,7 @@ def test_gcp_project_id_wins_over_gcp_project(stack: Stack) -> None:
     assert result.verdict["target"]["project"] == stack.project
 
 
-def test_no_project_at_all_fails_env_policy_and_skips_firestore_checks(stack: Stack) -> None:
+def test_no_project_at_all_fails_env_policy_and_the_firestore_checks(stack: Stack) -> None:
     stack.seed()
     result = stack.run(env=stack.env(GCP_PROJECT_ID=None, GCP_PROJECT=None))
     assert result.returncode == 1, result.describe()
@@ -311,8 +311,10 @@ def test_no_project_at_all_fails_env_policy_and_skips_firestore_checks(stack: St
     assert "GCP_PROJECT_ID" in violations(result)
     for name in ("firestore.access", "routing.entries"):
         check = result.check(name)
-        assert check["status"] == "skipped", check
+        assert check["status"] == "fail", check
+        assert check["message"].startswith("not checked: "), check
         assert "GCP_PROJECT_ID" in check["message"]
+        assert check["details"] == {"unconfigured": "project"}
         assert check["attempts"] == 0
     assert result.status("s3.bucket") == "pass"
 
@@ -338,14 +340,15 @@ def test_raw_bucket_unset_fails_env_policy_even_with_bucket_flag(stack: Stack) -
     assert result.verdict["target"]["bucket"] == stack.bucket
 
 
-def test_no_bucket_at_all_fails_env_policy_and_skips_s3(stack: Stack) -> None:
+def test_no_bucket_at_all_fails_env_policy_and_s3(stack: Stack) -> None:
     stack.seed()
     result = stack.run(env=stack.env(RAW_BUCKET=None))
     assert result.returncode == 1, result.describe()
     assert set(violations(result)) == {"RAW_BUCKET"}
     check = result.check("s3.bucket")
-    assert check["status"] == "skipped"
+    assert check["status"] == "fail"
     assert "RAW_BUCKET" in check["message"]
+    assert check["details"] == {"unconfigured": "bucket"}
     assert result.verdict
     assert result.verdict["target"]["bucket"] is None
     assert result.status("routing.entries") == "pass"
@@ -358,10 +361,10 @@ def test_empty_project_or_bucket_variable_is_a_finding_not_a_usage_error(
     result = stack.run(env=stack.env(**{variable: "", "GCP_PROJECT": None}))
     assert result.returncode == 1, result.describe()
     assert variable in violations(result)
-    skipped = ("s3.bucket",) if variable == "RAW_BUCKET" else ("firestore.access",
-                                                                 "routing.entries")
-    for name in skipped:
-        assert result.status(name) == "skipped", result.statuses()
+    unconfigured = ("s3.bucket",) if variable == "RAW_BUCKET" else ("firestore.access",
+                                                                      "routing.entries")
+    for name in unconfigured:
+        assert result.status(name) == "fail", result.statuses()
 
 
 def test_bucket_missing_fails_s3_bucket(stack: Stack) -> None:

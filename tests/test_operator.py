@@ -50,7 +50,7 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
          "where": [["tenant_id", "==", "b"], ["env", "==", "prod"], ["project_id", "==", "p1"]]},
     ]
     assert [c["note"] for c in document["checks"] if not c["runs"]] == [
-        "skipped: no bucket: set RAW_BUCKET (or --bucket)"]
+        "fails: no bucket: set RAW_BUCKET (or --bucket)"]
 
 
 def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path) -> None:
@@ -142,6 +142,75 @@ def test_only_and_skip_show_deselected_checks_as_skipped(stack: Stack) -> None:
     skip = stack.run(env=stack.env(PREFLIGHT_SKIP="s3.bucket", RAW_BUCKET="missing-bucket"))
     assert skip.returncode == 0, skip.describe()
     assert skip.check("s3.bucket")["message"] == "not selected (PREFLIGHT_SKIP)"
+
+
+# A check that could not run because something it needs did not pass is never neutral:
+# --ignore downgrades the ignored check's own outcome, never what depends on it.
+
+def test_ignoring_an_unreachable_firestore_does_not_pass_unread_routes(stack: Stack) -> None:
+    stack.seed()
+    env = stack.env(FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{harness.closed_port()}")
+    result = stack.run("--ignore", "firestore.access", "--ignore", "s3.bucket", "--timeout",
+                       "3", "--attempt-timeout", "1", env=env)
+    assert result.returncode == 3, result.describe()
+    access = result.check("firestore.access")
+    assert (access["status"], access["ignored"]) == ("warn", True), access
+    routing = result.check("routing.entries")
+    assert (routing["status"], routing["transient"]) == ("error", True), routing
+    assert routing["attempts"] == 0
+    assert routing["details"]["blocked_by"] == "firestore.access"
+    assert routing["details"]["blocked_by_status"] == "error"
+    assert "not checked" in routing["message"] and "firestore.access" in routing["message"]
+    assert routing["remediation"].startswith("fix firestore.access first")
+    assert result.verdict is not None and result.verdict["status"] == "fail"
+
+
+def test_a_definitive_failure_blocks_what_depends_on_it_definitively(stack: Stack) -> None:
+    stack.seed()
+    env = stack.env(FIRESTORE_EMULATOR_HOST=None, CLOUDSDK_CONFIG=str(stack.home / "gcloud"),
+                    GOOGLE_APPLICATION_CREDENTIALS=str(stack.tmp_path / "no-such-key.json"))
+    result = stack.run("--ignore", "gcp.credentials", "--timeout", "10", env=env)
+    assert result.returncode == 1, result.describe()
+    assert result.check("gcp.credentials")["details"]["ignored_status"] == "fail"
+    access = result.check("firestore.access")
+    assert (access["status"], access["transient"]) == ("error", False), access
+    assert access["details"] == {"blocked_by": "gcp.credentials", "blocked_by_status": "fail"}
+    routing = result.check("routing.entries")
+    assert (routing["status"], routing["transient"]) == ("error", False), routing
+    assert routing["details"] == {"blocked_by": "firestore.access",
+                                  "blocked_by_status": "error"}
+    assert result.wall < 8, "a definitive failure does not wait for the deadline"
+
+
+def test_ignoring_env_policy_without_a_project_still_fails(stack: Stack) -> None:
+    stack.seed()
+    result = stack.run("--ignore", "env.policy", env=stack.env(GCP_PROJECT_ID=None))
+    assert result.returncode == 1, result.describe()
+    assert result.status("env.policy") == "warn"
+    for name in ("firestore.access", "routing.entries"):
+        check = result.check(name)
+        assert check["status"] == "fail", check
+        assert check["attempts"] == 0
+        assert "GCP_PROJECT_ID" in check["message"] + check["remediation"], check
+
+
+def test_ignoring_env_policy_without_a_bucket_still_fails(stack: Stack) -> None:
+    stack.seed()
+    result = stack.run("--ignore", "env.policy", env=stack.env(RAW_BUCKET=None))
+    assert result.returncode == 1, result.describe()
+    check = result.check("s3.bucket")
+    assert check["status"] == "fail", check
+    assert "RAW_BUCKET" in check["message"] + check["remediation"], check
+
+
+def test_only_a_deliberate_choice_or_an_emulator_skips_a_check(stack: Stack) -> None:
+    stack.seed()
+    result = stack.run("--skip", "s3.bucket", env=stack.env(RAW_BUCKET=None,
+                                                           PREFLIGHT_IGNORE="env.policy"))
+    assert result.returncode == 0, result.describe()
+    assert result.check("s3.bucket")["message"] == "not selected (--skip)"
+    assert result.status("gcp.credentials") == "skipped"  # FIRESTORE_EMULATOR_HOST is set
+    assert result.status("routing.entries") == "pass"
 
 
 def test_strict_fails_on_a_duplicate_route_warning(stack: Stack) -> None:
@@ -236,8 +305,9 @@ def test_junit_output_validates_against_the_junit_schema(stack: Stack) -> None:
     cases = {case["@name"]: case for case in suite["testcase"]}
     assert set(cases) == set(harness.CHECK_NAMES)
     assert "missing 1 (kpi)" in cases["routing.entries"]["failure"][0]["@message"]
-    assert "skipped" in cases["s3.bucket"]
-    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (5, 2, 2)
+    assert "failure" in cases["s3.bucket"]
+    assert "skipped" in cases["gcp.credentials"]
+    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (5, 3, 1)
 
 
 def test_tap_output_parses(stack: Stack) -> None:
@@ -251,6 +321,7 @@ def test_tap_output_parses(stack: Stack) -> None:
     assert [t.description.lstrip("- ") for t in tests] == list(harness.CHECK_NAMES)
     outcome = {t.description.lstrip("- "): (t.ok, t.skip) for t in tests}
     assert outcome["env.policy"] == (False, False)
-    assert outcome["s3.bucket"] == (True, True)
+    assert outcome["s3.bucket"] == (False, False)  # no bucket: not checked, so not ok
+    assert outcome["gcp.credentials"] == (True, True)
     assert outcome["routing.entries"] == (True, False)
     assert lines[0].category == "version"

@@ -3,6 +3,10 @@
 A check's attempt observes (through `preflight.probes`) and hands the observation to a pure
 judge function in the same module. Transient trouble is raised, not judged: the runner
 owns retries, the deadline and concurrency.
+
+A check is neutral (`skipped`) only when it does not apply at all; a configuration that
+lacks what it needs is a failure, and a check whose `needs` did not pass is an error: a
+pass must be earned by checking.
 """
 
 from __future__ import annotations
@@ -59,11 +63,16 @@ class Check(ABC):
     """One unit of the verdict. A fresh instance per run, so attempts may keep progress."""
 
     name: ClassVar[str]
-    # Checks that must not have failed before this one runs; if one did, this one is skipped.
+    # Checks that must pass (or warn) before this one runs; if one did not, this one is an
+    # error that names it (see Runner), never a neutral skip.
     needs: ClassVar[tuple[str, ...]] = ()
 
     def skip_reason(self, config: Config) -> str | None:
-        """Why this check cannot apply to this configuration at all, if so."""
+        """Why this check does not apply to this configuration at all (neutral), if so."""
+        return None
+
+    def unconfigured(self, config: Config) -> Outcome | None:
+        """The failure to report when the configuration lacks what this check needs."""
         return None
 
     def attempt_budget(self, config: Config) -> float:

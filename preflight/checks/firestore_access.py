@@ -14,6 +14,15 @@ from preflight.verdict import Outcome, Status
 NO_PROJECT = "no Firestore project: set GCP_PROJECT_ID (or --project)"
 
 
+def judge_no_project(config: Config) -> Outcome | None:
+    """Without a project nothing in Firestore can be read: a failure, not a neutral skip."""
+    if config.project:
+        return None
+    return Outcome(Status.FAIL, f"not checked: {NO_PROJECT}",
+                   remediation="set GCP_PROJECT_ID to the project that holds the routing "
+                   "registry (or pass --project)", details={"unconfigured": "project"})
+
+
 def firestore_client(ctx: Context) -> Any:
     """One client per run, built with the credentials gcp.credentials already refreshed."""
     config = ctx.config
@@ -58,8 +67,8 @@ class FirestoreAccess(Check):
     name = "firestore.access"
     needs = ("gcp.credentials",)
 
-    def skip_reason(self, config: Config) -> str | None:
-        return None if config.project else NO_PROJECT
+    def unconfigured(self, config: Config) -> Outcome | None:
+        return judge_no_project(config)
 
     def attempt(self, ctx: Context) -> Outcome:
         config = ctx.config

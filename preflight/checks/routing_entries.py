@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import NO_PROJECT, firestore_client
+from preflight.checks.firestore_access import firestore_client, judge_no_project
 from preflight.config import Config, Scope
 from preflight.probes import firestore
 from preflight.probes.firestore import RouteDoc
@@ -254,8 +254,8 @@ class RoutingEntries(Check):
     def __init__(self) -> None:
         self._pages: dict[QueryPlan, firestore.Pages] = {}
 
-    def skip_reason(self, config: Config) -> str | None:
-        return None if config.project else NO_PROJECT
+    def unconfigured(self, config: Config) -> Outcome | None:
+        return judge_no_project(config)
 
     def attempt_budget(self, config: Config) -> float:
         """Pages are many bounded calls; only the deadline bounds an attempt of them all."""

@@ -70,8 +70,12 @@ def judge(seen: s3.BucketObservation) -> Outcome:
 class S3Bucket(Check):
     name = "s3.bucket"
 
-    def skip_reason(self, config: Config) -> str | None:
-        return None if config.bucket else "no bucket: set RAW_BUCKET (or --bucket)"
+    def unconfigured(self, config: Config) -> Outcome | None:
+        if config.bucket:
+            return None
+        return Outcome(Status.FAIL, "not checked: no bucket: set RAW_BUCKET (or --bucket)",
+                       remediation="set RAW_BUCKET to the raw-storage bucket's name",
+                       details={"unconfigured": "bucket"})
 
     def attempt(self, ctx: Context) -> Outcome:
         bucket = ctx.config.bucket
