@@ -42,9 +42,8 @@ def judge(seen: s3.BucketObservation) -> Outcome:
                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret",
                        details=details)
     if seen.http_status == 200:
-        moved = (seen.bucket_region and seen.client_region
-                 and seen.bucket_region != seen.client_region)
-        if moved:
+        if seen.bucket_region and seen.client_region \
+                and seen.bucket_region != seen.client_region:
             return Outcome(
                 Status.WARN, f"bucket {name} exists in {seen.bucket_region}, but the client is "
                 f"configured for {seen.client_region}: every call is redirected",
