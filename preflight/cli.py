@@ -15,7 +15,8 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -48,6 +49,9 @@ if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay ligh
     from preflight.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What `exec` hands the command: the environment as it was before preflight set anything.
+ENVIRONMENT_AT_START: dict[str, str] = dict(os.environ)
 
 
 class CommaListEnv(click.ParamType[str]):
@@ -187,20 +191,57 @@ def cli() -> None:
 
 
 class Interrupt:
-    """SIGTERM / SIGINT stop the run; the verdict is still written."""
+    """SIGTERM / SIGINT stop the run; the verdict is still written.
+
+    Python runs a signal's handler later, between bytecodes of the main thread, and not at
+    all once the handler is replaced; the C-level handler, though, writes the signal's
+    number into the wakeup pipe at once, whichever thread it lands on. `commit` reads that
+    pipe after giving the signals back to their default action, so no signal is lost
+    between the last look and the exec.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
     def __init__(self, cancel: threading.Event) -> None:
         self.cancel = cancel
         self.signal: int | None = None
+        self._wakeup: tuple[int, int] | None = None
 
     def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in self.SIGNALS:
             signal.signal(signum, self._handle)
+        read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        self._wakeup = (read_end, write_end)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.signal is None:
             self.signal = signum
         self.cancel.set()
+
+    def commit(self) -> int | None:
+        """Default actions from now on; returns the signal that came before, if any.
+
+        After this, SIGTERM / SIGINT terminate the process by their default action before
+        an exec, and reach the exec'd command after it: never swallowed either way.
+        """
+        for signum in self.SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        if self._wakeup is None:
+            return self.signal
+        signal.set_wakeup_fd(-1)
+        read_end, write_end = self._wakeup
+        self._wakeup = None
+        try:
+            arrived = os.read(read_end, 64)
+        except BlockingIOError:
+            arrived = b""
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        if self.signal is None and arrived:
+            self.signal = arrived[0]
+        return self.signal
 
 
 @dataclass
@@ -210,6 +251,7 @@ class Run:
     config: Config
     log: Any
     session: Session
+    interrupt: Interrupt
 
     @classmethod
     def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
@@ -237,7 +279,7 @@ class Run:
         log.info("preflight started", version=__version__, project=config.project,
                  bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
                  deadline_s=None if unbounded else config.timeout)
-        return cls(config, log, session)
+        return cls(config, log, session, interrupt)
 
     @staticmethod
     def live_view_wanted(config: Config) -> bool:
@@ -296,10 +338,18 @@ def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
         return int(verdict.exit_code)
     run.log.info("starting the command", command=command[0])
     _flush()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
-    os.execv(executable, list(command))
-    return int(ExitCode.FAIL)  # not reached: execv only returns by raising
+    signalled = run.interrupt.commit()
+    if signalled is not None:
+        # The pod is being stopped: the engines must not start. The verdict says why.
+        from preflight import outputs
+
+        stopped = replace(verdict, interrupted_by=signalled, finished_at=datetime.now(UTC))
+        run.log.warning("not starting the command: a signal came first", signal=signalled)
+        outputs.emit(stopped, run.log)
+        return int(stopped.exit_code)
+    # Exactly the environment preflight was started with: nothing preflight set leaks.
+    os.execve(executable, list(command), ENVIRONMENT_AT_START)
+    return int(ExitCode.FAIL)  # not reached: execve only returns by raising
 
 
 @cli.command()
@@ -374,6 +424,8 @@ def _flush() -> None:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: one-line errors for usage problems, and a fast exit once flushed."""
+    ENVIRONMENT_AT_START.clear()
+    ENVIRONMENT_AT_START.update(os.environ)
     # The cloud clients import ~800 modules; collecting garbage among them is wasted time in
     # a process that lives for a second. serve turns collection back on once it is warm.
     gc.disable()

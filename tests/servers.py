@@ -151,7 +151,7 @@ def clear_firestore(address: str, project: str) -> None:
     request = urllib.request.Request(
         f"http://{address}/emulator/v1/projects/{project}/databases/(default)/documents",
         method="DELETE")
-    with urllib.request.urlopen(request, timeout=10):
+    with urllib.request.urlopen(request, timeout=30):  # a loaded machine can be slow
         pass
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
 import signal
+import termios
 import subprocess
 import sys
 import threading
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import harness, servers
+from tests import harness, seed, servers
 from tests.conftest import Stack
 
 BACKOFF_CAP = 2.0  # preflight.retry.Backoff.cap
@@ -333,3 +335,83 @@ def test_exec_refuses_a_missing_command_before_any_check(stack: Stack) -> None:
                                      "or a program on PATH (got 'no-such-program-xyz')")
     assert result.stdout == ""
 
+
+
+ENV_DUMP = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
+
+
+def test_exec_hands_the_command_exactly_the_environment_preflight_got(stack: Stack) -> None:
+    stack.seed()
+    dump = stack.tmp_path / "env.json"
+    # C.UTF-8: no PEP 538 locale coercion (which would add LC_CTYPE) in either interpreter.
+    env = stack.env(LC_ALL="C.UTF-8", ENGINES_OWN_SETTING="kept as is",
+                    PREFLIGHT_TERMINATION_LOG=str(stack.tmp_path / "termination-log"))
+    argv = harness.preflight_argv("exec", "--", sys.executable, "-c", ENV_DUMP, str(dump))
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(dump.read_text()) == env  # nothing added (GRPC_VERBOSITY…), nothing lost
+
+
+SCOPES_FOR_A_LARGE_VERDICT = 80  # the JSON verdict on stdout is larger than a 4 KiB pipe
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_between_a_passing_verdict_and_the_exec_stops_it(
+        stack: Stack, signum: int, code: int) -> None:
+    """Deterministic: preflight is held, verifiably, after its passing verdict and before the
+    exec — blocked writing that verdict to a full stdout pipe — when the signal arrives."""
+    scopes = [f"t_{n:02d}/dev" for n in range(SCOPES_FOR_A_LARGE_VERDICT)]
+    stack.seed({f"kpi-{n}": seed.route("kpi", tenant=scope.split("/")[0])
+                for n, scope in enumerate(scopes)})
+    marker = stack.tmp_path / "marker"
+    verdict_path = stack.tmp_path / "verdict.json"
+    env = stack.env(PREFLIGHT_SCOPES=",".join(scopes), PREFLIGHT_REQUIRED_KINDS="kpi",
+                    PREFLIGHT_TERMINATION_LOG=str(stack.tmp_path / "termination-log"))
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    log = stack.tmp_path / "exec.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            exec_argv(marker, "--format", "json", "--verdict-file", str(verdict_path)),
+            env=env, stdout=write_end, stderr=stderr, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    os.close(write_end)
+    reader = os.fdopen(read_end, "rb")
+    try:
+        def unread() -> int:
+            buffered = bytearray(4)
+            fcntl.ioctl(read_end, termios.FIONREAD, buffered)
+            return int.from_bytes(buffered, sys.byteorder)
+
+        harness.wait_until(lambda: '"message": "verdict"' in log.read_text(), 60,
+                           "the passing verdict logged")
+        harness.wait_until(lambda: unread() == 4096, 10, "stdout's pipe full")
+        passed = json.loads(verdict_path.read_text())
+        assert passed["status"] == "pass"
+        assert len(verdict_path.read_bytes()) > 4096, "the verdict must not fit the pipe"
+        assert process.poll() is None and not marker.exists()
+        process.send_signal(signum)
+        chunks: list[bytes] = []
+        drain = threading.Thread(target=lambda: chunks.append(reader.read()), daemon=True)
+        drain.start()  # unblocks preflight: it finishes writing its verdict, then decides
+        try:
+            exited = process.wait(20)
+        except subprocess.TimeoutExpired:
+            exited = None
+        assert exited == code, f"exit {exited}, marker {marker.exists()}\n" + \
+            log.read_text()[-3000:]
+        drain.join(10)
+        stdout = b"".join(chunks)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        reader.close()
+    assert not marker.exists(), "the command started although a signal came first"
+    final = harness.check_verdict(json.loads(verdict_path.read_text()))
+    assert (final["interrupted"], final["exit_code"], final["status"]) == (True, code, "fail")
+    last = stdout.decode().strip().splitlines()[-1]
+    assert json.loads(last) == final, "stdout ends with the final verdict"
+    assert (stack.tmp_path / "termination-log").read_text().startswith(
+        f"preflight FAIL (interrupted) (exit {code})")
