@@ -341,10 +341,13 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     timeout = parse_seconds(raw["timeout"])
     attempt_timeout = parse_seconds(raw["attempt_timeout"], maximum=3_600.0)
     if attempt_timeout > timeout:
-        # One call could never finish inside the deadline: a mistake, not a preference.
-        raise ConfigError(raw["attempt_timeout"].where,
-                          f"at most {raw['timeout'].where} ({timeout:g} s)",
-                          str(raw["attempt_timeout"].value))
+        if raw["attempt_timeout"].source is Source.DEFAULT:
+            attempt_timeout = timeout  # a short --timeout bounds the default per-call bound
+        else:
+            # One call could never finish inside the deadline: a mistake, not a preference.
+            raise ConfigError(raw["attempt_timeout"].where,
+                              f"at most {raw['timeout'].where} ({timeout:g} s)",
+                              str(raw["attempt_timeout"].value))
     return Config(
         project=parse_resource_id(raw["project"], "project id"),
         database=database,

@@ -97,3 +97,9 @@ def test_attempt_timeout_from_the_environment_is_named_too(tmp_path: Path) -> No
 def test_attempt_timeout_equal_to_the_deadline_is_fine(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "explain", "--timeout", "5", "--attempt-timeout", "5")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_short_deadline_bounds_the_default_attempt_timeout(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "explain", "--format", "json", "--timeout", "2")
+    assert done.returncode == 0, done.stderr
+    assert '"attempt_timeout_s": 2.0' in done.stdout
