@@ -261,6 +261,12 @@ class Run:
         from preflight.session import Session
 
         raw = raw_values(ctx, values)
+        ignored_deadline = None
+        if deadline_from_flag_only and raw["timeout"].source is Source.ENV:
+            # serve: a deadline in a ConfigMap shared with init containers must not make a
+            # sidecar give up and crash-loop. Only an explicit --timeout bounds it.
+            ignored_deadline = raw["timeout"].where
+            raw["timeout"] = Raw(f"{DEFAULT_TIMEOUT:g}", Source.DEFAULT, "--timeout (default)")
         config = build(raw, os.environ)
         # gRPC's C core would print its own unstructured lines on stderr.
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -272,13 +278,16 @@ class Run:
         cancel = threading.Event()
         interrupt = Interrupt(cancel)
         interrupt.install()
-        unbounded = deadline_from_flag_only and raw["timeout"].source is Source.DEFAULT
+        unbounded = deadline_from_flag_only and raw["timeout"].source is not Source.FLAG
         session = Session(config, log, cancel, started=PROCESS_START,
                           deadline=math.inf if unbounded else PROCESS_START + config.timeout,
                           interrupted=lambda: interrupt.signal, scrub=scrub)
         log.info("preflight started", version=__version__, project=config.project,
                  bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
                  deadline_s=None if unbounded else config.timeout)
+        if ignored_deadline:
+            log.info("ignoring the environment's deadline: serve gives up only at an explicit "
+                     "--timeout", variable=ignored_deadline)
         return cls(config, log, session, interrupt)
 
     @staticmethod
@@ -365,7 +374,9 @@ def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
     """Serve /startupz, /readyz, /livez, /verdict and /metrics while re-running failing checks.
 
     For sidecars: Cloud Run's container-dependencies and Kubernetes native sidecars start the
-    engines once /startupz answers 200. No deadline unless --timeout is given. SIGTERM: exit 0.
+    engines once /startupz answers 200. No deadline unless --timeout is given on the command
+    line (PREFLIGHT_TIMEOUT is ignored here: it is meant for check and exec, and a sidecar
+    that gives up crash-loops). SIGTERM: exit 0.
     """
     host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
     interval = None if recheck_interval is None else parse_seconds(Raw(

@@ -3,7 +3,9 @@
 The HTTP side never computes anything: each verdict is rendered once into an immutable
 snapshot of response bodies, and handlers only pick up the current snapshot. Probes during
 a run therefore see a consistent verdict, and a probe costs the same whatever the checks do.
-Requests are served by a small fixed pool, so a flood of probes cannot grow the threads.
+Each connection gets its own short-lived daemon thread (the standard library's
+ThreadingHTTPServer) with a short idle timeout, up to a bound: an idle or slow client can
+never make a kubelet's probe wait behind it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import math
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from preflight import outputs, render
 from preflight.verdict import Status, Verdict
 
-HTTP_WORKERS = 4
-REQUEST_TIMEOUT = 5.0
+MAX_CONNECTIONS = 128  # beyond this, a new connection is closed at once (never queued)
+REQUEST_TIMEOUT = 2.0  # an idle or slow connection is dropped after this many seconds
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,11 @@ class State:
         self._lock = threading.Lock()
 
     def publish(self, verdict: Verdict, *, final: bool) -> None:
+        """Verdicts in order: once a final verdict is out, a progress update (built earlier
+        by a runner thread and published late) never replaces it."""
         with self._lock:
+            if not final and self.snapshot.final:
+                return
             if final:
                 self.rounds += 1
             passed = final and not verdict.failed
@@ -152,36 +157,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Probes are not logged: one event per verdict change is enough."""
 
 
-class PooledHTTPServer(http.server.HTTPServer):
-    """An HTTP server on a fixed pool of worker threads."""
+class ProbeServer(http.server.ThreadingHTTPServer):
+    """A thread per connection (daemon: never waited for), at most MAX_CONNECTIONS at once."""
 
     allow_reuse_address = True
+    daemon_threads = True
+    block_on_close = False
 
     def __init__(self, address: tuple[str, int], handler: type[Handler]) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler)
-        self.pool = ThreadPoolExecutor(max_workers=HTTP_WORKERS, thread_name_prefix="http")
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.pool.submit(self._handle, request, client_address)
-
-    def _handle(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: refuse at once rather than queue
+            return
         try:
-            self.finish_request(request, client_address)
-        except OSError:  # timeouts and resets from clients
-            pass
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
         finally:
-            self.shutdown_request(request)
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A broken client connection is not worth a traceback."""
+        """A broken or idle client connection is not worth a traceback."""
 
 
-def start_http(state: State, host: str, port: int) -> PooledHTTPServer:
+def start_http(state: State, host: str, port: int) -> ProbeServer:
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = PooledHTTPServer((host, port), handler)
+    server = ProbeServer((host, port), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                      name="http", daemon=True).start()
     return server
-

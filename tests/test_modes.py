@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import termios
 import subprocess
 import sys
@@ -213,9 +214,12 @@ def test_probe_soak_keeps_threads_fds_and_memory_flat(stack: Stack,
             worker.join(120)
         return time.monotonic() - started
 
-    burst(400)  # warm up: the fixed worker pool fills, the allocator settles
+    burst(400)  # warm up: the allocator settles
     before = (sidecar.proc_status("Threads"), sidecar.proc_status("VmRSS"), sidecar.open_fds())
     elapsed = burst(5000)
+    # A connection's thread ends with its connection: wait (bounded) for the last to finish.
+    harness.wait_until(lambda: sidecar.proc_status("Threads") <= before[0], 10,
+                       "connection threads finished")
     after = (sidecar.proc_status("Threads"), sidecar.proc_status("VmRSS"), sidecar.open_fds())
     print(f"5000 probes from 8 clients in {elapsed:.1f}s; threads {before[0]}→{after[0]}, "
           f"RSS {before[1]}→{after[1]} KiB, fds {before[2]}→{after[2]}")
@@ -223,6 +227,60 @@ def test_probe_soak_keeps_threads_fds_and_memory_flat(stack: Stack,
     assert after[0] <= before[0], "threads grew"
     assert after[1] - before[1] < 8 * 1024, "RSS grew by more than 8 MiB"
     assert after[2] <= before[2] + 2, "file descriptors grew"
+
+
+def test_livez_answers_at_once_with_fifty_idle_connections_open(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    """A kubelet's probe (1-2 s timeout) must not queue behind idle or slow connections."""
+    stack.seed()
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    sidecar.wait_for("/startupz", 200, 30)
+    idle = [socket.create_connection(("127.0.0.1", sidecar.port), timeout=5) for _ in range(50)]
+    try:
+        idle[0].sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # and one half-sent request
+        started = time.monotonic()
+        assert sidecar.status("/livez") == 200
+        waited = time.monotonic() - started
+        print(f"/livez answered in {waited * 1000:.0f} ms with 50 idle connections open")
+        assert waited < 1.0
+        assert sidecar.process.poll() is None
+    finally:
+        for connection in idle:
+            connection.close()
+
+
+def test_serve_ignores_a_deadline_from_the_shared_environment(stack: Stack,
+                                                               sidecars: list[Sidecar]) -> None:
+    """PREFLIGHT_TIMEOUT in a ConfigMap shared with init containers must not make a sidecar
+    give up (and crash-loop): serve honours only an explicit --timeout."""
+    registry_without(stack, "kpi-t_system-dev")
+    sidecar = Sidecar(stack, env=stack.env(PREFLIGHT_TIMEOUT="1"))
+    sidecars.append(sidecar)
+    started = time.monotonic()
+
+    def rounds() -> float:
+        families = {f.name: f for f in text_string_to_metric_families(sidecar.get("/metrics")[2])}
+        return families["preflight_rounds"].samples[0].value
+
+    harness.wait_until(lambda: rounds() >= 3 and time.monotonic() - started > 3, 60,
+                       "three failing rounds, well past the variable's 1 s")
+    assert sidecar.process.poll() is None, "serve gave up on PREFLIGHT_TIMEOUT"
+    assert sidecar.status("/livez") == 200
+    start = next(e for e in sidecar.logs if e.get("message") == "preflight started")
+    assert start["deadline_s"] is None
+
+
+def test_serve_with_an_explicit_timeout_gives_up_at_it(stack: Stack) -> None:
+    registry_without(stack, "kpi-t_system-dev")
+    port = servers.free_port()
+    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}", "--timeout", "4")
+    done = subprocess.run(argv, env=stack.env(), capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 1, done.stderr[-3000:]
+    start = next(e for e in harness.parse_log_lines(done.stderr.splitlines())
+                 if e.get("message") == "preflight started")
+    assert start["deadline_s"] == 4.0
 
 
 def test_check_wait_passes_when_the_route_appears(stack: Stack) -> None:
