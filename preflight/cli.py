@@ -438,7 +438,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     ENVIRONMENT_AT_START.clear()
     ENVIRONMENT_AT_START.update(os.environ)
     # The cloud clients import ~800 modules; collecting garbage among them is wasted time in
-    # a process that lives for a second. serve turns collection back on once it is warm.
+    # a process that lives for a second. Every mode that lives on turns it back on after its
+    # first round (session.collect_garbage_from_now_on).
     gc.disable()
     try:
         code = cli.main(args=argv, prog_name="preflight", standalone_mode=False)

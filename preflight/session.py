@@ -7,6 +7,7 @@ session waits with the same capped, jittered backoff the runner uses between att
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -22,6 +23,18 @@ from preflight.runner import Runner
 from preflight.verdict import CheckResult, Outcome, Scrub, Status, Verdict
 
 KEPT = (Status.PASS, Status.WARN)
+
+
+def collect_garbage_from_now_on() -> None:
+    """Start-up is over: collect garbage again, leaving the start-up's objects out of it.
+
+    `preflight.cli.main` switches collection off for the start-up (the cloud clients import
+    ~800 modules); every mode that lives on — `--wait` rounds, `exec --wait`, `serve` —
+    calls this once its first round is done, so later rounds do not pile up cycles.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def wall_clock_of(monotonic_moment: float) -> datetime:
@@ -106,6 +119,7 @@ class Session:
 
     def pause(self) -> bool:
         """Waits before the next round; False when the deadline or a signal comes first."""
+        collect_garbage_from_now_on()
         seconds = self.backoff.delay(self.rounds)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 from typing import Any
 
 from preflight import outputs
 from preflight.redact import describe_exception
 from preflight.serve import State, start_http
-from preflight.session import Session
+from preflight.session import Session, collect_garbage_from_now_on
 from preflight.verdict import ExitCode, Verdict
 
 
@@ -43,9 +42,7 @@ class Sidecar:
         session = self.session
         cancel = session.cancel
         verdict = session.run_round()
-        # Long-running: collect garbage again, leaving the start-up's objects out of it.
-        gc.freeze()
-        gc.enable()
+        collect_garbage_from_now_on()  # long-running, even when no further round comes
         while not cancel.is_set():
             self._publish(verdict)
             if not verdict.failed and self.recheck_interval is None:

@@ -1,0 +1,50 @@
+"""A child process for tests: `preflight check --wait` rounds, with RSS after each one.
+
+    python -m tests.rounds_child ROUNDS OUT.json -- [check options]
+
+Runs the real command layer (`Run.prepare`) and the real `Session` rounds and pauses that
+`check --wait` and `exec --wait` use, with collection switched off at start exactly as
+`preflight.cli.main` does; only the backoff between rounds is made short, so that hundreds
+of rounds fit in a test. Writes the resident set size (KiB) measured after each round, and
+how much cyclic garbage a collection finds at the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from pathlib import Path
+
+from preflight import cli
+from preflight.retry import Backoff
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def main() -> None:
+    rounds, out, *rest = sys.argv[1:]
+    options = rest[1:] if rest[:1] == ["--"] else rest
+    gc.disable()  # as preflight.cli.main does at start
+    context = cli.check.make_context("check", list(options))
+    run = cli.Run.prepare(context, dict(context.params), live=False)
+    session = run.session
+    session.backoff = Backoff(initial=0.001, cap=0.002)
+    samples = []
+    for _ in range(int(rounds)):
+        verdict = session.run_round()
+        samples.append({"rss_kib": rss_kib(), "failed": verdict.failed,
+                        "gc_enabled": gc.isenabled()})
+        if not session.pause():
+            break
+    unreachable = gc.collect()  # cyclic garbage left uncollected by the rounds
+    Path(out).write_text(json.dumps({"rounds": samples, "garbage_at_end": unreachable}))
+
+
+if __name__ == "__main__":
+    main()
