@@ -8,9 +8,9 @@ import json
 import os
 import signal
 import socket
-import termios
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
