@@ -31,6 +31,7 @@ from preflight.config import (
     DEFAULT_DATABASE,
     DEFAULT_SCOPES,
     DEFAULT_TIMEOUT,
+    ENGINES_ENVS,
     ENGINES_REFUSED_BACKENDS,
     ENGINES_REQUIRED_KINDS,
     FORMATS,
@@ -132,6 +133,9 @@ OPTIONS = (
                "Refuse more backends in scopes of one env, e.g. prod=filesystem,memory; "
                "repeatable (the variable separates items with ';').", "ENV=LIST",
                multiple=True, splitter=";"),
+    OptionSpec("extra_envs", "--extra-env", "PREFLIGHT_EXTRA_ENVS", (),
+               "Accept this env name in --disallow-in although the engines do not serve it "
+               f"(they serve {', '.join(ENGINES_ENVS)}); repeatable.", "ENV", multiple=True),
     OptionSpec("no_color", "--no-color", (), None,
                "No colours on a terminal.", is_flag=True),
 )

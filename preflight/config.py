@@ -36,6 +36,8 @@ ENGINES_REQUIRED_KINDS: tuple[str, ...] = (
     "timeline",
 )
 ENGINES_REFUSED_BACKENDS: tuple[str, ...] = ("memory", "noop", "local", "tmp", "localhost")
+# The envs the engines serve (ENGINES.md §4: raw storage answers 400 for any other).
+ENGINES_ENVS: tuple[str, ...] = ("dev", "staging", "stage", "prod")
 DEFAULT_SCOPES: tuple[str, ...] = ("t_system/dev",)
 DEFAULT_COLLECTION = "routing_registry"
 DEFAULT_DATABASE = "(default)"
@@ -122,6 +124,7 @@ class Config:
     deselected_by: str | None = None  # the option or variable that deselected them
     strict: bool = False
     disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    extra_envs: tuple[str, ...] = ()  # env names accepted besides the engines' own
     color: bool = True
     verdict_file_mode: int = DEFAULT_VERDICT_FILE_MODE
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
@@ -222,12 +225,17 @@ def parse_check_names(raw: Raw, known: Sequence[str], *, allow_all: bool) -> fro
     return frozenset(names)
 
 
-def parse_disallow_in(raw: Raw) -> dict[str, frozenset[str]]:
-    """ENV=LIST items (the variable separates items with ';'), added to the base list."""
+def parse_disallow_in(raw: Raw, extra_envs: Sequence[str] = ()) -> dict[str, frozenset[str]]:
+    """ENV=LIST items (the variable separates items with ';'), added to the base list.
+
+    The env must be one the engines serve (or one the operator added with --extra-env): a
+    typo would otherwise turn a safety rule off without a word.
+    """
     if raw.value is None:
         return {}
     items = (raw.value,) if isinstance(raw.value, str) else raw.value
     assert isinstance(items, tuple)
+    known = (*ENGINES_ENVS, *extra_envs)
     by_env: dict[str, frozenset[str]] = {}
     for item in items:
         env, equals, backends = item.partition("=")
@@ -235,6 +243,10 @@ def parse_disallow_in(raw: Raw) -> dict[str, frozenset[str]]:
         if not equals or not env.strip() or not backends.strip():
             raise ConfigError(raw.where, "ENV=BACKEND[,BACKEND…] (e.g. prod=filesystem,memory)",
                               item)
+        if env.strip() not in known:
+            raise ConfigError(
+                raw.where, f"an env the engines serve ({', '.join(ENGINES_ENVS)}), or one "
+                "added with --extra-env / PREFLIGHT_EXTRA_ENVS", env.strip())
         refused = frozenset(b.lower() for b in split_list(listed, "backend types"))
         by_env[env.strip()] = by_env.get(env.strip(), frozenset()) | refused
     return by_env
@@ -338,6 +350,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
                           collection)
     termination = raw["termination_log"]
     selected, deselected_by = select(raw, NAMES)
+    extra_envs = split_list(raw["extra_envs"], "env names") if "extra_envs" in raw else ()
     timeout = parse_seconds(raw["timeout"])
     attempt_timeout = parse_seconds(raw["attempt_timeout"], maximum=3_600.0)
     if attempt_timeout > timeout:
@@ -370,7 +383,9 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         selected=selected,
         deselected_by=deselected_by,
         strict=parse_flag(raw["strict"]) if "strict" in raw else False,
-        disallowed_by_env=parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw else {},
+        disallowed_by_env=(parse_disallow_in(raw["disallow_in"], extra_envs)
+                           if "disallow_in" in raw else {}),
+        extra_envs=extra_envs,
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
         verdict_file_mode=parse_file_mode(environ.get(VERDICT_FILE_MODE_VARIABLE),

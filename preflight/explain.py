@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight import checks
-from preflight.checks.routing_entries import plan_queries
+from preflight.checks.routing_entries import per_env_rules, plan_queries
 from preflight.config import Config, Raw
 from preflight.redact import strip_url_userinfo
 
@@ -31,6 +31,7 @@ EFFECTIVE: dict[str, Any] = {
     "skip": lambda c: [name for name in checks.NAMES if name not in c.selected],
     "strict": lambda c: c.strict,
     "disallow_in": lambda c: {env: sorted(b) for env, b in c.disallowed_by_env.items()},
+    "extra_envs": lambda c: list(c.extra_envs),
     "no_color": lambda c: not c.color,
 }
 
@@ -64,14 +65,17 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
         planned.append({"name": check.name, "runs": note.startswith("runs"),
                         "needs": list(check.needs), "note": note})
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+    applied, unmatched = per_env_rules(config)
     return {
         "configuration": configuration,
         "engines_environment": {name: None if value is None else strip_url_userinfo(value)
                                 for name, value in config.engines_env.items()},
         "checks": planned,
         "scopes": [{"scope": scope.label, "kinds": list(config.kinds),
-                    "refused_backends": sorted(config.disallowed_for(scope.env))}
+                    "refused_backends": sorted(config.disallowed_for(scope.env)),
+                    "per_env_rule": applied[scope.label]}
                    for scope in config.scopes],
+        "per_env_rules_unmatched": unmatched,
         "firestore": {
             "project": config.project, "database": config.database,
             "collection": config.collection,
@@ -124,9 +128,14 @@ def to_text(document: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Scopes:")
     for scope in document["scopes"]:
+        env = scope["scope"].split("/")[1]
+        rule = (f" (--disallow-in {env}: {', '.join(scope['per_env_rule'])})"
+                if scope["per_env_rule"] else "")
         lines.append(f"  {scope['scope']}: {len(scope['kinds'])} kinds "
                      f"({', '.join(scope['kinds'])}); refused backends "
-                     f"{', '.join(scope['refused_backends'])}")
+                     f"{', '.join(scope['refused_backends'])}{rule}")
+    for env, refused in document["per_env_rules_unmatched"].items():
+        lines.append(f"  --disallow-in {env} ({', '.join(refused)}) applies to no scope here")
     bucket = document["bucket"]
     lines.append("")
     lines.append(f"S3: {bucket['call']} {_value(bucket['name'])} at {bucket['endpoint']}")

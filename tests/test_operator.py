@@ -237,6 +237,63 @@ def test_disallow_in_refuses_filesystem_in_prod_only(stack: Stack) -> None:
     assert result.scope("t_system/dev")["routed"] == 1
 
 
+def test_disallow_in_shows_per_scope_which_rules_applied(stack: Stack) -> None:
+    stack.seed({f"budget-{env}": route("budget", env=env, backend="firestore")
+                for env in ("dev", "prod")})
+    result = stack.run("--kinds", "budget", "--scope", "t_system/dev", "--scope",
+                       "t_system/prod", "--disallow-in", "prod=filesystem,in_memory",
+                       "--disallow-in", "staging=redis")
+    assert result.returncode == 0, result.describe()
+    details = result.check("routing.entries")["details"]
+    assert details["per_env_rules"] == {"t_system/dev": [],
+                                        "t_system/prod": ["filesystem", "in_memory"]}
+    assert details["per_env_rules_unmatched"] == {"staging": ["redis"]}
+
+
+def test_explain_shows_per_scope_which_rules_apply(tmp_path: Path) -> None:
+    env = harness.minimal_env(tmp_path) | {"PREFLIGHT_SCOPES": "a/dev,a/prod",
+                                           "PREFLIGHT_DISALLOW_IN": "prod=filesystem;stage=redis"}
+    document = json.loads(run_cli("explain", "--format", "json", env=env).stdout)
+    scopes = {entry["scope"]: entry for entry in document["scopes"]}
+    assert scopes["a/prod"]["per_env_rule"] == ["filesystem"]
+    assert scopes["a/dev"]["per_env_rule"] == []
+    assert "filesystem" in scopes["a/prod"]["refused_backends"]
+    assert "filesystem" not in scopes["a/dev"]["refused_backends"]
+    assert document["per_env_rules_unmatched"] == {"stage": ["redis"]}
+    text = run_cli("explain", "--format", "text", env=env).stdout
+    assert "a/prod: 17 kinds" in text and "--disallow-in prod: filesystem" in text, text
+    assert "--disallow-in stage (redis) applies to no scope here" in text, text
+
+
+@pytest.mark.parametrize(("args", "env_overrides", "named"), [
+    (("--disallow-in", "prdo=filesystem"), {}, "--disallow-in"),
+    (("--disallow-in", "Prod=filesystem"), {}, "--disallow-in"),
+    ((), {"PREFLIGHT_DISALLOW_IN": "prod=memory;production=filesystem"},
+     "PREFLIGHT_DISALLOW_IN"),
+])
+def test_disallow_in_an_env_the_engines_never_run_in_is_a_usage_error(
+        stack: Stack, args: tuple[str, ...], env_overrides: dict[str, str], named: str) -> None:
+    result = stack.run(*args, env=stack.env(**env_overrides))
+    assert result.returncode == 2, result.describe()
+    assert len(result.stderr_lines) == 1
+    line = result.stderr_lines[0]
+    assert line.startswith(f"preflight: error: {named}: "), line
+    assert "dev, staging, stage, prod" in line and "--extra-env" in line, line
+    assert result.verdict is None
+
+
+def test_extra_env_lets_the_operator_name_another_env(stack: Stack) -> None:
+    stack.seed({"budget-qa": route("budget", env="qa", backend="filesystem")})
+    result = stack.run("--kinds", "budget", "--scope", "t_system/qa",
+                       "--disallow-in", "qa=filesystem",
+                       env=stack.env(PREFLIGHT_EXTRA_ENVS="qa"))
+    assert result.returncode == 1, result.describe()
+    assert result.scope("t_system/qa")["refused"] == {"budget": "filesystem"}
+    flagged = stack.run("--kinds", "budget", "--scope", "t_system/qa", "--extra-env", "qa",
+                        "--disallow-in", "qa=filesystem")
+    assert flagged.returncode == 1, flagged.describe()
+
+
 # ---------------------------------------------------------------- terminal
 
 def run_in_pty(argv: list[str], env: dict[str, str], timeout: float = 60) -> tuple[int, str]:

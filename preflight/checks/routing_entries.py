@@ -208,6 +208,16 @@ def plan_queries(scopes: Sequence[Scope]) -> list[QueryPlan]:
     return plans
 
 
+def per_env_rules(config: Config) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """--disallow-in as it applies: per scope the rule of its env, and rules of no scope."""
+    applied = {scope.label: sorted(config.disallowed_by_env.get(scope.env, ()))
+               for scope in config.scopes}
+    envs = {scope.env for scope in config.scopes}
+    unmatched = {env: sorted(refused) for env, refused in config.disallowed_by_env.items()
+                 if env not in envs}
+    return applied, unmatched
+
+
 def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: int) -> Outcome:
     bad = [scope for scope, found in findings.items() if found.status is Status.FAIL]
     warned = [scope for scope, found in findings.items() if found.status is Status.WARN]
@@ -218,6 +228,10 @@ def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: 
     }
     if hints:
         details["hints"] = hints
+    if config.disallowed_by_env:
+        details["per_env_rules"], unmatched = per_env_rules(config)
+        if unmatched:
+            details["per_env_rules_unmatched"] = unmatched
     kinds = len(config.kinds)
     if bad:
         shown = "; ".join(f"{scope.label}: {findings[scope].problems()}" for scope in bad[:3])
