@@ -86,7 +86,8 @@ def describe_exception(error: BaseException, limit: int = 240) -> str:
     """A short, single-line description of a client library's exception."""
     text = " ".join(str(error).split()) or type(error).__name__
     name = type(error).__name__
-    if not text.startswith(name) and name not in ("Exception", "RuntimeError"):
+    plain = getattr(error, "described_plainly", False)  # preflight's own, already worded
+    if not text.startswith(name) and name not in ("Exception", "RuntimeError") and not plain:
         text = f"{name}: {text}"
     text = strip_url_userinfo(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,12 +1,11 @@
-"""Retry policy as data: what is transient, and how long to wait before the next try.
+"""Retry policy as data: how long to wait before the next try, and until when.
 
-Classification looks at exception types by module and name so that this module imports
-none of the cloud clients (they load lazily, inside the checks that need them).
+What is transient is decided once, by the probes (probes/errors.py): they raise `Transient`
+for it, and that is the only exception retried here.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -15,61 +14,7 @@ from typing import Any
 
 import tenacity
 
-# google.api_core exceptions for gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
-# ABORTED, INTERNAL and HTTP 5xx / 429, plus a RetryError wrapping one of them.
-TRANSIENT_API_CORE = frozenset({
-    "ServiceUnavailable", "DeadlineExceeded", "ResourceExhausted", "Aborted",
-    "InternalServerError", "GatewayTimeout", "BadGateway", "TooManyRequests", "RetryError",
-})
-# botocore: connection trouble of every flavour.
-TRANSIENT_BOTOCORE = frozenset({
-    "EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
-    "ProxyConnectionError", "HTTPClientError", "ConnectionError", "ResponseStreamingError",
-})
-# S3 / AWS error codes that say "try again".
-TRANSIENT_AWS_CODES = frozenset({
-    "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
-    "503", "500", "502", "504", "429",
-})
-# google.auth: the token endpoint or metadata server could not be reached.
-TRANSIENT_GOOGLE_AUTH = frozenset({"TransportError"})
-
-
-def _http_status(error: BaseException) -> int | None:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict):
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return status if isinstance(status, int) else None
-    code = getattr(error, "code", None)
-    return code if isinstance(code, int) else None
-
-
-def is_transient(error: BaseException) -> bool:
-    """True when a later attempt could plausibly get a different answer."""
-    module = type(error).__module__
-    name = type(error).__name__
-    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror, socket.timeout)):
-        return True
-    if module.startswith("google.api_core"):
-        return name in TRANSIENT_API_CORE or (_http_status(error) or 0) >= 500
-    if module.startswith("google.auth"):
-        if name in TRANSIENT_GOOGLE_AUTH:
-            return True
-        return bool(getattr(error, "retryable", False))
-    if module.startswith(("botocore", "urllib3")):
-        if name in TRANSIENT_BOTOCORE:
-            return True
-        if name == "ClientError":
-            status = _http_status(error) or 0
-            aws_code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-            return status >= 500 or status == 429 or aws_code in TRANSIENT_AWS_CODES
-    if module.startswith("grpc"):
-        code = getattr(error, "code", None)
-        code_name = getattr(code(), "name", "") if callable(code) else ""
-        return code_name in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
-    cause = error.__cause__ or error.__context__
-    return cause is not None and cause is not error and is_transient(cause)
+from preflight.probes.errors import Transient
 
 
 @dataclass(frozen=True)
@@ -118,7 +63,7 @@ def retrying(
             raise Cancelled
 
     kwargs: dict[str, Any] = {
-        "retry": tenacity.retry_if_exception(is_transient),
+        "retry": tenacity.retry_if_exception_type(Transient),
         "wait": backoff.wait(),
         "stop": past_deadline,
         "sleep": sleep,

@@ -17,8 +17,9 @@ import tenacity
 
 from preflight.checks.base import Check, Context
 from preflight.config import Config
+from preflight.probes.errors import Transient
 from preflight.redact import describe_exception
-from preflight.retry import Backoff, Cancelled, is_transient, retrying
+from preflight.retry import Backoff, Cancelled, retrying
 from preflight.verdict import CheckResult, Outcome, Status
 
 WAKE_SLICE = 0.25
@@ -27,8 +28,11 @@ UNREACHABLE_FIX = ("no answer before the deadline: check that the dependency is 
                    "PREFLIGHT_TIMEOUT if it is only slow")
 
 
-class AttemptHung(TimeoutError):
+class AttemptHung(Transient):
     """One attempt outlived its budget without the client's own timeout firing."""
+
+    def __init__(self, budget: float) -> None:
+        super().__init__(None, f"no answer within {budget:.1f}s")
 
 
 @dataclass
@@ -64,7 +68,7 @@ def _attempt_with_watchdog(check: Check, ctx: Context, budget: float) -> Outcome
     worker.start()
     worker.join(budget)
     if worker.is_alive():
-        raise AttemptHung(f"no answer within {budget:.1f}s")
+        raise AttemptHung(budget)
     if "error" in box:
         raise box["error"]
     outcome: Outcome = box["outcome"]
@@ -249,7 +253,7 @@ class Runner:
             return None
         except Exception as error:
             description = describe_exception(error)
-            if is_transient(error):
+            if isinstance(error, Transient):  # only the probes decide what is transient
                 if self.cancel.is_set():
                     return None
                 progress.last_error = description

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from google.auth import exceptions as auth
 
 from preflight import render
 from preflight.config import ENGINES_REQUIRED_KINDS, Config, Scope
+from preflight.probes import gcp
+from preflight.probes.errors import Refused, Transient, is_transient
 from preflight.redact import REDACTED, Scrubber, describe_exception, known_secrets
-from preflight.retry import is_transient
 from preflight.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
 from tests.verdict_schema import validate_verdict
 
@@ -116,7 +118,6 @@ def test_exception_descriptions_are_short_single_lines() -> None:
 def test_transient_classification_of_real_client_exceptions() -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
     from google.api_core import exceptions as api
-    from google.auth import exceptions as auth
 
     def client_error(status: int, code: str) -> ClientError:
         return ClientError({"Error": {"Code": code},
@@ -124,13 +125,41 @@ def test_transient_classification_of_real_client_exceptions() -> None:
 
     transient = [api.ServiceUnavailable("x"), api.DeadlineExceeded("x"),
                  api.ResourceExhausted("x"), api.Aborted("x"), api.InternalServerError("x"),
-                 auth.TransportError("x"), EndpointConnectionError(endpoint_url="http://x"),
+                 EndpointConnectionError(endpoint_url="http://x"),
                  ReadTimeoutError(endpoint_url="http://x"), client_error(503, "SlowDown"),
                  client_error(429, "TooManyRequests"), client_error(500, "InternalError"),
                  ConnectionRefusedError(), TimeoutError(), socket.gaierror()]
     definitive = [api.PermissionDenied("x"), api.Unauthenticated("x"), api.NotFound("x"),
-                  api.InvalidArgument("x"), auth.RefreshError("invalid_grant"),
-                  auth.DefaultCredentialsError("x"), client_error(404, "404"),
+                  api.InvalidArgument("x"), client_error(404, "404"),
                   client_error(403, "403"), ValueError("x")]
     assert [e for e in transient if not is_transient(e)] == []
     assert [e for e in definitive if is_transient(e)] == []
+    assert not isinstance(gcp.classify(auth.RefreshError("invalid_grant")), Transient)
+    assert isinstance(gcp.classify(auth.TransportError("x")), Transient)
+
+
+def chained(error: Exception, cause: Exception) -> Exception:
+    error.__cause__ = cause
+    return error
+
+
+class Response:
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+@pytest.mark.parametrize(("error", "transient"), [
+    # compute_engine.Credentials.refresh: the metadata server down, or answering 5xx
+    (chained(auth.RefreshError("Failed to retrieve …/token"),
+             auth.TransportError("Compute Engine Metadata server unavailable")), True),
+    (chained(auth.RefreshError("x"), auth.TransportError("x", Response(503))), True),
+    # …but a definitive answer from it: no such service account
+    (chained(auth.RefreshError("x"), auth.TransportError("x", Response(404))), False),
+    (auth.RefreshError("invalid_grant: Invalid JWT Signature."), False),
+    (auth.RefreshError("temporarily unavailable", retryable=True), True),
+    (auth.DefaultCredentialsError("File /k.json is not a valid json file."), False),
+])
+def test_google_auth_errors_are_classified_by_their_cause(error: Exception,
+                                                           transient: bool) -> None:
+    classified = gcp.classify(error)
+    assert isinstance(classified, Transient if transient else Refused), classified

@@ -7,8 +7,7 @@ from typing import Any
 from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.probes import firestore
-from preflight.redact import describe_exception
-from preflight.retry import is_transient
+from preflight.probes.errors import Refused
 from preflight.verdict import Outcome, Status
 
 NO_PROJECT = "no Firestore project: set GCP_PROJECT_ID (or --project)"
@@ -38,9 +37,8 @@ def judge(documents_seen: int, config: Config) -> Outcome:
     return Outcome(Status.PASS, message, details={"documents_seen": documents_seen})
 
 
-def judge_refusal(error: Exception, config: Config, principal: str | None) -> Outcome:
-    name = type(error).__name__
-    text = describe_exception(error)
+def judge_refusal(refusal: Refused, config: Config, principal: str | None) -> Outcome:
+    name, text = refusal.kind, refusal.text
     who = principal or "the workload's service account"
     details = {"error": name}
     if name in ("PermissionDenied", "Forbidden"):
@@ -63,6 +61,11 @@ def judge_refusal(error: Exception, config: Config, principal: str | None) -> Ou
                    details=details)
 
 
+def principal_of(ctx: Context) -> str | None:
+    principal = getattr(ctx.get("gcp.credentials"), "service_account_email", None)
+    return principal if isinstance(principal, str) else None
+
+
 class FirestoreAccess(Check):
     name = "firestore.access"
     needs = ("gcp.credentials",)
@@ -74,10 +77,6 @@ class FirestoreAccess(Check):
         config = ctx.config
         try:
             seen = firestore.sample(firestore_client(ctx), config.collection, ctx.call_timeout())
-        except Exception as error:
-            if is_transient(error) or not type(error).__module__.startswith("google"):
-                raise
-            credentials = ctx.get("gcp.credentials")
-            principal = getattr(credentials, "service_account_email", None)
-            return judge_refusal(error, config, principal if isinstance(principal, str) else None)
+        except Refused as refusal:
+            return judge_refusal(refusal, config, principal_of(ctx))
         return judge(seen, config)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.probes import gcp
-from preflight.redact import describe_exception
-from preflight.retry import is_transient
+from preflight.probes.errors import Refused
 from preflight.verdict import Outcome, Status
 
 ADC_HELP = (
@@ -26,18 +25,32 @@ def judge(observation: gcp.CredentialsObservation) -> Outcome:
     )
 
 
-def judge_refusal(error: Exception) -> Outcome:
-    """Definitive refusals: no credentials found, a broken key file, a revoked key."""
-    name = type(error).__name__
-    text = describe_exception(error)
-    if name == "DefaultCredentialsError":
-        return Outcome(Status.FAIL, f"no usable Application Default Credentials: {text}",
-                       remediation=ADC_HELP, details={"error": name})
-    return Outcome(
-        Status.FAIL, f"the token endpoint refused the credentials: {text}",
-        remediation="the key or binding may be revoked, expired or for a deleted service "
-        "account: issue new credentials for the service account and redeploy",
-        details={"error": name})
+def judge_refusal(refusal: Refused) -> Outcome:
+    """Definitive refusals: no credentials found, a broken key file, a refused token."""
+    details = {"error": refusal.kind}
+    if refusal.kind == "key_file":
+        return Outcome(
+            Status.FAIL, f"GOOGLE_APPLICATION_CREDENTIALS does not name a usable key file: "
+            f"{refusal.text}", remediation="mount a valid service-account key (or external "
+            "account configuration) at the path GOOGLE_APPLICATION_CREDENTIALS names, or unset "
+            "it to use the workload's own identity", details=details)
+    if refusal.kind == "gcloud_file":
+        return Outcome(
+            Status.FAIL, f"the gcloud Application Default Credentials file is not usable: "
+            f"{refusal.text}", remediation="run `gcloud auth application-default login` again, "
+            "or delete the file to use the workload's own identity", details=details)
+    if refusal.kind == "no_credentials":
+        return Outcome(Status.FAIL, f"no usable Application Default Credentials: "
+                       f"{refusal.text}", remediation=ADC_HELP, details=details)
+    if refusal.kind == "token_refused":
+        return Outcome(
+            Status.FAIL, f"the token endpoint refused the credentials: {refusal.text}",
+            remediation="the key or binding may be revoked, expired or for a deleted service "
+            "account: issue new credentials for the service account and redeploy",
+            details=details)
+    return Outcome(Status.FAIL, f"Google credentials refused: {refusal.text}",
+                   remediation="check the workload's Google credentials configuration",
+                   details=details)
 
 
 class GcpCredentials(Check):
@@ -51,9 +64,7 @@ class GcpCredentials(Check):
     def attempt(self, ctx: Context) -> Outcome:
         try:
             observation = gcp.refresh_default_credentials(ctx.call_timeout())
-        except Exception as error:
-            if is_transient(error) or type(error).__module__.split(".")[0] != "google":
-                raise
-            return judge_refusal(error)
+        except Refused as refusal:
+            return judge_refusal(refusal)
         ctx.put("gcp.credentials", observation.credentials)
         return judge(observation)

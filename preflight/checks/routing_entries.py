@@ -16,9 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import firestore_client, judge_no_project
+from preflight.checks.firestore_access import (
+    firestore_client,
+    judge_no_project,
+    judge_refusal,
+    principal_of,
+)
 from preflight.config import Config, Scope
 from preflight.probes import firestore
+from preflight.probes.errors import Refused
 from preflight.probes.firestore import RouteDoc
 from preflight.verdict import Outcome, Status
 
@@ -282,10 +288,13 @@ class RoutingEntries(Check):
             if plan not in self._pages:
                 self._pages[plan] = firestore.Pages(config.collection, plan.equal)
         pending = [pages for pages in self._pages.values() if not pages.done]
-        with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-            for future in [pool.submit(pages.read, client, ctx.call_timeout)
-                           for pages in pending]:
-                future.result()
+        try:
+            with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
+                for future in [pool.submit(pages.read, client, ctx.call_timeout)
+                               for pages in pending]:
+                    future.result()
+        except Refused as refusal:
+            return judge_refusal(refusal, config, principal_of(ctx))
 
         findings: dict[Scope, ScopeFindings] = {}
         for plan, pages in self._pages.items():

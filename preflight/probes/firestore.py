@@ -1,10 +1,17 @@
-"""Reads of the routing collection, shaped like the engines' own lookups."""
+"""Reads of the routing collection, shaped like the engines' own lookups.
+
+Every error the client raises leaves as `Transient` or `Refused` (probes/errors.py).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
+
+from preflight.probes.errors import Refused, Transient, is_transient
+from preflight.redact import describe_exception
 
 PAGE_SIZE = 2000
 
@@ -43,10 +50,31 @@ def make_client(project: str, database: str, credentials: Any | None) -> Any:
     return Client(project=project, database=database, credentials=credentials)
 
 
+@contextmanager
+def classified() -> Iterator[None]:
+    """Firestore's answers as Transient (try again) or Refused (PermissionDenied, NotFound…)."""
+    try:
+        yield
+    except (Transient, Refused):
+        raise
+    except Exception as error:
+        module = type(error).__module__
+        if module.startswith("google.auth"):
+            from preflight.probes import gcp
+
+            raise gcp.classify(error) from error
+        if is_transient(error):
+            raise Transient(error) from error
+        if module.startswith(("google.api_core", "grpc")):
+            raise Refused(type(error).__name__, describe_exception(error), error) from error
+        raise
+
+
 def sample(client: Any, collection: str, timeout: float) -> int:
     """Reads at most one document id: proves reachability, permission and the database."""
-    query = client.collection(collection).select([]).limit(1)
-    return sum(1 for _ in query.stream(retry=no_retry(), timeout=timeout))
+    with classified():
+        query = client.collection(collection).select([]).limit(1)
+        return sum(1 for _ in query.stream(retry=no_retry(), timeout=timeout))
 
 
 def no_retry() -> Any:
@@ -88,7 +116,7 @@ class Pages:
 
     def read(self, client: Any, call_timeout: Callable[[], float]) -> list[RouteDoc]:
         """Reads the remaining pages with `client` (a retry may bring a fresh one)."""
-        with self._lock:
+        with self._lock, classified():
             base = self._query(client)
             while not self.done:
                 query = base.limit(self._page_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.probes.errors import Transient, is_transient
 from preflight.redact import strip_url_userinfo
 
 
@@ -55,10 +56,8 @@ def _s3_only_loader(data_path: str | None) -> Any:
 
 
 def head_bucket(client: Any, bucket: str) -> BucketObservation:
-    """Definitive answers come back as data; transient ones are raised for the runner."""
+    """Definitive answers come back as data; transient ones are raised as `Transient`."""
     from botocore.exceptions import ClientError, NoCredentialsError
-
-    from preflight.retry import is_transient
 
     endpoint = strip_url_userinfo(str(client.meta.endpoint_url))
     region = client.meta.region_name
@@ -68,7 +67,7 @@ def head_bucket(client: Any, bucket: str) -> BucketObservation:
         return BucketObservation(bucket, 0, "NoCredentials", None, region, endpoint, True)
     except ClientError as error:
         if is_transient(error):
-            raise
+            raise Transient(error) from error
         meta = error.response.get("ResponseMetadata", {})
         headers = meta.get("HTTPHeaders", {})
         return BucketObservation(
@@ -79,6 +78,10 @@ def head_bucket(client: Any, bucket: str) -> BucketObservation:
             client_region=region,
             endpoint=endpoint,
         )
+    except Exception as error:
+        if is_transient(error):
+            raise Transient(error) from error
+        raise
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return BucketObservation(bucket, 200, None, headers.get("x-amz-bucket-region")
                              or response.get("BucketRegion"), region, endpoint)

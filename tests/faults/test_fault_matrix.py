@@ -560,6 +560,51 @@ def test_google_metadata(request: pytest.FixtureRequest, case: Case, mode: str, 
           timeout=TRANSIENT_TIMEOUT, expect=GOOGLE_TRANSIENT)
 
 
+# ----------------------------------------- transient or definitive: decided in one place
+
+def _token_requests(server: tools.FakeHTTP) -> int:
+    return sum(1 for _method, path in server.requests if path.split("?")[0].endswith("/token"))
+
+
+def test_metadata_5xx_is_transient_and_google_auth_does_not_retry_on_its_own(
+        case: Case) -> None:
+    """google-auth retries a metadata 5xx five times, sleeping 1+2+4+8 s, then raises a
+    RefreshError; neither its retries nor that error's "definitive" look may decide."""
+    server = case.tool(tools.FakeHTTP(tools.metadata_server("token-500", failures=5)))
+    env = case.google_env(GCE_METADATA_HOST=server.address, GCE_METADATA_IP=server.address)
+    result = case.stack.run("--only", "gcp.credentials", "--timeout", "20",
+                            "--attempt-timeout", "20", "--format", "json", env=env, timeout=40)
+    assert result.returncode == 0, result.describe()
+    check = result.check("gcp.credentials")
+    assert check["status"] == "pass", check
+    assert check["attempts"] == 6, check  # five transient failures, retried by the runner
+    assert _token_requests(server) == 6, server.requests  # one request per attempt
+    failures = [e for e in result.logs if e.get("message") == "check attempt failed"]
+    assert len(failures) == 5
+    assert all("500" in e["error"] for e in failures), failures
+    assert "issue new credentials" not in result.stderr
+    audit(result, case.canaries, "metadata 5xx transient")
+
+
+def test_broken_key_file_is_definitive_even_with_a_metadata_host_set(case: Case) -> None:
+    """google-auth never consults the metadata server once GOOGLE_APPLICATION_CREDENTIALS
+    names a file: a broken file is the operator's to fix, at once."""
+    server = case.tool(tools.FakeHTTP(tools.metadata_server("all-500")))
+    key = case.tmp / "key.json"
+    key.write_text("{not json")
+    env = case.google_env(GOOGLE_APPLICATION_CREDENTIALS=str(key),
+                          GCE_METADATA_HOST=server.address, GCE_METADATA_IP=server.address)
+    result = case.stack.run("--only", "gcp.credentials", "--timeout", "10",
+                            "--attempt-timeout", "2", "--format", "json", env=env, timeout=30)
+    assert result.returncode == 1, result.describe()
+    check = result.check("gcp.credentials")
+    assert (check["status"], check["attempts"]) == ("fail", 1), check
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in check["message"] + check["remediation"], check
+    assert "metadata" not in (check["message"] + check["remediation"]).lower(), check
+    assert server.requests == [], "the metadata server was consulted"
+    assert result.wall < 8, result.describe()
+
+
 # ================================================================================ signals
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -311,9 +311,11 @@ def token_endpoint(mode: str) -> Script:
     return script
 
 
-def metadata_server(mode: str) -> Script:
+def metadata_server(mode: str, failures: int = 0) -> Script:
     """GCE metadata server. Modes: `ok`; `token-500` / `token-hang` (the ping and the account
-    answer, the token does not); `all-500` / `all-hang` (nothing answers well)."""
+    answer, the token does not); `all-500` / `all-hang` (nothing answers well). With
+    `failures`, `token-500` answers the token request 500 that many times, then 200."""
+    token_requests = [0]
 
     def script(_method: str, path: str) -> Reply:
         if mode == "all-hang":
@@ -325,7 +327,8 @@ def metadata_server(mode: str) -> Script:
         if "/project/project-id" in path:
             return Reply(200, "dummy-project", dict(METADATA_FLAVOR))
         if "/service-accounts/default/token" in path:
-            if mode == "token-500":
+            token_requests[0] += 1
+            if mode == "token-500" and (not failures or token_requests[0] <= failures):
                 return Reply(500, "internal error", dict(METADATA_FLAVOR))
             if mode == "token-hang":
                 return Reply(hang=True)
