@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -282,6 +281,8 @@ class RoutingEntries(Check):
         return config.timeout
 
     def attempt(self, ctx: Context) -> Outcome:
+        from concurrent.futures import ThreadPoolExecutor  # not at import: --help stays light
+
         config = ctx.config
         client = firestore_client(ctx)
         for plan in plan_queries(config.scopes):

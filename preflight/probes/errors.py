@@ -15,8 +15,6 @@ name, so this module imports none of the cloud clients.
 
 from __future__ import annotations
 
-import socket
-
 from preflight.redact import describe_exception
 
 # google.api_core exceptions for gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
@@ -82,6 +80,8 @@ def is_transient(error: BaseException) -> bool:
     For the Firestore and S3 clients' errors; google-auth's are classified in probes/gcp.py,
     which knows which of its calls reached which server.
     """
+    import socket  # here, not at the top: the command line imports this module for --help
+
     if isinstance(error, Transient):
         return True
     module = type(error).__module__
