@@ -4,7 +4,8 @@
     python -m bench.counted_cli script bench/minimal_script.py
 
 The counts (method -> calls) are written as JSON to $BENCH_RPC_COUNT_FILE at exit, whether
-the program leaves through `sys.exit` or preflight's `os._exit`. Used for RPC counts only:
+the program leaves through `sys.exit` or preflight's `os._exit`, and the documents streamed
+answers returned (method -> documents) to $BENCH_DOCUMENT_COUNT_FILE. Used for RPC counts only:
 it imports grpc up front, so its wall time is not preflight's.
 """
 
@@ -44,6 +45,10 @@ def _write() -> None:
     if path:
         with open(path, "w", encoding="utf-8") as stream:
             json.dump(COUNTER.snapshot(), stream)
+    documents = os.environ.get("BENCH_DOCUMENT_COUNT_FILE")
+    if documents:
+        with open(documents, "w", encoding="utf-8") as stream:
+            json.dump(COUNTER.documents_snapshot(), stream)
 
 
 def _exit(status: int) -> NoReturn:

@@ -31,11 +31,13 @@ class RpcCounter(
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Counts every RPC started on an intercepted channel, by method (thread-safe)."""
+    """Counts every RPC started on an intercepted channel, by method, and the documents the
+    streamed answers carry (what real Firestore bills for) (thread-safe)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_method: Counter[str] = Counter()
+        self.documents: Counter[str] = Counter()
 
     @property
     def total(self) -> int:
@@ -46,11 +48,27 @@ class RpcCounter(
         with self._lock:
             return dict(self.by_method)
 
-    def _count(self, details: grpc.ClientCallDetails) -> None:
-        method = details.method
-        name = method.decode() if isinstance(method, bytes) else str(method)
+    def documents_snapshot(self) -> dict[str, int]:
         with self._lock:
-            self.by_method[name.rsplit("/", 1)[-1]] += 1
+            return dict(self.documents)
+
+    def _count(self, details: grpc.ClientCallDetails) -> str:
+        method = details.method
+        name = (method.decode() if isinstance(method, bytes) else str(method)).rsplit("/", 1)[-1]
+        with self._lock:
+            self.by_method[name] += 1
+        return name
+
+    def _count_document(self, method: str, response: Any) -> None:
+        message = getattr(response, "_pb", response)
+        has_field = getattr(message, "HasField", None)
+        try:
+            present = bool(has_field and has_field("document"))
+        except ValueError:  # a response type without a document field
+            present = False
+        if present:
+            with self._lock:
+                self.documents[method] += 1
 
     def intercept_unary_unary(self, continuation: Callable[..., Any],
                               client_call_details: grpc.ClientCallDetails,
@@ -61,8 +79,9 @@ class RpcCounter(
     def intercept_unary_stream(self, continuation: Callable[..., Any],
                                client_call_details: grpc.ClientCallDetails,
                                request: Any) -> Any:
-        self._count(client_call_details)
-        return continuation(client_call_details, request)
+        method = self._count(client_call_details)
+        return _CountedStream(continuation(client_call_details, request),
+                              lambda response: self._count_document(method, response))
 
     def intercept_stream_unary(self, continuation: Callable[..., Any],
                                client_call_details: grpc.ClientCallDetails,
@@ -75,6 +94,25 @@ class RpcCounter(
                                 request_iterator: Any) -> Any:
         self._count(client_call_details)
         return continuation(client_call_details, request_iterator)
+
+
+class _CountedStream:
+    """A streamed call that reports each response it yields; everything else is the call's."""
+
+    def __init__(self, call: Any, seen: Callable[[Any], None]) -> None:
+        self._call = call
+        self._seen = seen
+
+    def __iter__(self) -> _CountedStream:
+        return self
+
+    def __next__(self) -> Any:
+        response = next(self._call)
+        self._seen(response)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
 
 
 class CountingClient(Client):  # type: ignore[misc]

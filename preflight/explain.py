@@ -81,7 +81,8 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
             "collection": config.collection,
             "emulator": config.emulator_host,
             "queries": [{"collection": config.collection,
-                         "where": [[field, "==", value] for field, value in query.equal],
+                         "where": [[field, operator, list(value) if operator == "in"
+                                    else value] for field, operator, value in query.filters],
                          "serves": [scope.label for scope in query.scopes]}
                         for query in plan_queries(config.scopes)],
         },
@@ -122,7 +123,7 @@ def to_text(document: dict[str, Any]) -> str:
     lines.append(f"Firestore: project {_value(firestore['project'])}, database "
                  f"{firestore['database']}, via {where}")
     for query in firestore["queries"]:
-        filters = " AND ".join(f"{f} == {json.dumps(v)}" for f, _, v in query["where"])
+        filters = " AND ".join(f"{f} {op} {json.dumps(v)}" for f, op, v in query["where"])
         lines.append(f"  query {query['collection']} WHERE {filters}"
                      f"  → scopes {', '.join(query['serves'])}")
     lines.append("")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from preflight.checks.routing_entries import (
+    TENANTS_PER_QUERY,
     QueryPlan,
     judge_scope,
     near_misses,
@@ -142,19 +143,32 @@ def test_plan_groups_scopes_by_env_and_project() -> None:
               Scope("t1", "dev", "p")]
     plans = plan_queries(scopes)
     assert plans == [
-        QueryPlan((("env", "dev"), ("project_id", None)), (scopes[0], scopes[1])),
-        QueryPlan((("tenant_id", "t3"), ("env", "prod"), ("project_id", None)), (scopes[2],)),
-        QueryPlan((("tenant_id", "t1"), ("env", "dev"), ("project_id", "p")), (scopes[3],)),
+        QueryPlan((("tenant_id", "in", ("t1", "t2")), ("env", "==", "dev"),
+                   ("project_id", "==", None)), (scopes[0], scopes[1])),
+        QueryPlan((("tenant_id", "==", "t3"), ("env", "==", "prod"),
+                   ("project_id", "==", None)), (scopes[2],)),
+        QueryPlan((("tenant_id", "==", "t1"), ("env", "==", "dev"),
+                   ("project_id", "==", "p")), (scopes[3],)),
     ]
 
 
-def test_plan_size_does_not_grow_with_tenants_sharing_an_env() -> None:
-    assert len(plan_queries([Scope(f"t{i}", "dev") for i in range(1000)])) == 1
+def test_plan_names_a_bounded_number_of_tenants_per_query() -> None:
+    """Firestore allows 30 disjunctions per query; calls grow with tenants, never kinds."""
+    assert 1 < TENANTS_PER_QUERY <= 30
+    plans = plan_queries([Scope(f"t{i}", "dev") for i in range(1000)])
+    full, rest = divmod(1000, TENANTS_PER_QUERY)
+    assert [len(plan.scopes) for plan in plans] == [TENANTS_PER_QUERY] * full + (
+        [rest] if rest else [])
+    for plan in plans:
+        (field, operator, tenants), *_ = plan.filters
+        assert (field, operator) == ("tenant_id", "in")
+        assert list(tenants) == [scope.tenant for scope in plan.scopes]
 
 
 def test_a_shared_query_assigns_documents_by_tenant() -> None:
     scopes = (Scope("a", "dev"), Scope("b", "dev"))
-    plan = QueryPlan((("env", "dev"), ("project_id", None)), scopes)
+    plan = QueryPlan((("tenant_id", "in", ("a", "b")), ("env", "==", "dev"),
+                      ("project_id", "==", None)), scopes)
     assigned = plan.assign(docs({**registry("a"), **registry("b", kinds=["kpi"])}))
     assert len(assigned[scopes[0]]) == 17
     assert [d.doc_id for d in assigned[scopes[1]]] == ["kpi-b-dev"]

@@ -2,8 +2,9 @@
 
 Routes are found exactly as the engines find them: by field equality on resource_kind,
 tenant_id, env and project_id (a null project matches only a present null field), never by
-document id. Observation is one query per (env, project) group of scopes, not one per kind;
-judging the documents it returns is the pure function `judge_scope`.
+document id. Observation is one query per (env, project) group of up to 30 scopes' tenants,
+not one per kind, returning only those scopes' routes; judging the documents it returns is
+the pure function `judge_scope`.
 """
 
 from __future__ import annotations
@@ -176,11 +177,21 @@ def near_misses(scope: Scope, missing: Sequence[str], docs: Iterable[RouteDoc]) 
     return hints
 
 
+# Tenants named by one `tenant_id in [...]` query. Firestore allows at most 30 (it turns
+# `in` into disjunctions). Its indexes serve each value at the same cost, but the emulator
+# scans the collection once per value: 10 keeps each call well inside the attempt timeout
+# there, at the price of more (parallel, cheap) calls on real Firestore.
+TENANTS_PER_QUERY = 10
+FIRESTORE_MAX_DISJUNCTIONS = 30
+
+Filter = tuple[str, str, Any]  # (field, "==" or "in", value; a tuple of values for "in")
+
+
 @dataclass(frozen=True)
 class QueryPlan:
     """One Firestore query and the scopes it answers for."""
 
-    equal: tuple[tuple[str, str | None], ...]
+    filters: tuple[Filter, ...]
     scopes: tuple[Scope, ...]
 
     def assign(self, docs: Sequence[RouteDoc]) -> dict[Scope, list[RouteDoc]]:
@@ -195,21 +206,25 @@ class QueryPlan:
 
 
 def plan_queries(scopes: Sequence[Scope]) -> list[QueryPlan]:
-    """One query per (env, project); the tenant joins the filters when it is alone.
+    """One query per (env, project) and up to TENANTS_PER_QUERY of its tenants.
 
-    Calls grow with the number of distinct (env, project) pairs, never with kinds, and
-    many tenants sharing an env cost one query (the emulator scans per query, and real
-    Firestore bills per document read either way).
+    Real Firestore bills per document returned: a query must return only the asked scopes'
+    routes, never the env's other tenants. Equality on env and project_id with `tenant_id ==
+    T` (one tenant) or `tenant_id in [...]` does that; calls grow with the (env, project)
+    pairs and their tenants / TENANTS_PER_QUERY, never with the kinds.
     """
     groups: dict[tuple[str, str | None], list[Scope]] = defaultdict(list)
     for scope in scopes:
         groups[(scope.env, scope.project)].append(scope)
     plans = []
     for (env, project), members in groups.items():
-        equal: tuple[tuple[str, str | None], ...] = (("env", env), ("project_id", project))
-        if len(members) == 1:
-            equal = (("tenant_id", members[0].tenant), *equal)
-        plans.append(QueryPlan(equal, tuple(members)))
+        for start in range(0, len(members), TENANTS_PER_QUERY):
+            chunk = tuple(members[start:start + TENANTS_PER_QUERY])
+            tenants = tuple(dict.fromkeys(scope.tenant for scope in chunk))
+            tenant: Filter = (("tenant_id", "==", tenants[0]) if len(tenants) == 1
+                              else ("tenant_id", "in", tenants))
+            plans.append(QueryPlan((tenant, ("env", "==", env), ("project_id", "==", project)),
+                                   chunk))
     return plans
 
 
@@ -287,7 +302,7 @@ class RoutingEntries(Check):
         client = firestore_client(ctx)
         for plan in plan_queries(config.scopes):
             if plan not in self._pages:
-                self._pages[plan] = firestore.Pages(config.collection, plan.equal)
+                self._pages[plan] = firestore.Pages(config.collection, plan.filters)
         pending = [pages for pages in self._pages.values() if not pages.done]
         try:
             with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
@@ -303,12 +318,17 @@ class RoutingEntries(Check):
                 findings[scope] = judge_scope(config.kinds, scope_docs,
                                               config.disallowed_for(scope.env))
         queries = sum(pages.calls for pages in self._pages.values())
+        # Near misses: read only for failing scopes, only their own tenant's routes in the env.
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
             nearby = firestore.Pages(config.collection,
-                                     (("tenant_id", scope.tenant), ("env", scope.env)),
+                                     (("tenant_id", "==", scope.tenant), ("env", "==", scope.env)),
                                      fields=("resource_kind", "tenant_id", "env", "project_id"))
-            found.hints = near_misses(scope, found.missing, nearby.read(client, ctx.call_timeout))
+            try:
+                found.hints = near_misses(scope, found.missing,
+                                          nearby.read(client, ctx.call_timeout))
+            except Refused as refusal:
+                return judge_refusal(refusal, config, principal_of(ctx))
             queries += nearby.calls
         ordered = {scope: findings[scope] for scope in config.scopes}
         return summarise(config, ordered, queries)

@@ -86,17 +86,18 @@ def no_retry() -> Any:
 
 
 class Pages:
-    """All documents whose fields equal the given values (None means a present null).
+    """All documents matching the filters: (field, "==", value) — None means a present
+    null — or (field, "in", values).
 
     Read in pages ordered by document id, each page one call bounded by its own timeout,
     so a large result never has to arrive within a single call's deadline, and the pages
     already read survive a retry.
     """
 
-    def __init__(self, collection: str, equal: Sequence[tuple[str, Any]],
+    def __init__(self, collection: str, filters: Sequence[tuple[str, str, Any]],
                  fields: Sequence[str] = ROUTE_FIELDS, page_size: int = PAGE_SIZE) -> None:
         self._collection = collection
-        self._equal = tuple(equal)
+        self._filters = tuple(filters)
         self._fields = list(fields)
         self._page_size = page_size
         self._last: Any = None
@@ -110,8 +111,9 @@ class Pages:
         from google.cloud.firestore_v1.field_path import FieldPath
 
         query = client.collection(self._collection)
-        for name, value in self._equal:
-            query = query.where(filter=FieldFilter(name, "==", value))
+        for name, operator, value in self._filters:
+            query = query.where(filter=FieldFilter(
+                name, operator, list(value) if operator == "in" else value))
         return query.select(self._fields).order_by(FieldPath.document_id())
 
     def read(self, client: Any, call_timeout: Callable[[], float]) -> list[RouteDoc]:
