@@ -108,6 +108,17 @@ def test_wrong_region_fix_names_the_variable_botocore_reads(status: int) -> None
     assert (outcome.remediation or "").startswith("set AWS_DEFAULT_REGION=eu-west-1"), outcome
 
 
+@pytest.mark.parametrize(("code", "named"), [
+    ("InvalidAccessKeyId", "AWS_ACCESS_KEY_ID"), ("SignatureDoesNotMatch", "AWS_SECRET_ACCESS_KEY"),
+    ("InvalidToken", "AWS_SESSION_TOKEN"), ("ExpiredToken", "AWS_SESSION_TOKEN"),
+    ("AccessDenied", "s3:ListBucket"), ("403", "s3:ListBucket"),
+])
+def test_403_fix_follows_the_error_code(code: str, named: str) -> None:
+    outcome = s3_bucket.judge(seen(403, error_code=code))
+    assert outcome.status is Status.FAIL
+    assert named in (outcome.remediation or ""), outcome
+
+
 def test_403_remediation_names_list_bucket() -> None:
     assert "s3:ListBucket" in (s3_bucket.judge(seen(403)).remediation or "")
 

@@ -31,6 +31,37 @@ def judge_name(bucket: str) -> Outcome | None:
                    details={"bucket": bucket})
 
 
+# What a 403's error code means, and its fix: the credentials themselves, or a permission.
+CREDENTIAL_REFUSALS = {
+    "InvalidAccessKeyId": (
+        "S3 does not know this access key id (403 InvalidAccessKeyId)",
+        "fix the AWS credentials: AWS_ACCESS_KEY_ID (or the role behind the web identity) "
+        "names no key S3 knows — deleted, deactivated, or for another account or endpoint"),
+    "SignatureDoesNotMatch": (
+        "S3 rejected the request's signature: the secret access key does not match the key id "
+        "(403 SignatureDoesNotMatch)",
+        "fix AWS_SECRET_ACCESS_KEY: it must be the secret of the key in AWS_ACCESS_KEY_ID"),
+    "InvalidToken": (
+        "S3 rejected the session token (403 InvalidToken)",
+        "fix AWS_SESSION_TOKEN, or let the role / web identity provide temporary credentials"),
+    "ExpiredToken": (
+        "the temporary credentials have expired (403 ExpiredToken)",
+        "use credentials that refresh themselves (IRSA / web identity, an instance role) "
+        "instead of a fixed AWS_SESSION_TOKEN"),
+}
+
+
+def judge_forbidden(seen: s3.BucketObservation, details: dict[str, object]) -> Outcome:
+    refusal = CREDENTIAL_REFUSALS.get(seen.error_code or "")
+    if refusal:
+        message, fix = refusal
+        return Outcome(Status.FAIL, message, remediation=fix, details=details)
+    return Outcome(Status.FAIL, f"bucket {seen.bucket} exists, but this principal may not "
+                   f"read it (403 {seen.error_code or 'Forbidden'})",
+                   remediation=f"allow s3:ListBucket on arn:aws:s3:::{seen.bucket} for the "
+                   "workload's role", details=details)
+
+
 def judge(seen: s3.BucketObservation) -> Outcome:
     details = {"bucket": seen.bucket, "http_status": seen.http_status, "endpoint": seen.endpoint,
                "bucket_region": seen.bucket_region, "client_region": seen.client_region,
@@ -54,9 +85,7 @@ def judge(seen: s3.BucketObservation) -> Outcome:
                        remediation=f"create bucket {name}, or fix RAW_BUCKET / the endpoint "
                        "(AWS_ENDPOINT_URL_S3)", details=details)
     if seen.http_status == 403:
-        return Outcome(Status.FAIL, f"bucket {name} exists, but this principal may not read it "
-                       "(403)", remediation=f"allow s3:ListBucket on arn:aws:s3:::{name} for "
-                       "the workload's role", details=details)
+        return judge_forbidden(seen, details)
     if seen.http_status in (301, 307, 400) and seen.bucket_region:
         return Outcome(Status.FAIL, f"bucket {name} is in region {seen.bucket_region}, not "
                        f"{seen.client_region}", remediation=region_fix(seen.bucket_region),

@@ -70,10 +70,14 @@ def head_bucket(client: Any, bucket: str) -> BucketObservation:
             raise Transient(error) from error
         meta = error.response.get("ResponseMetadata", {})
         headers = meta.get("HTTPHeaders", {})
+        status = int(meta.get("HTTPStatusCode") or 0)
+        code = str(error.response.get("Error", {}).get("Code") or "") or None
+        if status == 403:
+            code = _why_forbidden(client, bucket) or code
         return BucketObservation(
             bucket=bucket,
-            http_status=int(meta.get("HTTPStatusCode") or 0),
-            error_code=str(error.response.get("Error", {}).get("Code") or "") or None,
+            http_status=status,
+            error_code=code,
             bucket_region=headers.get("x-amz-bucket-region"),
             client_region=region,
             endpoint=endpoint,
@@ -85,3 +89,26 @@ def head_bucket(client: Any, bucket: str) -> BucketObservation:
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return BucketObservation(bucket, 200, None, headers.get("x-amz-bucket-region")
                              or response.get("BucketRegion"), region, endpoint)
+
+
+def _why_forbidden(client: Any, bucket: str) -> str | None:
+    """The error code behind HeadBucket's bare 403, which has no body to say it.
+
+    An unknown access key, a wrong secret and a missing permission all look alike there;
+    their fixes differ. ListObjectsV2 with MaxKeys=0 needs the same permission
+    (s3:ListBucket), reads nothing, and its error has a body with the code.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        client.list_objects_v2(Bucket=bucket, MaxKeys=0)
+    except ClientError as error:
+        if is_transient(error):
+            raise Transient(error) from error
+        code = error.response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    except Exception as error:
+        if is_transient(error):
+            raise Transient(error) from error
+        raise
+    return None
