@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests import harness, seed, servers
+from tests import harness, servers
 from tests.conftest import Stack
 from tests.grpc_forwarder import HeaderDroppingForwarder
 
