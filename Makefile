@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit bench bench-quick container-test lock clean
+.PHONY: venv demo test lint typecheck unit bench bench-quick container-test reliability lock clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,11 @@ lint: venv
 test: venv lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bench-quick
+
+# The fault suite, rendering its evidence into the tracked docs/RELIABILITY.md (make test
+# renders it into .pytest-results/faults/ only). A partial run (-k) leaves the doc as is.
+reliability: venv
+	PREFLIGHT_RELIABILITY_DOC=docs/RELIABILITY.md $(VENV)/bin/pytest -q -p no:cacheprovider tests/faults
 
 bench: venv
 	$(PY) -m bench.run

@@ -166,7 +166,7 @@ class Running:
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str], workdir: Path,
                  verdict_path: Path | None, termination_path: Path | None,
-                 user: int | None = None) -> None:
+                 file_modes_bind: bool = False) -> None:
         self.argv = list(argv)
         self.workdir = workdir
         self.verdict_path = verdict_path
@@ -176,13 +176,14 @@ class Running:
         self._err: list[str] = []
         self._ended_at: float | None = None
         command = self.argv
-        if user is not None:
-            # util-linux's setpriv: Popen(user=...) cannot exec an interpreter that lives
-            # under a 0700 home in some sandboxes, setpriv can.
+        if file_modes_bind and os.geteuid() == 0:
+            # Root ignores file modes through two capabilities. Dropping them (util-linux's
+            # setpriv) makes modes bind while root still reads its own checkout, even one in
+            # a private 0700 folder, which another user (nobody) could not.
             setpriv = shutil.which("setpriv")
-            assert setpriv, "running preflight as another user needs setpriv (util-linux)"
-            command = [setpriv, f"--reuid={user}", f"--regid={user}", "--clear-groups",
-                       *self.argv]
+            assert setpriv, "making file modes bind for root needs setpriv (util-linux)"
+            command = [setpriv, "--bounding-set=-dac_override,-dac_read_search",
+                       "--inh-caps=-all", *self.argv]
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             command, env=dict(env), cwd=str(workdir), stdin=subprocess.DEVNULL,
@@ -327,7 +328,7 @@ _RUNS = iter(range(1, 1_000_000))
 
 def start_preflight(args: Sequence[str], env: Mapping[str, str], *, workdir: Path,
                     verdict: bool = True, termination_log: bool = True,
-                    user: int | None = None) -> Running:
+                    file_modes_bind: bool = False) -> Running:
     """Starts `python -m preflight check ARGS` with exactly `env` (plus output paths).
 
     Each run gets its own folder under `workdir` holding the verdict file (passed as
@@ -337,8 +338,6 @@ def start_preflight(args: Sequence[str], env: Mapping[str, str], *, workdir: Pat
     """
     run_dir = workdir / f"run-{next(_RUNS):03d}"
     run_dir.mkdir(parents=True)
-    if user is not None:
-        run_dir.chmod(0o777)
     env = dict(env)
     argv = preflight_argv("check")
     verdict_path: Path | None = None
@@ -356,15 +355,17 @@ def start_preflight(args: Sequence[str], env: Mapping[str, str], *, workdir: Pat
     elif termination_log and "--termination-log" not in args:
         termination_path = run_dir / "termination-log"
         env["PREFLIGHT_TERMINATION_LOG"] = str(termination_path)
-    return Running(argv, env, run_dir, verdict_path, termination_path, user=user)
+    return Running(argv, env, run_dir, verdict_path, termination_path,
+                   file_modes_bind=file_modes_bind)
 
 
 def run_preflight(args: Sequence[str], env: Mapping[str, str], timeout: float = 30.0, *,
                   workdir: Path, verdict: bool = True, termination_log: bool = True,
-                  user: int | None = None) -> Result:
+                  file_modes_bind: bool = False) -> Result:
     """Runs `python -m preflight check ARGS` to the end (at most `timeout` s) and collects it."""
     return start_preflight(args, env, workdir=workdir, verdict=verdict,
-                           termination_log=termination_log, user=user).finish(timeout)
+                           termination_log=termination_log,
+                           file_modes_bind=file_modes_bind).finish(timeout)
 
 
 def run_command(argv: Sequence[str], env: Mapping[str, str], timeout: float = 30.0,

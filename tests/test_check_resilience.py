@@ -95,38 +95,6 @@ def test_paused_dependency_resumed_before_the_deadline_passes(stack: Stack, serv
     assert result.scope("t_system/dev")["routed"] == 17
 
 
-def test_s3_server_paused_then_resumed_passes(stack: Stack) -> None:
-    stack.seed()
-    stack.s3.pause()
-    try:
-        running = stack.start("--timeout", RECOVERY_TIMEOUT, "--attempt-timeout",
-                              ATTEMPT_TIMEOUT)
-        try:
-            running.wait_for_attempt_failure("s3.bucket", LOG_WAIT)
-        finally:
-            stack.s3.resume()
-    finally:
-        stack.s3.resume()
-    result = running.finish(float(RECOVERY_TIMEOUT) + 5)
-    assert_recovered(result, "s3.bucket")
-
-
-def test_firestore_emulator_paused_then_resumed_passes(stack: Stack) -> None:
-    stack.seed()
-    stack.firestore.pause()
-    try:
-        running = stack.start("--timeout", RECOVERY_TIMEOUT, "--attempt-timeout",
-                              ATTEMPT_TIMEOUT)
-        try:
-            running.wait_for_attempt_failure("firestore.access", LOG_WAIT)
-        finally:
-            stack.firestore.resume()
-    finally:
-        stack.firestore.resume()
-    result = running.finish(float(RECOVERY_TIMEOUT) + 5)
-    assert_recovered(result, "firestore.access")
-
-
 # --------------------------------------------------------------------------- stays down
 
 def assert_not_ready(result: harness.Result, timeout: float, failing: str) -> None:

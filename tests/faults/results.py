@@ -1,4 +1,4 @@
-"""What the fault suite measured, as JSON lines, and docs/RELIABILITY.md rendered from them.
+"""What the fault suite measured, as JSON lines, and RELIABILITY.md rendered from them.
 
 Tests call `record(section, **fields)`; the session fixture in conftest.py resets the file
 at the start and renders the markdown at the end. Nothing in the document is typed by hand:
@@ -20,7 +20,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO / ".pytest-results" / "faults"
 RESULTS_FILE = RESULTS_DIR / "results.jsonl"
-DOC_PATH = Path(os.environ.get("PREFLIGHT_RELIABILITY_DOC", REPO / "docs" / "RELIABILITY.md"))
+# Written into the build folder by every run; `make reliability` points it at the tracked
+# docs/RELIABILITY.md (a plain `make test` never rewrites a tracked file).
+DOC_PATH = REPO / os.environ.get("PREFLIGHT_RELIABILITY_DOC", RESULTS_DIR / "RELIABILITY.md")
 PARTIAL_DOC = RESULTS_DIR / "RELIABILITY.partial.md"
 SECTIONS = ("matrix", "fuzz_routes", "fuzz_config", "secrets", "soak", "fail_closed")
 
@@ -104,7 +106,7 @@ def _matrix(rows: list[dict[str, Any]]) -> list[str]:
                 continue
             parts = []
             for row in found:
-                mark = "" if row["ok"] else (" ⚠ BUG" if row.get("bug") else " ✗")
+                mark = "" if row["ok"] else " ✗"
                 parts.append(f"{row['exit_code']} · {row['verdict_status']} · "
                              f"{_seconds(row['wall_s'])}{mark}")
             cells.append("<br>".join(parts))
@@ -119,9 +121,7 @@ def _matrix(rows: list[dict[str, Any]]) -> list[str]:
         checks = ", ".join(f"{name} → {status}" + (f" ({row['attempts'][name]})"
                                                    if row.get("attempts", {}).get(name) else "")
                            for name, status in row["key_checks"].items())
-        result = "ok" if row["ok"] else ("**BUG** (xfail): " + _cell(row["bug"])
-                                         if row.get("bug") else "**unexpected**: "
-                                         + _cell(row.get("problem", "")))
+        result = "ok" if row["ok"] else "**unexpected**: " + _cell(row.get("problem", ""))
         out.append(
             f"| {_cell(row['dependency'])} | {_cell(row['fault'])} | {_cell(row['how'])} | "
             f"{_cell(checks)} | {row['exit_code']} ({row['expected_exit']}) | "
@@ -129,8 +129,7 @@ def _matrix(rows: list[dict[str, Any]]) -> list[str]:
             f"{result} |")
     problems = [r for r in rows if not r["ok"]]
     out += ["", f"{len(rows)} scenarios, {len(rows) - len(problems)} as the contract says, "
-            f"{sum(1 for r in problems if r.get('bug'))} known bugs (strict xfail), "
-            f"{sum(1 for r in problems if not r.get('bug'))} unexpected; "
+            f"{len(problems)} unexpected; "
             f"{sum(1 for r in rows if r['verdict_status'] != 'none')} of {len(rows)} runs "
             "wrote a verdict file that validated against `preflight/schema/verdict-v1.json`.",
             ""]
@@ -252,35 +251,15 @@ def _soak(rows: list[dict[str, Any]]) -> list[str]:
             f"| total wall time | {row['total_s']:.1f} s |", ""]
     if serve:
         for row in serve:
-            if row.get("skipped"):
-                out += [f"`preflight serve` soak: **skipped** — {row['reason']}", ""]
-            else:
-                skip = {"section", "at", "kind"}
-                out += ["`preflight serve`: one process, re-checking every 20 ms, under "
-                        f"{row['probes']:,} probe requests (8 concurrent clients, every "
-                        "endpoint in turn):", "", "| figure | value |", "|---|---|"]
-                out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in row.items() if k not in skip]
-                out.append("")
+            skip = {"section", "at", "kind"}
+            out += ["`preflight serve`: one process, re-checking every 20 ms, under "
+                    f"{row['probes']:,} probe requests (8 concurrent clients, every "
+                    "endpoint in turn):", "", "| figure | value |", "|---|---|"]
+            out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in row.items() if k not in skip]
+            out.append("")
     else:
         out += ["_`serve` soak not run in this session._", ""]
     return out
-
-
-def _bugs(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["## Known bugs (strict xfail)", "",
-           "Tests that expose a defect in preflight are marked `xfail(strict=True)`: they fail "
-           "today; once the defect is fixed they pass, strict xfail turns that into a failure, "
-           "and the marker must be removed.", ""]
-    if not rows:
-        return [*out, "None in this run.", ""]
-    by_reason: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_reason[row["reason"]].append(row)
-    for number, (reason, items) in enumerate(by_reason.items(), start=1):
-        out.append(f"{number}. {_cell(reason.removeprefix('BUG: '))}")
-        for item in items:
-            out.append(f"   - `{item['file']}::{_cell(item['test'])}` — {item['state']}")
-    return [*out, ""]
 
 
 def render(records: list[dict[str, Any]], *, wall_s: float, outcome: str) -> str:
@@ -292,7 +271,7 @@ def render(records: list[dict[str, Any]], *, wall_s: float, outcome: str) -> str
         "# Reliability evidence",
         "",
         "<!-- Generated by the test suite (tests/faults); do not edit by hand. "
-        "Re-run: .venv/bin/pytest tests/faults -->",
+        "Re-run: make reliability -->",
         "",
         f"Produced by `pytest tests/faults` on {now} ({platform.system()} "
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}); "
@@ -306,7 +285,6 @@ def render(records: list[dict[str, Any]], *, wall_s: float, outcome: str) -> str
     lines += _fuzz_config(by["fuzz_config"])
     lines += _soak(by["soak"])
     lines += _secrets(by["secrets"])
-    lines += _bugs(by["bugs"])
     return "\n".join(lines).rstrip() + "\n"
 
 

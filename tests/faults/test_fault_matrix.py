@@ -119,8 +119,6 @@ def judge(request: pytest.FixtureRequest, case: Case, *, dependency: str, fault:
           bound: float | None = None) -> harness.Result:
     """Waits (bounded) for the run, records its row, audits secrets, then asserts."""
     bound = bound if bound is not None else bound_for(expect, timeout)
-    marker = request.node.get_closest_marker("xfail")
-    bug = marker.kwargs.get("reason") if marker else None
     problems: list[str] = []
     try:
         result = running.finish(timeout + 15)
@@ -129,7 +127,7 @@ def judge(request: pytest.FixtureRequest, case: Case, *, dependency: str, fault:
         results.record("matrix", dependency=dependency, fault=fault, how=how,
                        exit_code="hung (killed)" if hung else running.process.returncode,
                        expected_exit=expect.exit, verdict_status="none", wall_s=None,
-                       timeout=timeout, bound_s=bound, key_checks={}, ok=False, bug=bug,
+                       timeout=timeout, bound_s=bound, key_checks={}, ok=False,
                        problem=str(error)[:300])
         raise
     verdict = None
@@ -163,7 +161,7 @@ def judge(request: pytest.FixtureRequest, case: Case, *, dependency: str, fault:
         wall_s=round(result.wall, 3), timeout=timeout, bound_s=bound,
         key_checks={name: got.get(name, "?") for name in expect.checks},
         attempts={name: tries.get(name, 0) for name in expect.checks}, ok=not problems,
-        bug=bug if problems else None, problem="; ".join(problems))
+        problem="; ".join(problems))
     audit(result, case.canaries, request.node.name)
     assert not problems, "; ".join(problems) + "\n" + result.describe()
     return result
@@ -523,7 +521,7 @@ def test_google_invalid_grant(request: pytest.FixtureRequest, case: Case) -> Non
 
 
 def test_google_invalid_grant_is_definitive(request: pytest.FixtureRequest, case: Case) -> None:
-    """What holds today despite the bug above: exit 1, one attempt, nothing retried."""
+    """invalid_grant is definitive: exit 1 after one attempt and one token request."""
     token = case.tool(tools.FakeHTTP(tools.token_endpoint("invalid_grant")))
     key = case.key_file(f"{token.url}/token")
     running = _google_run(case, DEFINITIVE_TIMEOUT, GOOGLE_APPLICATION_CREDENTIALS=key)

@@ -402,7 +402,7 @@ def test_special_characters_in_scopes_and_kinds_are_handled_or_refused(
     label = "/".join(parts)
     # What preflight can read from the label: a '/' inside a part shifts the parts.
     read = label.strip().split("/")
-    usable = 2 <= len(read) <= 3 and all(p and p == p.strip() for p in read) \
+    usable = 2 <= len(read) <= 3 and all(p and not any(c.isspace() for c in p) for p in read) \
         and label.strip().isprintable() and kind == kind.strip() and bool(kind) \
         and kind.isprintable()
     same_scope = read == parts

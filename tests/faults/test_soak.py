@@ -211,14 +211,6 @@ def test_two_hundred_consecutive_checks(stack: Stack, canaries: Canaries,
 
 # --------------------------------------------------------------------------------- serve
 
-def _serve_available() -> str | None:
-    probe = subprocess.run(harness.preflight_argv("serve", "--help"), capture_output=True,
-                           text=True, timeout=30)
-    if probe.returncode != 0:
-        return f"`preflight serve --help` exits {probe.returncode}: serve is not implemented"
-    return None
-
-
 def _proc_status(pid: int) -> dict[str, int]:
     values: dict[str, int] = {}
     try:
@@ -251,10 +243,6 @@ def _metric(body: bytes, name: str) -> float:
 
 def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
                                          tmp_path: Path) -> None:
-    reason = _serve_available()
-    if reason:
-        results.record("soak", kind="serve", skipped=True, reason=reason)
-        pytest.skip(reason)
     stack.seed(canaries.registry())
     port = tools.free_port()
     env = stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint))
