@@ -308,11 +308,14 @@ def test_memory_stays_flat_over_two_hundred_failing_rounds(stack: Stack) -> None
     growth = max(rss[-10:]) - warm
     print(f"RSS after round 20: {warm / 1024:.1f} MiB, after round {ROUNDS}: "
           f"{rss[-1] / 1024:.1f} MiB (max growth {growth / 1024:.1f} MiB); cyclic garbage "
-          f"left at the end: {measured['garbage_at_end']} objects")
+          f"freed during the rounds: {measured['collected_during_rounds']} objects, left at "
+          f"the end: {measured['garbage_at_end']}")
     assert growth < 2 * 1024, f"RSS grew by {growth} KiB over {ROUNDS - 20} failing rounds"
-    # Without collection each failing round leaves ~4 objects of cyclic garbage (botocore's
-    # parsers for the 404): ~850 after 200 rounds. With it, what is left is recent.
-    assert measured["garbage_at_end"] < ROUNDS / 2, measured["garbage_at_end"]
+    # Failing rounds leave cycles (botocore's parsers for the 404, query objects). With
+    # collection on, most are freed while the rounds run (measured: ~5% left at the end);
+    # with it off, most pile up (measured: ~75%, ~1,700 objects after 200 rounds).
+    produced = measured["collected_during_rounds"] + measured["garbage_at_end"]
+    assert measured["garbage_at_end"] < 0.4 * produced, measured
 
 
 def test_check_wait_passes_when_the_route_appears(stack: Stack) -> None:

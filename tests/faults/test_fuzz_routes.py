@@ -47,7 +47,7 @@ TIMESTAMPS = ("created_at", "updated_at")
 LOOKUP = ("resource_kind", "tenant_id", "env", "project_id")
 ALL_FIELDS = (*REQUIRED_STRINGS, *OPTIONAL_STRINGS, "config", "required", *TIMESTAMPS,
               "last_switch_time")
-SCOPES = (("t_system", "dev", None), ("acme corp", "prod.eu", "projet-été"))
+SCOPES = (("t_system", "dev", None), ("acme-corp.eu", "prod.eu", "projet-été"))
 EXAMPLES = int(os.environ.get("PREFLIGHT_FUZZ_EXAMPLES", "30"))
 
 # ------------------------------------------------------------------------------ strategies

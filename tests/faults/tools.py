@@ -320,8 +320,8 @@ def metadata_server(mode: str, failures: int = 0) -> Script:
     def script(_method: str, path: str) -> Reply:
         if mode == "all-hang":
             return Reply(hang=True)
-        if mode == "all-500":
-            return Reply(500, "internal error", METADATA_FLAVOR)
+        if mode == "all-500":  # copies of the headers below: FakeHTTP adds to them
+            return Reply(500, "internal error", dict(METADATA_FLAVOR))
         if path.rstrip("/") in ("", "/computeMetadata/v1"):
             return Reply(200, "computeMetadata/", dict(METADATA_FLAVOR))
         if "/project/project-id" in path:
