@@ -6,12 +6,13 @@ timestamps; `tier`/`health_status` are non-null strings; unknown fields ignored)
 `__init__(self, **data)` that crashes on a field named `self` and hashes a truthy
 `surface_id` to normalise it (ENGINES.md section 2).
 
-Why this design (figures in docs/BENCHMARKS.md, section "Route model"): importing pydantic
-and building the model costs a few hundred milliseconds of start-up, more than a third of a
-whole all-pass `preflight check`, which would break the start-up budget on every pod.
-A hand-written lax validator costs nothing but would re-implement pydantic's coercions
-(ISO-8601 variants, Unix seconds vs milliseconds, boolean words), which is where a
-validator drifts from the engines. So:
+Why this design (measured in docs/BENCHMARKS.md, section 6): importing pydantic and
+building the model costs about 0.3 s of start-up (import ~0.1 s, the model's schema build
+~0.2 s), about half of a whole all-pass `preflight check`: on every pod start it would break
+the start-up budget (check <= 0.8x a minimal script). Per document, the fast path costs ~3 us
+and pydantic ~8-12 us, both negligible. A hand-written lax validator would cost what the
+fast path costs, but re-implement pydantic's coercions (ISO-8601 variants, Unix seconds vs
+milliseconds, boolean words), which is where a validator drifts from the engines. So:
 
 - a fast path, importing nothing, accepts the documents the engines themselves write: every
   field absent or of its canonical type (str; None where Optional; bool; dict with string

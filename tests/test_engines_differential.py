@@ -187,6 +187,7 @@ def test_preflight_agrees_with_the_engines(stack: Stack, name: str) -> None:
         assert result.returncode == 0, where
         assert codes == set(), where
         assert result.scope(SCOPE)["routed"] == 17, where
+        assert verdict["target"]["project"] == stack.project, where  # the engines' project
 
 
 def test_every_scenario_family_is_covered() -> None:
