@@ -37,6 +37,7 @@ STARTUP_KINDS = frozenset(ENGINES_REQUIRED_KINDS)
 ENGINES_REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
 SHOWN_BACKEND = 40
 ENGINES = "engines"  # a refusal by the engines' own rule, as opposed to a strictness code
+MISSING = "missing"  # the text of a missing kind's problem: such kinds are listed as one
 
 
 def _shown(backend: str) -> str:
@@ -104,9 +105,9 @@ class ScopeFindings:
 
 def _grouped(problems: Sequence[Problem]) -> list[str]:
     """Missing kinds as one phrase, every other problem as its own."""
-    missing = [p.kind for p in problems if p.text == "missing"]
+    missing = [p.kind for p in problems if p.text == MISSING]
     texts = [f"missing {len(missing)} ({', '.join(missing)})"] if missing else []
-    return texts + [p.text for p in problems if p.text != "missing"]
+    return texts + [p.text for p in problems if p.text != MISSING]
 
 
 def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: frozenset[str],
@@ -148,7 +149,7 @@ def _judge_kind(kind: str, matches: Sequence[RouteDoc], disallowed: frozenset[st
                 findings: ScopeFindings) -> list[Problem]:
     if not matches:
         findings.missing.append(kind)
-        return [Problem(kind, "missing")]
+        return [Problem(kind, MISSING)]
     routes: list[route_model.Route | None] = []
     for doc in matches:
         try:
