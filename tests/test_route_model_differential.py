@@ -83,6 +83,7 @@ def test_one_document_preflight_accepts_exactly_what_the_engines_model_accepts()
                 seen[f"rejected: {name}"] += 1
 
     check()
+    print(f"one document at a time: {dict(seen)}")  # shown with -s
     assert seen["documents"] >= DOCUMENTS, seen
     assert seen["accepted"] >= DOCUMENTS // 4, seen
     assert seen["rejected"] >= DOCUMENTS // 4, seen
@@ -180,6 +181,7 @@ def test_scopes_with_duplicates_preflight_never_passes_what_the_engines_crash_on
         assert CANARY not in repr(outcome)
 
     check()
+    print(f"scopes: {dict(seen)}")  # shown with -s
     assert seen["scopes"] >= SCOPES, seen
     assert seen["documents"] >= 2_000, seen
     for outcome in ("engines crash", "stricter block", "pass or warn", "with duplicates"):
