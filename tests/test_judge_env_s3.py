@@ -84,6 +84,10 @@ def test_whitespace_the_engines_keep_is_stricter(changes: dict[str, str],
 @pytest.mark.parametrize("value", [None, ""])
 def test_raw_bucket_required_a_contract_rule(value: str | None) -> None:
     assert effect(RAW_BUCKET=value) == [("RAW_BUCKET", "raw_bucket_required")]
+    outcome = env_policy.judge({**GOOD, "RAW_BUCKET": value})
+    assert outcome.details["stricter_than_engines"] == [{
+        "code": "raw_bucket_required", "message": "RAW_BUCKET must name the S3 bucket for raw "
+        "storage and media uploads: the engines would start; they read it at first use only"}]
 
 
 @pytest.mark.parametrize("value", [None, "", "firestore", "BigQuery", "bq", "BQ"])

@@ -45,6 +45,7 @@ class Name:
     needed_at_startup_by: tuple[tuple[str, str], ...]  # (choice variable, resolved value)
     code: str  # the strictness code when the engines would start without it
     rule: str
+    stricter: str  # what the engines do without it, when they start
     fix: str
 
 
@@ -82,11 +83,13 @@ PROJECT = Name(
                           ("FEATURE_FLAGS_BACKEND", "firestore")),
     code="project_required",
     rule="GCP_PROJECT_ID or GCP_PROJECT must name the Firestore project",
+    stricter="the engines would start, as no Firestore backend is chosen; the contract "
+             "requires a project",
     fix="set GCP_PROJECT_ID to the project that holds the routing registry")
 RAW_BUCKET = Name(
     ("RAW_BUCKET",), needed_at_startup_by=(), code="raw_bucket_required",
-    rule="must name the S3 bucket for raw storage and media uploads; the engines read it at "
-         "first use only",
+    rule="must name the S3 bucket for raw storage and media uploads",
+    stricter="the engines would start; they read it at first use only",
     fix="set RAW_BUCKET to the bucket name (the engines read this variable, not preflight's "
         "--bucket)")
 
@@ -139,8 +142,8 @@ def _judge_name(name: Name, env: Mapping[str, str | None]) -> dict[str, Any] | N
             return _violation(name.variables[0], env.get(name.variables[0]),
                               f"{name.rule}: {strictness.ENGINES_CRASH} (they need it for "
                               f"{' and '.join(needed)})", name.fix, None)
-        return _violation(name.variables[0], env.get(name.variables[0]), name.rule, name.fix,
-                          name.code)
+        return _violation(name.variables[0], env.get(name.variables[0]),
+                          f"{name.rule}: {name.stricter}", name.fix, name.code)
     value = env[variable] or ""
     if value != value.strip():
         return _violation(variable, value, "has leading or trailing whitespace, which the "
@@ -165,7 +168,8 @@ def judge(env: Mapping[str, str | None]) -> Outcome:
         effect = (strictness.ENGINES_CRASH if crash
                   else f"{strictness.STRICTER}: they would start")
     details: dict[str, Any] = {"violations": violations}
-    stricter = [strictness.finding(v["code"], f"{v['variable']} {v['rule']}")
+    stricter = [strictness.finding(v["code"], v["rule"] if v["rule"].startswith(v["variable"])
+                                   else f"{v['variable']} {v['rule']}")
                 for v in violations if v["engines_start"]]
     if stricter:
         details["stricter_than_engines"] = stricter
