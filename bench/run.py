@@ -9,7 +9,9 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
    with Firestore RPCs counted by a gRPC client interceptor;
 3. `preflight --version`, `preflight check --help`, time to the first network call;
 4. peak RSS with a complete and a failing registry;
-5. time to green: a dependency comes up N seconds after the start.
+5. time to green: a dependency comes up N seconds after the start;
+6. the route model: pydantic's import cost, the cost per document of the fast path and of
+   the pydantic path, and a whole check whose routes only pydantic can decide.
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
 docs/bench-history.json (the before/after record). Quick mode (`make test`) does every
@@ -48,6 +50,7 @@ from tests import seed, servers
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "engines-raw"
 SMALL, K170, LARGE, BROKEN = "bench-small", "bench-k170", "bench-large", "bench-broken"
+LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem registry
 EXTRA_KINDS = tuple(f"extra_kind_{i:03d}" for i in range(1, 154))  # 17 + 153 = 170
 VALIDATION_ATTEMPT_TIMEOUT = 300.0
 IMPORTS_ONLY = "import google.cloud.firestore, boto3, structlog, tenacity, click"
@@ -55,7 +58,7 @@ CLOUD_PACKAGES = ("google", "grpc", "boto3", "botocore", "s3transfer", "urllib3"
                   "proto", "structlog_gcp")
 LIBRARIES = ("preflight", "google-cloud-firestore", "google-api-core", "google-auth", "grpcio",
              "protobuf", "boto3", "botocore", "click", "structlog", "structlog-gcp",
-             "tenacity", "moto", "matplotlib")
+             "tenacity", "pydantic", "pydantic-core", "moto", "matplotlib")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,9 +150,11 @@ class Bench:
         broken = seed.registry()
         del broken["kpi-t_system-dev"]
         broken["chat_bus-t_system-dev"]["backend_type"] = "memory"
-        self.docs = {SMALL: len(small), K170: len(k170), LARGE: len(large), BROKEN: len(broken)}
+        lax = lax_registry()
+        self.docs = {SMALL: len(small), K170: len(k170), LARGE: len(large), BROKEN: len(broken),
+                     LAX: len(lax)}
         for project, documents in ((SMALL, small), (K170, k170), (LARGE, large),
-                                   (BROKEN, broken)):
+                                   (BROKEN, broken), (LAX, lax)):
             seed.write(seed.firestore_client(self.fs.address, project), documents)
         seed.s3_client(f"http://{self.s3.address}").create_bucket(Bucket=BUCKET)
         self.results["seed"] = {"documents": self.docs, "seconds": time.monotonic() - started}
@@ -218,6 +223,9 @@ class Bench:
                 [self.preflight, "check", "--format", "json"], self.env(BROKEN),
                 lambda r: self.expect_verdict("preflight check (failing registry)", r, 1,
                                               "fail", ("routing.entries",))),
+            LAX_CHECK: (
+                [self.preflight, "check", "--format", "json"], self.env(LAX),
+                lambda r: self.expect_verdict(f"{LAX_CHECK} (all-pass)", r, 0, "pass")),
         }
         wall: dict[str, Samples] = defaultdict(Samples)
         rss: dict[str, Samples] = defaultdict(Samples)
@@ -448,6 +456,50 @@ class Bench:
                 log(f"RPCs: {name}: {entry['rpcs']}")
         self.results["cli_rpcs"] = out
 
+    # ------------------------------------------------------- 6: the route model
+    def route_model(self) -> None:
+        """pydantic's import cost (fresh processes) and per-document cost of each path."""
+        import timeit
+
+        from preflight import _route_pydantic, route_model
+
+        imports: dict[str, Samples] = defaultdict(Samples)
+        for _ in range(self.s.rounds):
+            run = run_process([self.python, "-c", IMPORT_COST], self.env(), cwd=ROOT)
+            try:
+                measured = json.loads(run.stdout)
+            except ValueError:
+                self.fail(f"route model import cost: {run.describe()}")
+                continue
+            for name, seconds in measured.items():
+                imports[name].add(seconds)
+        canonical = list(seed.registry().values())
+        lax = list(lax_registry().values())
+        if any(route_model.canonical(doc) is None for doc in canonical):
+            self.fail("route model: a sample route left the fast path")
+        if any(route_model.canonical(doc) is not None for doc in lax):
+            self.fail("route model: a route with ISO timestamps took the fast path")
+        number = 200 if self.s.quick else 2_000
+
+        def per_document(parse: Callable[[Any], Any], documents: list[Any]) -> float:
+            best = min(timeit.repeat(lambda: [parse(doc) for doc in documents], number=number,
+                                     repeat=3 if self.s.quick else 7))
+            return best / number / len(documents)
+
+        per_doc = {
+            "fast path, the engines' sample routes": per_document(route_model.parse, canonical),
+            "pydantic path, the same routes": per_document(_route_pydantic.parse, canonical),
+            "pydantic path, routes with ISO-8601 timestamps": per_document(route_model.parse,
+                                                                           lax),
+        }
+        self.results["route_model"] = {
+            "imports_s": {name: samples.to_dict() for name, samples in imports.items()},
+            "per_document_s": per_doc, "documents": {"canonical": len(canonical),
+                                                     "lax": len(lax)}}
+        log("route model: " + ", ".join(f"{n} {s.median * 1000:.0f} ms" for n, s in
+                                        imports.items()) + "; " + ", ".join(
+            f"{n}: {v * 1e6:.1f} µs/doc" for n, v in per_doc.items()))
+
     # ------------------------------------------------------- 5: time to green
     def time_to_green(self) -> None:
         assert self.fs is not None
@@ -550,7 +602,8 @@ class Bench:
             ("seed", self.seed), ("processes", self.processes),
             ("first network call", self.first_network_call),
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
-            ("time to green", self.time_to_green), ("imports", self.import_profile),
+            ("time to green", self.time_to_green), ("route model", self.route_model),
+            ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]
         timings: dict[str, float] = {}
         with self.infrastructure():
@@ -567,6 +620,30 @@ class Bench:
 
 
 # ---------------------------------------------------------------- helpers
+LAX_CHECK = "preflight check, routes only pydantic decides"
+IMPORT_COST = """
+import json, time
+started = time.perf_counter()
+import pydantic
+imported = time.perf_counter()
+import preflight._route_pydantic
+built = time.perf_counter()
+print(json.dumps({"import pydantic": imported - started,
+                  "build the route model": built - imported,
+                  "both": built - started}))
+"""
+
+
+def lax_registry() -> dict[str, dict[str, Any]]:
+    """The sample registry with ISO-8601 timestamps, as the engines' filesystem registry
+    writes them: every route goes to pydantic, so the check pays its import."""
+    documents = seed.registry()
+    for document in documents.values():
+        for name in ("created_at", "updated_at"):
+            document[name] = document[name].isoformat()
+    return documents
+
+
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)$")
 
 
@@ -596,11 +673,12 @@ def parse_importtime(stderr: str) -> dict[str, Any]:
     roots = sorted((m for m in modules if m[3] == 0), key=lambda m: -m[2])
     cloud = sorted({name.split(".")[0] for name, *_ in modules
                     if name.split(".")[0] in CLOUD_PACKAGES})
+    pydantic = any(name.split(".")[0] in ("pydantic", "pydantic_core") for name, *_ in modules)
     return {"total_ms": total, "modules": len(modules),
             "packages": [{"package": p, "self_ms": ms, "modules": count[p]}
                          for p, ms in packages[:15]],
             "top_level": [{"module": n, "cumulative_ms": c} for n, _, c, _ in roots[:12]],
-            "cloud_packages": cloud}
+            "cloud_packages": cloud, "pydantic": pydantic}
 
 
 def base_timeout() -> float:

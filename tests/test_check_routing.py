@@ -129,13 +129,17 @@ def test_durable_backends_in_any_case_pass(stack: Stack, backend: str) -> None:
     assert result.scope(SCOPE)["refused"] == {}
 
 
-def test_disallow_option_replaces_the_refused_list(stack: Stack) -> None:
+def test_disallow_option_adds_to_the_engines_refusals(stack: Stack) -> None:
+    """--disallow cannot allow what the engines refuse: they would crash on it."""
     docs = seed.registry()
     docs["kpi-t_system-dev"]["backend_type"] = "memory"
     stack.seed(docs)
     result = stack.run("--disallow", "REDIS")
-    assert_only_routing_fails(result)
-    assert result.scope(SCOPE)["refused"] == {"chat_bus": "redis"}  # memory is allowed now
+    check = assert_only_routing_fails(result)
+    assert result.scope(SCOPE)["refused"] == {"kpi": "memory", "chat_bus": "redis"}
+    assert [entry["code"] for entry in check["details"]["stricter_than_engines"]] == [
+        "backend_refused_by_option"]
+    assert "chat_bus" in check["details"]["stricter_than_engines"][0]["message"]
 
 
 # --------------------------------------------------------------------------- documents
@@ -166,11 +170,12 @@ INVALID = [
     pytest.param("id", None, "'id'", id="missing-id"),
     pytest.param("backend_type", None, "'backend_type'", id="missing-backend_type"),
     pytest.param("backend_type", 42, "'backend_type'", id="backend_type-integer"),
-    pytest.param("backend_type", "   ", "'backend_type'", id="backend_type-blank"),
-    pytest.param("required", "yes", "'required'", id="required-string"),
+    pytest.param("required", "maybe", "'required'", id="required-string"),
     pytest.param("config", "host=redis", "'config'", id="config-string"),
-    pytest.param("created_at", "2026-01-01", "'created_at'", id="created_at-string"),
+    pytest.param("created_at", "yesterday", "'created_at'", id="created_at-string"),
     pytest.param("surface_id", 7, "'surface_id'", id="surface_id-integer"),
+    pytest.param("tier", ..., "'tier'", id="tier-null"),
+    pytest.param("self", "x", "'self'", id="self-field"),
 ]
 
 
@@ -182,7 +187,7 @@ def test_invalid_document_is_named_by_its_document_id(stack: Stack, field: str, 
     if value is None:
         del route[field]
     else:
-        route[field] = value
+        route[field] = None if value is ... else value
     doc_id = "kpi#t_system#dev"  # the other id convention in the wild
     docs[doc_id] = route
     stack.seed(docs)
@@ -194,6 +199,8 @@ def test_invalid_document_is_named_by_its_document_id(stack: Stack, field: str, 
     assert found["missing"] == []
     assert found["routed"] == 16
     assert doc_id in check["message"]
+    assert "the engines will not start" in check["message"]
+    assert "stricter_than_engines" not in check["details"]
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -238,8 +245,11 @@ def test_duplicates_that_differ_fail(stack: Stack, difference: str) -> None:
     assert found["missing"] == []
     assert found["refused"] == {}
     assert found["invalid"] == {}
-    assert "conflicting" in check["message"]
-    assert "chat_bus" in check["message"]
+    assert "duplicates disagree for chat_bus: the engines would take chat_bus#t_system#dev" \
+        in check["message"]
+    assert check["details"]["stricter_than_engines"] == [{
+        "code": "duplicates_disagree", "message": "t_system/dev: duplicates disagree for "
+        "chat_bus: the engines would take chat_bus#t_system#dev"}]
 
 
 # --------------------------------------------------------------------------- scopes

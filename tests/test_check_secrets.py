@@ -47,7 +47,7 @@ def plant_config_secrets(stack: Stack, *, broken: bool) -> dict[str, str]:
         twin["config"] = {"host": secrets["host"], "port": 6379, "token": secrets["dup-token"]}
         docs["chat_bus#t_system#dev"] = twin
         # invalid document carrying credentials
-        docs["budget-t_system-dev"]["required"] = "yes"
+        docs["budget-t_system-dev"]["required"] = "maybe"  # "yes" is a valid boolean to pydantic
         docs["budget-t_system-dev"]["config"] = {"root": "/x", "token": secrets["invalid-token"]}
     stack.seed(docs)
     return secrets

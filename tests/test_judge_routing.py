@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from tests.seed import registry, route
 
 REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
 KINDS = ENGINES_REQUIRED_KINDS
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def docs(documents: dict[str, dict[str, Any]]) -> list[RouteDoc]:
@@ -45,45 +49,95 @@ def test_missing_kinds_are_listed_in_required_order() -> None:
     assert found.routed == 15
 
 
-@pytest.mark.parametrize("backend", ["memory", "MeMoRy", " noop ", "local\t", "TMP", "localhost"])
-def test_refused_backends_whatever_the_case_and_padding(backend: str) -> None:
+@pytest.mark.parametrize("backend", ["memory", "MeMoRy", "noop", "LOCAL", "TMP", "localhost",
+                                     b"memory"])
+def test_refused_backends_whatever_the_case(backend: str | bytes) -> None:
+    """The engines' rule: backend_type.lower() in the refused set, after the model's coercion."""
+    documents = registry()
+    documents["seo-t_system-dev"]["backend_type"] = backend
+    found = judge_scope(KINDS, docs(documents), REFUSED)
+    assert found.status is Status.FAIL
+    shown = backend.decode() if isinstance(backend, bytes) else backend
+    assert found.refused == {"seo": shown}
+    assert found.routed == 16
+    assert not found.engines_start
+    assert found.stricter() == []
+    assert found.problems() == ("the engines will not start: refused backend "
+                                f"seo={shown!r} (document 'seo-t_system-dev')")
+
+
+@pytest.mark.parametrize(("backend", "code"), [
+    (" noop ", "backend_trims_to_refused"), ("local\t", "backend_trims_to_refused"),
+    ("\u3000Memory", "backend_trims_to_refused"), ("", "backend_empty"),
+    ("   ", "backend_empty"), ("\n", "backend_empty"),
+])
+def test_backends_refused_only_once_trimmed_are_stricter(backend: str, code: str) -> None:
+    """The engines start with these (no trimming; empty skipped), but no resolver takes them."""
     documents = registry()
     documents["seo-t_system-dev"]["backend_type"] = backend
     found = judge_scope(KINDS, docs(documents), REFUSED)
     assert found.status is Status.FAIL
     assert found.refused == {"seo": backend}
-    assert found.routed == 16
+    assert found.engines_start
+    (entry,) = found.stricter()
+    assert entry["code"] == code
+    assert entry["message"].startswith("the engines would start, but no resolver accepts ")
+    assert entry["message"].endswith("of seo (document 'seo-t_system-dev') at first use")
+    assert found.problems().startswith("stricter than the engines: the engines would start")
 
 
 def test_disallowed_list_is_configurable() -> None:
-    found = judge_scope(KINDS, docs(registry()), frozenset({"filesystem"}))
+    found = judge_scope(KINDS, docs(registry()), REFUSED | {"filesystem"})
     assert sorted(found.refused) == ["budget", "media_v2_storage", "raw_storage"]
+    assert found.engines_start
+    assert {entry["code"] for entry in found.stricter()} == {"backend_refused_by_option"}
+
+
+def test_the_engines_refusals_hold_whatever_the_option_says() -> None:
+    """--disallow cannot make preflight pass a route the engines crash on."""
+    documents = registry()
+    documents["kpi-t_system-dev"]["backend_type"] = "memory"
+    found = judge_scope(KINDS, docs(documents), frozenset({"redis"}))
+    assert found.refused == {"kpi": "memory", "chat_bus": "redis"}
+    assert not found.engines_start
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"id": None}, "field 'id' must be a string, not null"),
-    ({"backend_type": 3}, "field 'backend_type' must be a string, not integer"),
-    ({"backend_type": "  "}, "field 'backend_type' is empty"),
-    ({"tenant_id": ["t_system"]}, "field 'tenant_id' must be a string, not array"),
-    ({"project_id": 7}, "field 'project_id' must be a string or null, not integer"),
-    ({"surface_id": {"a": 1}}, "field 'surface_id' must be a string or null, not map"),
-    ({"config": "host=x"}, "field 'config' must be a map, not string"),
-    ({"config": None}, "field 'config' must be a map, not null"),
-    ({"required": "yes"}, "field 'required' must be a boolean, not string"),
-    ({"required": 1}, "field 'required' must be a boolean, not integer"),
-    ({"created_at": "2026-01-01"}, "field 'created_at' must be a timestamp, not string"),
-    ({"updated_at": None}, "field 'updated_at' must be a timestamp, not null"),
-    ({"last_switch_time": 1.5}, "field 'last_switch_time' must be a timestamp or null, not double"),
-    ({"tier": True}, "field 'tier' must be a string or null, not boolean"),
+    ({"id": None}, "field 'id' must be a string, got null"),
+    ({"backend_type": 3}, "field 'backend_type' must be a string, got integer"),
+    ({"tenant_id": ["t_system"]}, "field 'tenant_id' must be a string, got array"),
+    ({"env": b"\xff"}, "field 'env' must be a string, got bytes that are not UTF-8"),
+    ({"project_id": 7}, "field 'project_id' must be a string or null, got integer"),
+    ({"surface_id": {"a": 1}}, "field 'surface_id' must be a string or null, got map"),
+    ({"surface_id": 7}, "field 'surface_id' must be a string or null, got integer"),
+    ({"config": "host=x"}, "field 'config' must be a map, got string"),
+    ({"config": None}, "field 'config' must be a map, got null"),
+    ({"required": "maybe"}, "field 'required' must be a boolean, got string that is not a "
+                            "boolean word (true/false, yes/no, on/off, 1/0)"),
+    ({"required": 2}, "field 'required' must be a boolean, got integer other than 0 or 1"),
+    ({"required": None}, "field 'required' must be a boolean, got null"),
+    ({"created_at": "yesterday"}, "field 'created_at' must be a timestamp, got string that is "
+                                  "not an ISO 8601 date-time or a Unix time"),
+    ({"updated_at": None}, "field 'updated_at' must be a timestamp, got null"),
+    ({"last_switch_time": True}, "field 'last_switch_time' must be a timestamp or null, "
+                                 "got boolean"),
+    ({"tier": True}, "field 'tier' must be a string, got boolean"),
+    ({"tier": None}, "field 'tier' must be a string, got null"),
+    ({"health_status": None}, "field 'health_status' must be a string, got null"),
+    ({"self": "x"}, "field 'self' is not allowed: the engines' route model cannot be built "
+                    "with it"),
 ])
 def test_invalid_documents_name_the_field_and_type(change: dict[str, Any], reason: str) -> None:
-    document = route("kpi")
+    document = route("kpi", config={"token": "CANARY-config"})
     document.update(change)
     assert validate_route(document) == reason
     found = judge_scope(["kpi"], [RouteDoc("kpi-doc", document)], REFUSED)
     assert found.status is Status.FAIL
     assert found.invalid == {"kpi-doc": reason}
     assert found.routed == 0
+    assert not found.engines_start
+    assert found.stricter() == []
+    assert found.problems().startswith("the engines will not start: invalid kpi-doc: ")
 
 
 @pytest.mark.parametrize("field", ["id", "resource_kind", "tenant_id", "env", "backend_type"])
@@ -93,14 +147,54 @@ def test_missing_required_field(field: str) -> None:
     assert validate_route(document) == f"missing required field '{field}'"
 
 
+@pytest.mark.parametrize("change", [
+    {"required": "yes"}, {"required": 1}, {"required": 0}, {"required": "off"},
+    {"id": b"kpi"}, {"backend_type": b"firestore"}, {"cost_notes": b"cheap"},
+    {"created_at": "2026-01-01"}, {"created_at": "2026-01-01 10:00:00"},
+    {"updated_at": "2026-01-01T10:00:00.123456Z"}, {"updated_at": "2026-01-01T10:00:00+02:00"},
+    {"created_at": 1_700_000_000}, {"created_at": 1_700_000_000_000.5},
+    {"last_switch_time": "1700000000"}, {"last_switch_time": None},
+    {"config": {b"bytes-key": 1}}, {"unknown_extra": object()}, {"surface_id": "SQUARED²"},
+    {"surface_id": ""}, {"surface_id": None},
+])
+def test_lax_documents_the_engines_accept_pass(change: dict[str, Any]) -> None:
+    """pydantic's lax mode, as in the engines: these routes start (ENGINES.md section 2)."""
+    document = route("kpi")
+    document.update(change)
+    assert validate_route(document) is None
+    found = judge_scope(["kpi"], [RouteDoc("kpi-doc", document)], REFUSED)
+    assert found.status is Status.PASS
+    assert found.routed == 1
+
+
 def test_optional_fields_may_be_absent_or_null() -> None:
     minimal = {"id": "x", "resource_kind": "kpi", "tenant_id": "t", "env": "dev",
                "backend_type": "firestore"}
     assert validate_route(minimal) is None
-    assert validate_route({**minimal, "project_id": None, "surface_id": None, "tier": None,
-                           "last_switch_time": None,
-                           "last_switch_time_extra": 3}) is None
+    assert validate_route({**minimal, "project_id": None, "surface_id": None, "cost_notes": None,
+                           "last_switch_time": None, "last_switch_time_extra": 3}) is None
     assert validate_route({**minimal, "last_switch_time": datetime.now(UTC)}) is None
+
+
+def test_the_fast_path_imports_no_pydantic() -> None:
+    """The documents the engines write are judged without importing pydantic (start-up time)."""
+    program = (
+        "import sys\n"
+        "from preflight.checks.routing_entries import judge_scope\n"
+        "from preflight.config import ENGINES_REFUSED_BACKENDS, ENGINES_REQUIRED_KINDS\n"
+        "from preflight.probes.firestore import RouteDoc\n"
+        "from tests.seed import registry\n"
+        "docs = [RouteDoc(k, v) for k, v in registry().items()]\n"
+        "found = judge_scope(ENGINES_REQUIRED_KINDS, docs, frozenset(ENGINES_REFUSED_BACKENDS))\n"
+        "assert found.routed == 17, found\n"
+        "print('pydantic' in sys.modules)\n"
+        "from preflight.route_model import parse\n"
+        "parse({**registry()['kpi-t_system-dev'], 'required': 'yes'})\n"
+        "print('pydantic' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_a_non_string_kind_is_not_a_match() -> None:
@@ -116,26 +210,68 @@ def test_agreeing_duplicates_warn() -> None:
     assert found.status is Status.WARN
     assert found.duplicates == {"kpi": ["a", "b"]}
     assert found.routed == 1
+    assert found.stricter() == []
 
 
 @pytest.mark.parametrize("other", [
     route("chat_bus", backend="firestore"),
     route("chat_bus", backend="redis", config={"host": "other", "port": 6379}),
+    route("chat_bus", tier=None),
+    route("chat_bus", backend="memory"),
 ])
-def test_differing_duplicates_fail(other: dict[str, Any]) -> None:
-    found = judge_scope(["chat_bus"], [RouteDoc("a", route("chat_bus")), RouteDoc("b", other)],
+def test_disagreeing_duplicates_are_stricter_when_the_first_is_fine(
+        other: dict[str, Any]) -> None:
+    found = judge_scope(["chat_bus"], [RouteDoc("b", other), RouteDoc("a", route("chat_bus"))],
                         REFUSED)
     assert found.status is Status.FAIL
     assert found.conflicting == ["chat_bus"]
     assert found.duplicates == {"chat_bus": ["a", "b"]}
+    assert found.refused == {}  # the engines take "a"
     assert found.routed == 0
+    assert found.engines_start
+    assert found.stricter() == [{"code": "duplicates_disagree", "message": "duplicates disagree "
+                                 "for chat_bus: the engines would take a"}]
 
 
-def test_a_refused_duplicate_fails_even_if_the_first_is_fine() -> None:
-    found = judge_scope(["kpi"], [RouteDoc("a", route("kpi")),
-                                  RouteDoc("b", route("kpi", backend="memory"))], REFUSED)
+@pytest.mark.parametrize(("first", "refused", "invalid"), [
+    (route("kpi", tier=None), {}, {"kpi#t_system#dev": "field 'tier' must be a string, got null"}),
+    (route("kpi", backend="Memory"), {"kpi": "Memory"}, {}),
+])
+def test_the_first_document_in_id_order_is_the_one_the_engines_use(
+        first: dict[str, Any], refused: dict[str, str], invalid: dict[str, str]) -> None:
+    """'#' sorts before '-': the engines' limit(1) returns kpi#t_system#dev, and crash."""
+    found = judge_scope(["kpi"], [RouteDoc("kpi-t_system-dev", route("kpi")),
+                                  RouteDoc("kpi#t_system#dev", first)], REFUSED)
     assert found.status is Status.FAIL
-    assert found.refused == {"kpi": "memory"}
+    assert found.refused == refused
+    assert found.invalid == invalid
+    assert not found.engines_start
+    assert found.problems().startswith("the engines will not start: ")
+    # the disagreement is named too: deleting the bad document alone would still leave two
+    assert [entry["code"] for entry in found.stricter()] == ["duplicates_disagree"]
+
+
+def test_an_invalid_later_duplicate_is_named_and_stricter() -> None:
+    found = judge_scope(["kpi"], [RouteDoc("a", route("kpi")),
+                                  RouteDoc("b", route("kpi", required="maybe"))], REFUSED)
+    assert list(found.invalid) == ["b"]
+    assert found.engines_start
+    assert [entry["code"] for entry in found.stricter()] == ["duplicates_disagree"]
+
+
+def test_findings_outside_the_startup_check_are_stricter() -> None:
+    """Another scope, or a kind outside the 17: the engines do not look at start-up."""
+    documents = registry(kinds=["kpi"])
+    documents["kpi-t_system-dev"]["backend_type"] = "memory"
+    other_scope = judge_scope(["kpi", "seo"], docs(documents), REFUSED, startup_kinds=())
+    assert other_scope.engines_start
+    assert other_scope.stricter() == [{
+        "code": "not_checked_at_startup", "message": "the engines do not check kpi, seo here "
+        "at start-up; --scope and --kinds require it"}]
+    new_kind = judge_scope(["kpi", "brand_new"], docs(registry(kinds=["kpi"])), REFUSED)
+    assert new_kind.missing == ["brand_new"]
+    assert new_kind.engines_start
+    assert [entry["code"] for entry in new_kind.stricter()] == ["not_checked_at_startup"]
 
 
 def test_plan_groups_scopes_by_env_and_project() -> None:

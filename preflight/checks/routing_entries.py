@@ -2,19 +2,21 @@
 
 Routes are found exactly as the engines find them: by field equality on resource_kind,
 tenant_id, env and project_id (a null project matches only a present null field), never by
-document id. Observation is one query per (env, project) group of up to 30 scopes' tenants,
+document id. Observation is one query per (env, project) group of up to 10 scopes' tenants,
 not one per kind, returning only those scopes' routes; judging the documents it returns is
-the pure function `judge_scope`.
+the pure function `judge_scope`, which judges as the engines do (their model, via
+`preflight.route_model`; the first document in id order; their refused backends) and marks
+every block that goes beyond them with a strictness code.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from preflight import route_model, strictness
 from preflight.checks.base import Check, Context
 from preflight.checks.firestore_access import (
     firestore_client,
@@ -22,73 +24,58 @@ from preflight.checks.firestore_access import (
     judge_refusal,
     principal_of,
 )
-from preflight.config import Config, Scope
+from preflight.config import (
+    ENGINES_REFUSED_BACKENDS,
+    ENGINES_REQUIRED_KINDS,
+    Config,
+    Scope,
+)
 from preflight.probes import firestore
 from preflight.probes.errors import Refused
 from preflight.probes.firestore import RouteDoc
 from preflight.verdict import Outcome, Status
 
-REQUIRED_STRINGS = ("id", "resource_kind", "tenant_id", "env", "backend_type")
-OPTIONAL_STRINGS = ("project_id", "surface_id", "tier", "health_status", "cost_notes",
-                    "previous_backend_type", "switch_rationale")
-TIMESTAMPS = ("created_at", "updated_at")
-OPTIONAL_TIMESTAMPS = ("last_switch_time",)
 QUERY_WORKERS = 8
 MAX_HINTS = 20
+# The one scope, and the kinds, the engines' start-up validation looks up (ENGINES.md §3).
+STARTUP_SCOPE = Scope("t_system", "dev")
+STARTUP_KINDS = frozenset(ENGINES_REQUIRED_KINDS)
+ENGINES_REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
+SHOWN_BACKEND = 40
+ENGINES = "engines"  # a refusal by the engines' own rule, as opposed to a strictness code
+MISSING = "missing"  # the text of a missing kind's problem: such kinds are listed as one
 
 
-def firestore_type(value: object) -> str:
-    names = {type(None): "null", bool: "boolean", int: "integer", float: "double", str: "string",
-             bytes: "bytes", dict: "map", list: "array"}
-    for python_type, name in names.items():
-        if type(value) is python_type:
-            return name
-    if isinstance(value, datetime):
-        return "timestamp"
-    return type(value).__name__.lower()
+def _shown(backend: str) -> str:
+    return repr(backend if len(backend) <= SHOWN_BACKEND else backend[:SHOWN_BACKEND - 1] + "…")
 
 
 def validate_route(data: Mapping[str, Any]) -> str | None:
     """Why the engines' route model would reject this document, or None if it accepts it."""
-    for name in REQUIRED_STRINGS:
-        if name not in data:
-            return f"missing required field '{name}'"
-        if not isinstance(data[name], str):
-            return f"field '{name}' must be a string, not {firestore_type(data[name])}"
-    if not data["backend_type"].strip():
-        return "field 'backend_type' is empty"
-    for name in OPTIONAL_STRINGS:
-        if name in data and data[name] is not None and not isinstance(data[name], str):
-            return f"field '{name}' must be a string or null, not {firestore_type(data[name])}"
-    if "config" in data and not isinstance(data["config"], dict):
-        return f"field 'config' must be a map, not {firestore_type(data['config'])}"
-    if "required" in data and not isinstance(data["required"], bool):
-        return f"field 'required' must be a boolean, not {firestore_type(data['required'])}"
-    for name in TIMESTAMPS:
-        if name in data and not isinstance(data[name], datetime):
-            return f"field '{name}' must be a timestamp, not {firestore_type(data[name])}"
-    for name in OPTIONAL_TIMESTAMPS:
-        if name in data and data[name] is not None and not isinstance(data[name], datetime):
-            return (f"field '{name}' must be a timestamp or null, "
-                    f"not {firestore_type(data[name])}")
-    return None
+    return route_model.reason(data)
 
 
-def normalised_backend(data: Mapping[str, Any]) -> str | None:
-    backend = data.get("backend_type")
-    return backend.strip().lower() if isinstance(backend, str) else None
+@dataclass(frozen=True)
+class Problem:
+    """One finding for one kind: an engines crash (code None) or a stricter rule (its code)."""
+
+    kind: str
+    text: str
+    code: str | None = None
+    listed: bool = True  # in details.stricter_than_engines (else summed up by another entry)
 
 
 @dataclass
 class ScopeFindings:
     missing: list[str] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-    refused_in: dict[str, str] = field(default_factory=dict)  # kind -> the document's id
-    invalid: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # kind -> the engines' pick's backend
+    refused_in: dict[str, str] = field(default_factory=dict)  # kind -> that document's id
+    invalid: dict[str, str] = field(default_factory=dict)  # every matched invalid document
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     conflicting: list[str] = field(default_factory=list)
     routed: int = 0
     hints: list[str] = field(default_factory=list)
+    problems_found: list[Problem] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -96,31 +83,49 @@ class ScopeFindings:
             return Status.FAIL
         return Status.WARN if self.duplicates else Status.PASS
 
+    @property
+    def engines_start(self) -> bool:
+        """Whether the engines' start-up would pass as far as this scope's findings go."""
+        return all(problem.code is not None for problem in self.problems_found)
+
+    def stricter(self) -> list[dict[str, str]]:
+        return [strictness.finding(p.code, p.text) for p in self.problems_found
+                if p.code is not None and p.listed]
+
     def to_dict(self) -> dict[str, Any]:
         return {"missing": self.missing, "refused": self.refused, "invalid": self.invalid,
                 "duplicates": self.duplicates, "routed": self.routed}
 
     def problems(self) -> str:
+        crash = [p for p in self.problems_found if p.code is None]
+        contract = [p for p in self.problems_found if p.code is not None]
         parts = []
-        if self.missing:
-            parts.append(f"missing {len(self.missing)} ({', '.join(self.missing)})")
-        if self.refused:
-            parts.append("refused backend " + ", ".join(
-                f"{kind}={backend.strip()!r} (document {self.refused_in[kind]!r})"
-                for kind, backend in self.refused.items()))
-        if self.invalid:
-            parts.append("invalid " + "; ".join(
-                f"{doc_id}: {reason}" for doc_id, reason in self.invalid.items()))
-        if self.conflicting:
-            parts.append("conflicting duplicates for " + ", ".join(self.conflicting))
-        elif self.duplicates:
+        if crash:
+            parts.append(f"{strictness.ENGINES_CRASH}: " + "; ".join(_grouped(crash)))
+        if contract:
+            parts.append(f"{strictness.STRICTER}: " + "; ".join(_grouped(contract)))
+        if not parts and self.duplicates:
             parts.append("duplicate routes (they agree) for " + ", ".join(self.duplicates))
         return "; ".join(parts)
 
 
-def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc],
-                disallowed: frozenset[str]) -> ScopeFindings:
-    """Judge the documents the engines' lookups for one scope could return. Pure."""
+def _grouped(problems: Sequence[Problem]) -> list[str]:
+    """Missing kinds as one phrase, every other problem as its own."""
+    missing = [p.kind for p in problems if p.text == MISSING]
+    texts = [f"missing {len(missing)} ({', '.join(missing)})"] if missing else []
+    return texts + [p.text for p in problems if p.text != MISSING]
+
+
+def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: frozenset[str],
+                startup_kinds: Collection[str] = STARTUP_KINDS) -> ScopeFindings:
+    """Judge the documents the engines' lookups for one scope could return. Pure.
+
+    The engines take the first match in document-id order (`limit(1)` on an equality query)
+    and crash at start-up if it does not build their model or if its `backend_type`,
+    lower-cased and untrimmed, is refused. Everything else preflight blocks here is a
+    stricter rule and carries its code. `startup_kinds` are the kinds the engines check in
+    this scope at start-up: a finding for any other kind can only be a stricter rule.
+    """
     wanted = set(kinds)
     by_kind: dict[str, list[RouteDoc]] = defaultdict(list)
     for doc in docs:
@@ -128,32 +133,92 @@ def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc],
         if isinstance(kind, str) and kind in wanted:
             by_kind[kind].append(doc)
     findings = ScopeFindings()
+    unchecked: list[str] = []
     for kind in kinds:
-        matches = sorted(by_kind.get(kind, ()), key=lambda d: d.doc_id)
-        if not matches:
-            findings.missing.append(kind)
-            continue
-        usable = True
-        for doc in matches:
-            reason = validate_route(doc.data)
-            if reason:
-                findings.invalid[doc.doc_id] = reason
-                usable = False
-            backend = doc.data.get("backend_type")
-            if isinstance(backend, str) and normalised_backend(doc.data) in disallowed:
-                if kind not in findings.refused:
-                    findings.refused[kind] = backend
-                    findings.refused_in[kind] = doc.doc_id
-                usable = False
-        if len(matches) > 1:
-            findings.duplicates[kind] = [doc.doc_id for doc in matches]
-            first = matches[0].data
-            if any(normalised_backend(d.data) != normalised_backend(first)
-                   or d.data.get("config") != first.get("config") for d in matches[1:]):
-                findings.conflicting.append(kind)
-                usable = False
-        findings.routed += usable
+        checked = kind in startup_kinds
+        found = _judge_kind(kind, sorted(by_kind.get(kind, ()), key=lambda d: d.doc_id),
+                            disallowed, findings)
+        if not checked and any(p.code is None for p in found):
+            unchecked.append(kind)
+        findings.problems_found += [p if checked or p.code else
+                                    Problem(p.kind, p.text, "not_checked_at_startup", False)
+                                    for p in found]
+        findings.routed += not found
+    if unchecked:
+        findings.problems_found.append(Problem(
+            unchecked[0], f"the engines do not check {', '.join(unchecked)} here at start-up; "
+            "--scope and --kinds require it", "not_checked_at_startup"))
     return findings
+
+
+def _judge_kind(kind: str, matches: Sequence[RouteDoc], disallowed: frozenset[str],
+                findings: ScopeFindings) -> list[Problem]:
+    if not matches:
+        findings.missing.append(kind)
+        return [Problem(kind, MISSING)]
+    routes: list[route_model.Route | None] = []
+    for doc in matches:
+        try:
+            routes.append(route_model.parse(doc.data))
+        except route_model.InvalidRoute as invalid:
+            findings.invalid[doc.doc_id] = invalid.reason
+            routes.append(None)
+    problems: list[Problem] = []
+    first_id, first = matches[0].doc_id, routes[0]
+    if first is None:
+        problems.append(Problem(kind, f"invalid {first_id}: {findings.invalid[first_id]}"))
+    else:
+        refusal = _refusal(first.backend_type, disallowed)
+        if refusal is not None:
+            findings.refused[kind] = first.backend_type
+            findings.refused_in[kind] = first_id
+            problems.append(_refused(kind, first.backend_type, first_id, refusal))
+    if len(matches) > 1:
+        findings.duplicates[kind] = [doc.doc_id for doc in matches]
+        if not _agree(routes):
+            findings.conflicting.append(kind)
+            problems.append(Problem(kind, f"duplicates disagree for {kind}: the engines would "
+                                    f"take {first_id}", "duplicates_disagree"))
+    return problems
+
+
+def _refusal(backend: str, disallowed: frozenset[str]) -> str | None:
+    """ENGINES when the engines refuse it; a strictness code when only preflight does."""
+    lowered, trimmed = backend.lower(), backend.strip().lower()
+    if lowered in ENGINES_REFUSED:
+        return ENGINES
+    if not trimmed:
+        return "backend_empty"
+    if trimmed in ENGINES_REFUSED:
+        return "backend_trims_to_refused"
+    if lowered in disallowed or trimmed in disallowed:
+        return "backend_refused_by_option"
+    return None
+
+
+def _refused(kind: str, backend: str, doc_id: str, refusal: str) -> Problem:
+    shown, where = _shown(backend), f"(document {doc_id!r})"
+    if refusal == "backend_empty":
+        text = (f"the engines would start, but no resolver accepts the empty backend_type of "
+                f"{kind} {where} at first use")
+    elif refusal == "backend_trims_to_refused":
+        text = (f"the engines would start, but no resolver accepts backend_type {shown} of "
+                f"{kind} {where} at first use")
+    elif refusal == "backend_refused_by_option":
+        text = (f"the engines accept backend_type {shown} of {kind} {where}; "
+                "--disallow/--disallow-in refuses it")
+    else:
+        text = f"refused backend {kind}={shown} {where}"
+    return Problem(kind, text, None if refusal == ENGINES else refusal)
+
+
+def _agree(routes: Sequence[route_model.Route | None]) -> bool:
+    first = routes[0]
+    if first is None:
+        return False
+    backend = first.backend_type.strip().lower()
+    return all(route is not None and route.backend_type.strip().lower() == backend
+               and route.config == first.config for route in routes[1:])
 
 
 def near_misses(scope: Scope, missing: Sequence[str], docs: Iterable[RouteDoc]) -> list[str]:
@@ -252,7 +317,11 @@ def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: 
         details["per_env_rules"], unmatched = per_env_rules(config)
         if unmatched:
             details["per_env_rules_unmatched"] = unmatched
-    kinds = len(config.kinds)
+    stricter = [{**entry, "message": f"{scope.label}: {entry['message']}"}
+                for scope, found in findings.items() for entry in found.stricter()]
+    if stricter:
+        details["stricter_than_engines"] = stricter
+    kinds = config.kinds
     if bad:
         shown = "; ".join(f"{scope.label}: {findings[scope].problems()}" for scope in bad[:3])
         more = f" (and {len(bad) - 3} more scopes)" if len(bad) > 3 else ""
@@ -262,22 +331,22 @@ def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: 
                          "resource_kind, tenant_id, env, project_id (null for a scope without "
                          "a project) and backend_type")
         if any(findings[s].refused for s in bad):
-            fixes.append("switch refused routes to a durable backend_type (firestore, redis, "
-                         "s3, bigquery)")
+            fixes.append("switch refused routes to a durable backend_type, without surrounding "
+                         "spaces (firestore, redis, s3, bigquery)")
         if any(findings[s].invalid for s in bad):
             fixes.append("fix or delete the invalid documents named above")
         if any(findings[s].conflicting for s in bad):
-            fixes.append("delete all but one of the conflicting duplicate routes")
+            fixes.append("delete all but one of the disagreeing duplicate routes")
         if hints:
             fixes.append(hints[0])
         return Outcome(Status.FAIL, f"{len(bad)} of {len(findings)} scope(s) cannot start: "
                        f"{shown}{more}", remediation="; ".join(fixes), details=details)
     if warned:
         shown = "; ".join(f"{scope.label}: {findings[scope].problems()}" for scope in warned[:3])
-        return Outcome(Status.WARN, f"all {kinds} kinds routed, with duplicates: {shown}",
+        return Outcome(Status.WARN, f"all {len(kinds)} kinds routed, with duplicates: {shown}",
                        remediation="delete the redundant route documents; the engines take "
-                       "whichever comes first", details=details)
-    return Outcome(Status.PASS, f"all {kinds} kinds routed in {len(findings)} scope(s)",
+                       "the first in document-id order", details=details)
+    return Outcome(Status.PASS, f"all {len(kinds)} kinds routed in {len(findings)} scope(s)",
                    details=details)
 
 
@@ -315,8 +384,9 @@ class RoutingEntries(Check):
         findings: dict[Scope, ScopeFindings] = {}
         for plan, pages in self._pages.items():
             for scope, scope_docs in plan.assign(pages.docs).items():
-                findings[scope] = judge_scope(config.kinds, scope_docs,
-                                              config.disallowed_for(scope.env))
+                findings[scope] = judge_scope(
+                    config.kinds, scope_docs, config.disallowed_for(scope.env),
+                    STARTUP_KINDS if scope == STARTUP_SCOPE else frozenset())
         queries = sum(pages.calls for pages in self._pages.values())
         # Near misses: read only for failing scopes, only their own tenant's routes in the env.
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:

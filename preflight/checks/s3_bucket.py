@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from preflight import strictness
 from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.probes import s3
@@ -22,13 +24,23 @@ def region_fix(region: str) -> str:
 _BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+def stricter(outcome: Outcome) -> Outcome:
+    """Every failure here is a contract rule: the engines use the bucket at first use only."""
+    if outcome.status is not Status.FAIL:
+        return outcome
+    return replace(outcome, details={**outcome.details, "stricter_than_engines": [
+        strictness.finding("raw_bucket_must_exist", "the engines would start; they use the "
+                           "bucket RAW_BUCKET names at first use only (raw storage, media "
+                           "uploads)")]})
+
+
 def judge_name(bucket: str) -> Outcome | None:
     if _BUCKET_NAME.match(bucket):
         return None
-    return Outcome(Status.FAIL, f"{bucket!r} is not a valid S3 bucket name",
+    return stricter(Outcome(Status.FAIL, f"{bucket!r} is not a valid S3 bucket name",
                    remediation="set RAW_BUCKET to the bucket's name: 3-63 characters, "
                    "lower-case letters, digits, '.' and '-'",
-                   details={"bucket": bucket})
+                   details={"bucket": bucket}))
 
 
 # What a 403's error code means, and its fix: the credentials themselves, or a permission.
@@ -63,6 +75,10 @@ def judge_forbidden(seen: s3.BucketObservation, details: dict[str, object]) -> O
 
 
 def judge(seen: s3.BucketObservation) -> Outcome:
+    return stricter(_judge(seen))
+
+
+def _judge(seen: s3.BucketObservation) -> Outcome:
     details = {"bucket": seen.bucket, "http_status": seen.http_status, "endpoint": seen.endpoint,
                "bucket_region": seen.bucket_region, "client_region": seen.client_region,
                "error_code": seen.error_code}

@@ -15,11 +15,12 @@ from preflight.redact import describe_exception
 
 PAGE_SIZE = 2000
 
-# Every field of the engines' route model; a projection keeps unrelated payload off the wire.
+# Every field of the engines' route model, and `self`, the one extra field that crashes it
+# (its `__init__(self, **data)`); a projection keeps unrelated payload off the wire.
 ROUTE_FIELDS = (
     "id", "resource_kind", "tenant_id", "env", "backend_type", "project_id", "surface_id",
     "config", "required", "created_at", "updated_at", "tier", "health_status", "cost_notes",
-    "previous_backend_type", "switch_rationale", "last_switch_time",
+    "previous_backend_type", "switch_rationale", "last_switch_time", "self",
 )
 
 

@@ -2,17 +2,20 @@
 
 Hypothesis generates route documents with arbitrary field types, missing fields, unicode,
 very long strings, nested configs, `backend_type` in every case and padding, odd document
-ids, duplicates and near misses. An independent oracle, written from ENGINES.md (not from
-preflight's code), says what the engines would do: which documents their field-equality
-lookup finds, which of those their model certainly rejects, which backends are refused.
+ids, duplicates and near misses. The oracle (tests/engines_oracle.py, written from ENGINES.md,
+not from preflight's code) says what the engines would do with the documents as the
+Firestore client reads them back: which documents their field-equality lookup finds, which
+their model (pydantic, lax) rejects, which one `limit(1)` returns, which backends are refused;
+the README's strictness rules say what preflight blocks beyond that.
 
 Properties:
 - preflight never crashes: exit 0 or 1, a schema-valid verdict, routing.entries is never
   `error`;
-- it never passes a scope with a missing kind, a matched document the engines' model
-  rejects, a refused backend, or conflicting duplicates;
-- `missing` is exactly what the engines' lookup misses, and every offending document id is
-  named (`invalid`, `duplicates`);
+- its outcome is exactly the oracle's: fail when the engines crash or a documented stricter
+  rule applies (and then `details.stricter_than_engines` says so), warn for agreeing
+  duplicates, else pass;
+- `missing`, `refused` and `invalid` are exactly what the oracle finds, and every
+  disagreeing duplicate is named;
 - route `config` values never appear in any output.
 """
 
@@ -31,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests import harness, seed
+from tests import engines_oracle, harness, seed
 from tests.conftest import Stack
 from tests.faults import results
 from tests.faults.common import require_verdict
@@ -209,97 +212,58 @@ def engines_find(doc: Mapping[str, Any], kind: str, scope: tuple[str, str, str |
     return type(doc["project_id"]) is str and doc["project_id"] == project
 
 
-def engines_model(doc: Mapping[str, Any]) -> str:
-    """'accept', 'reject' (any route model would), or 'ambiguous' (lax coercion may accept)."""
-    certain = {type(None), bool, int, float, dict, list, datetime}
-    verdict = "accept"
-    for name in REQUIRED_STRINGS:
-        if name not in doc:
-            return "reject"
-        value = doc[name]
-        if isinstance(value, bytes):
-            verdict = "ambiguous"
-        elif not isinstance(value, str) and (type(value) in certain or isinstance(value,
-                                                                                   datetime)):
-            return "reject"
-    backend = doc["backend_type"]
-    if isinstance(backend, str) and not backend.strip():
-        verdict = "ambiguous"  # the engines would hold an empty backend: broken either way
-    for name in OPTIONAL_STRINGS:
-        value = doc.get(name)
-        if name not in doc or value is None or isinstance(value, str):
-            continue
-        if isinstance(value, bytes):
-            verdict = "ambiguous"
-        else:
-            return "reject"
-    if "config" in doc and not isinstance(doc["config"], dict):
-        if doc["config"] is None:
-            verdict = "ambiguous"
-        else:
-            return "reject"
-    if "required" in doc and not isinstance(doc["required"], bool):
-        if isinstance(doc["required"], (dict, list, bytes, datetime)):
-            return "reject"
-        verdict = "ambiguous"  # 0/1, "true": a lax bool accepts some
-    for name in (*TIMESTAMPS, "last_switch_time"):
-        if name not in doc or isinstance(doc[name], datetime):
-            continue
-        if doc[name] is None or isinstance(doc[name], (int, float, str)):
-            verdict = "ambiguous"  # a lax datetime parses numbers and ISO strings
-        else:
-            return "reject"
-    return verdict
-
-
 @dataclass
 class Expected:
     missing: set[str] = field(default_factory=set)
     rejected: dict[str, str] = field(default_factory=dict)  # doc id -> kind
-    refused: set[str] = field(default_factory=set)
+    refused: set[str] = field(default_factory=set)  # kinds whose first document is refused
+    crash: set[str] = field(default_factory=set)  # kinds the engines' start-up fails on
+    stricter: set[str] = field(default_factory=set)  # kinds only a stricter rule blocks
     conflicting: dict[str, list[str]] = field(default_factory=dict)
     agreeing: set[str] = field(default_factory=set)
-    ambiguous: set[str] = field(default_factory=set)
 
     @property
     def must_fail(self) -> bool:
-        return bool(self.missing or self.rejected or self.refused or self.conflicting)
+        return bool(self.missing or self.crash or self.stricter)
 
     def allowed(self) -> set[str]:
         if self.must_fail:
             return {"fail"}
-        if self.ambiguous:
-            return {"pass", "warn", "fail"}
         return {"warn"} if self.agreeing else {"pass"}
 
 
-def _norm(doc: Mapping[str, Any]) -> Any:
-    backend = doc.get("backend_type")
-    return backend.strip().lower() if isinstance(backend, str) else None
+def _norm(backend: str) -> str:
+    return backend.strip().lower()
 
 
 def oracle(docs: Mapping[str, Mapping[str, Any]], scope: tuple[str, str, str | None]) -> Expected:
     expected = Expected()
     for kind in KINDS:
-        found = {doc_id: doc for doc_id, doc in docs.items() if engines_find(doc, kind, scope)}
-        if not found:
+        ids = sorted(doc_id for doc_id, doc in docs.items() if engines_find(doc, kind, scope))
+        if not ids:
             expected.missing.add(kind)
             continue
-        for doc_id, doc in found.items():
-            model = engines_model(doc)
-            if model == "reject":
+        routes = [engines_oracle.build(docs[doc_id]) for doc_id in ids]
+        for doc_id, route in zip(ids, routes, strict=True):
+            if route is None:
                 expected.rejected[doc_id] = kind
-            elif model == "ambiguous":
-                expected.ambiguous.add(kind)
-            if isinstance(doc.get("backend_type"), str) and _norm(doc) in REFUSED:
-                expected.refused.add(kind)
-        if len(found) > 1:
-            first = next(iter(found.values()))
-            if all(_norm(d) == _norm(first) and d.get("config") == first.get("config")
-                   for d in found.values()):
+        first = routes[0]
+        if first is None:
+            expected.crash.add(kind)
+        elif first.backend_type.lower() in REFUSED:
+            expected.crash.add(kind)
+            expected.refused.add(kind)
+        elif not _norm(first.backend_type) or _norm(first.backend_type) in REFUSED:
+            expected.stricter.add(kind)
+            expected.refused.add(kind)
+        if len(ids) > 1:
+            if first is not None and all(
+                    r is not None and _norm(r.backend_type) == _norm(first.backend_type)
+                    and r.config == first.config for r in routes[1:]):
                 expected.agreeing.add(kind)
             else:
-                expected.conflicting[kind] = sorted(found)
+                expected.conflicting[kind] = ids
+                expected.stricter.add(kind)
     return expected
 
 
@@ -357,12 +321,19 @@ def explicit(changes: dict[str, dict[str, Any] | None], classes: list[str]) -> d
                        ["duplicate with another backend", "duplicate that agrees"]))
 @example(case=explicit({"budget-t_system-dev": {"created_at": "yesterday", "required": "yes"}},
                        ["field set to string (lax-coercible)"]))
+@example(case=explicit({"budget-t_system-dev": {"created_at": "2026-01-01 10:00",
+                                                "required": 1, "env": "dev", "tier": b"pro"}},
+                       ["field set to string (lax-coercible)", "field set to bytes"]))
+@example(case=explicit({"kpi#t_system#dev": {"health_status": None}},
+                       ["duplicate, first in id order invalid"]))
+@example(case=explicit({"seo-t_system-dev": {"self": "x"}}, ["extra field 'self'"]))
 def test_hostile_routes_never_crash_never_pass_and_name_the_document(
         stack: Stack, case: dict[str, Any]) -> None:
     collection = f"fz_{uuid.uuid4().hex[:10]}"
     docs, scope, marker = case["docs"], case["scope"], case["marker"]
     seed.write(stack.db, docs, collection)
-    expected = oracle(docs, scope)
+    stored = seed.snapshot(stack.db, collection)  # what the engines' to_dict() returns
+    expected = oracle(stored, scope)
     result = run_registry(stack, collection, scope)
     verdict = require_verdict(result)
     routing = result.check("routing.entries")
@@ -377,11 +348,17 @@ def test_hostile_routes_never_crash_never_pass_and_name_the_document(
     assert verdict["status"] == ("fail" if outcome == "fail" else "pass"), where
     found = routing["details"]["scopes"][_label(scope)]
     assert set(found["missing"]) == expected.missing, where
-    for doc_id in expected.rejected:
-        assert doc_id in found["invalid"], f"rejected document {doc_id!r} not named\n{where}"
-    assert expected.refused <= set(found["refused"]), where
+    assert set(found["invalid"]) == set(expected.rejected), where
+    assert set(found["refused"]) == expected.refused, where
     for kind, ids in expected.conflicting.items():
-        assert sorted(found["duplicates"].get(kind, [])) == ids, where
+        assert found["duplicates"].get(kind) == ids, where
+    codes = {entry["code"] for entry in routing["details"].get("stricter_than_engines", [])}
+    startup = scope == ("t_system", "dev", None)
+    if outcome == "fail" and (not startup or not (expected.missing or expected.crash)):
+        assert codes, f"a block the engines would start through carries no code\n{where}"
+    if not startup and (expected.missing or expected.crash):
+        # what would crash the engines in their start-up scope is only a rule here
+        assert "not_checked_at_startup" in codes, where
     assert marker not in result.everything(), f"a config value was printed\n{where}"
 
 

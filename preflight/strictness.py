@@ -1,0 +1,81 @@
+"""Where preflight blocks although the engines would start: the deliberate strictness rules.
+
+A block either predicts an engines crash at start-up ("the engines will not start") or
+applies a rule of the contract (or an operator's option) that the engines' own code does
+not enforce. The second kind is never silent: the check result carries
+`details.stricter_than_engines`, a list of `{"code", "message"}` with a code from `RULES`.
+The README's table of deliberate strictness lists exactly these codes (a test compares
+them), so a user reading a block can tell the two kinds apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENGINES_CRASH = "the engines will not start"
+STRICTER = "stricter than the engines"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    rule: str
+    reason: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("backend_trims_to_refused",
+         "a route's `backend_type` that is refused only once trimmed (`' memory'`, "
+         "`'noop\\t'`)",
+         "the engines compare it untrimmed and start, but no resolver accepts it at first use"),
+    Rule("backend_empty",
+         "a route's `backend_type` that is empty or only whitespace",
+         "the engines skip an empty `backend_type` at start-up, but no resolver accepts it at "
+         "first use"),
+    Rule("backend_refused_by_option",
+         "a `backend_type` that `--disallow` or `--disallow-in` refuses but the engines accept",
+         "the operator asked for it"),
+    Rule("duplicates_disagree",
+         "several documents answer one lookup and differ in `backend_type` (trimmed, "
+         "lower-cased), `config`, or validity",
+         "the engines take the first in document-id order: which backend serves is an "
+         "accident of naming, and renaming or deleting a document switches it silently"),
+    Rule("not_checked_at_startup",
+         "a finding in a scope other than `t_system/dev`, or for a kind outside the engines' "
+         "17",
+         "the engines check only their 17 kinds in `t_system/dev` at start-up; `--scope` and "
+         "`--kinds` ask for more"),
+    Rule("routing_registry_not_firestore",
+         "`ROUTING_REGISTRY_BACKEND` unset or `filesystem`",
+         "the engines start on a filesystem registry in their working folder; the contract "
+         "requires firestore"),
+    Rule("project_required",
+         "neither `GCP_PROJECT_ID` nor `GCP_PROJECT` set while no Firestore backend is chosen",
+         "the engines need a project only for Firestore backends; the contract requires one"),
+    Rule("value_untrimmed",
+         "`GCP_PROJECT_ID`, `GCP_PROJECT` or `RAW_BUCKET` with leading or trailing whitespace",
+         "the engines use the value verbatim; preflight checks the trimmed name, so it cannot "
+         "vouch for what the engines will use"),
+    Rule("raw_bucket_required",
+         "`RAW_BUCKET` unset or empty",
+         "the engines read it at first use only (raw storage, media uploads); the contract "
+         "requires it"),
+    Rule("raw_bucket_must_exist",
+         "the bucket `RAW_BUCKET` names does not exist or cannot be read (`s3.bucket` fails)",
+         "the engines use it at first use only; the contract requires it"),
+    Rule("nexus_backend_refused",
+         "`NEXUS_BACKEND` set to anything but `firestore`, `bigquery` or `bq` (lower-cased, "
+         "not trimmed; empty means unset)",
+         "the engines start, and refuse it at first use"),
+    Rule("feature_flags_memory",
+         "`FEATURE_FLAGS_BACKEND` = `memory` or `in_memory`",
+         "the engines accept it; the contract forbids memory backends"),
+)
+CODES: frozenset[str] = frozenset(rule.code for rule in RULES)
+
+
+def finding(code: str, message: str) -> dict[str, str]:
+    """One entry of `details.stricter_than_engines`."""
+    if code not in CODES:
+        raise ValueError(f"unknown strictness code {code!r}")
+    return {"code": code, "message": message}
