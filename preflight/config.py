@@ -14,31 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# The engines' start-up demands these kinds for scope t_system/dev (ENGINES.md).
-ENGINES_REQUIRED_KINDS: tuple[str, ...] = (
-    "feature_flags",
-    "strategy_lock",
-    "kpi",
-    "budget",
-    "maybes",
-    "memory",
-    "analytics_events",
-    "rate_limit",
-    "firearms",
-    "page_content",
-    "seo",
-    "realtime_registry",
-    "chat_bus",
-    "nexus_backend",
-    "media_v2_storage",
-    "raw_storage",
-    "timeline",
-)
-ENGINES_REFUSED_BACKENDS: tuple[str, ...] = ("memory", "noop", "local", "tmp", "localhost")
-DEFAULT_SCOPES: tuple[str, ...] = ("t_system/dev",)
-DEFAULT_COLLECTION = "routing_registry"
-DEFAULT_DATABASE = "(default)"
+if TYPE_CHECKING:
+    from preflight.profile import Profile
+
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
 KUBERNETES_TERMINATION_LOG = Path("/dev/termination-log")
@@ -46,16 +26,6 @@ FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9._:()-]{1,100}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-# The variables the engines themselves read; env.policy judges exactly these.
-ENGINES_ENV_VARIABLES = (
-    "ROUTING_REGISTRY_BACKEND",
-    "GCP_PROJECT_ID",
-    "GCP_PROJECT",
-    "RAW_BUCKET",
-    "NEXUS_BACKEND",
-    "FEATURE_FLAGS_BACKEND",
-)
 
 
 class ConfigError(Exception):
@@ -69,9 +39,20 @@ class ConfigError(Exception):
         super().__init__(f"{where}: expected {expected}{shown}")
 
 
+class ProfileUnusable(ConfigError):
+    """A profile that does not load: its own error already names the file, line and key."""
+
+    def __init__(self, where: str, error: Exception) -> None:
+        self.where = where
+        self.expected = "a valid profile"
+        self.got = None
+        Exception.__init__(self, f"{where}: {error}" if where else str(error))
+
+
 class Source(StrEnum):
     FLAG = "flag"
     ENV = "env"
+    PROFILE = "profile"
     DEFAULT = "default"
 
 
@@ -97,6 +78,12 @@ class Scope:
         return "/".join(parts)
 
 
+def default_profile() -> Profile:
+    from preflight.profile import DEFAULT_PROFILE, load
+
+    return load(DEFAULT_PROFILE)
+
+
 @dataclass(frozen=True)
 class Config:
     project: str | None
@@ -120,11 +107,19 @@ class Config:
     strict: bool = False
     disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
     color: bool = True
+    serving_scopes: tuple[Scope, ...] = ()
+    probes: bool = True
+    profile: Profile = field(default_factory=default_profile, compare=False, repr=False)
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
         """The base refused backends plus those refused for this env (--disallow-in)."""
         return self.disallowed | self.disallowed_by_env.get(env, frozenset())
+
+    def every_scope(self) -> tuple[Scope, ...]:
+        """Every scope a route is read at: start-up, serving, and the kinds' fixed scopes."""
+        fixed = tuple(self.profile.fixed_scopes())
+        return tuple(dict.fromkeys((*self.scopes, *self.serving_scopes, *fixed)))
 
 
 def _show(value: str, limit: int = 60) -> str:
@@ -300,10 +295,55 @@ def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...
     return tuple(known), None
 
 
+def load_profile(raw: Raw | None) -> Profile:
+    """The profile named by --profile / PREFLIGHT_PROFILE (a built-in name or a file)."""
+    from preflight.profile import DEFAULT_PROFILE, ProfileError, load
+
+    reference = DEFAULT_PROFILE if raw is None or not raw.value else raw.value
+    assert isinstance(reference, str)
+    try:
+        return load(reference)
+    except ProfileError as error:
+        raise ProfileUnusable(raw.where if raw is not None else "--profile", error) from None
+
+
+def from_profile(raw: Mapping[str, Raw], profile: Profile) -> dict[str, Raw]:
+    """Options left at their default take the profile's value, and say where it is."""
+    offered: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
+        "collection": (profile.collection, ("registry", "collection")),
+        "database": (profile.database, ("registry", "database")),
+        "kinds": (",".join(profile.kinds_at("startup")), ("kinds",)),
+        "scopes": ((profile.startup_scope.label,), ("startup", "scope")),
+        "disallow": (",".join(profile.refused_all), ("refused_backends", "all")),
+    }
+    merged = dict(raw)
+    for name, (value, path) in offered.items():
+        current = raw.get(name)
+        if current is None or current.source is Source.DEFAULT:
+            merged[name] = Raw(value, Source.PROFILE,
+                               f"profile {profile.name} ({profile.where(*path)})")
+    return merged
+
+
+def parse_serving_scopes(raw: Raw | None) -> tuple[Scope, ...]:
+    """Request-time lookups always carry a project: a serving scope without one is a typo."""
+    if raw is None:
+        return ()
+    scopes = tuple(parse_scope(item, raw.where) for item in split_list(raw, "serving scopes"))
+    for scope in scopes:
+        if scope.project is None:
+            raise ConfigError(raw.where, "serving scopes as tenant/env/project (the engines look "
+                              "request-time routes up with the caller's project)", scope.label)
+    return tuple(dict.fromkeys(scopes))
+
+
 def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
     from preflight.checks import NAMES
+    from preflight.profile import env_variables
 
+    profile = load_profile(raw.get("profile"))
+    raw = from_profile(raw, profile)
     scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
         raw["scopes"], "scopes"))
     kinds = split_list(raw["kinds"], "resource kinds")
@@ -319,6 +359,10 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     if "/" in collection:
         raise ConfigError(raw["collection"].where, "a top-level collection id without '/'",
                           collection)
+    by_env = {env: frozenset(names) for env, names in profile.refused_by_env.items()}
+    for env, names in (parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw
+                       else {}).items():
+        by_env[env] = by_env.get(env, frozenset()) | names
     termination = raw["termination_log"]
     selected, deselected_by = select(raw, NAMES)
     return Config(
@@ -336,15 +380,18 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
                          else writable_file_target(termination)),
         format=parse_choice(raw["format"], FORMATS),
         log_level=parse_choice(raw["log_level"], LOG_LEVELS),
-        engines_env={name: environ.get(name) for name in ENGINES_ENV_VARIABLES},
+        engines_env={name: environ.get(name) for name in env_variables(profile)},
         emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,
         ignore=(parse_check_names(raw["ignore"], NAMES, allow_all=True) if "ignore" in raw
                 else frozenset()),
         selected=selected,
         deselected_by=deselected_by,
         strict=parse_flag(raw["strict"]) if "strict" in raw else False,
-        disallowed_by_env=parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw else {},
+        disallowed_by_env=by_env,
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
+        serving_scopes=parse_serving_scopes(raw.get("serving_scopes")),
+        probes=parse_flag(raw["probes"]) if "probes" in raw else profile.probes,
+        profile=profile,
         sources=dict(raw),
     )

@@ -2,15 +2,14 @@
 
 Routes are found exactly as the engines find them: by field equality on resource_kind,
 tenant_id, env and project_id (a null project matches only a present null field), never by
-document id. Observation is one query per (env, project) group of scopes, not one per kind;
-judging the documents it returns is the pure function `judge_scope`.
+document id. The documents come from the round's shared registry read (preflight.registry);
+judging them is the pure function `judge_scope`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,8 +17,8 @@ from typing import Any
 from preflight.checks.base import Check, Context
 from preflight.checks.firestore_access import NO_PROJECT, firestore_client
 from preflight.config import Config, Scope
-from preflight.probes import firestore
 from preflight.probes.firestore import RouteDoc
+from preflight.registry import registry_read
 from preflight.verdict import Outcome, Status
 
 REQUIRED_STRINGS = ("id", "resource_kind", "tenant_id", "env", "backend_type")
@@ -27,7 +26,6 @@ OPTIONAL_STRINGS = ("project_id", "surface_id", "tier", "health_status", "cost_n
                     "previous_backend_type", "switch_rationale")
 TIMESTAMPS = ("created_at", "updated_at")
 OPTIONAL_TIMESTAMPS = ("last_switch_time",)
-QUERY_WORKERS = 8
 MAX_HINTS = 20
 
 
@@ -171,43 +169,6 @@ def near_misses(scope: Scope, missing: Sequence[str], docs: Iterable[RouteDoc]) 
     return hints
 
 
-@dataclass(frozen=True)
-class QueryPlan:
-    """One Firestore query and the scopes it answers for."""
-
-    equal: tuple[tuple[str, str | None], ...]
-    scopes: tuple[Scope, ...]
-
-    def assign(self, docs: Sequence[RouteDoc]) -> dict[Scope, list[RouteDoc]]:
-        if len(self.scopes) == 1:
-            return {self.scopes[0]: list(docs)}
-        by_tenant: dict[str, list[RouteDoc]] = defaultdict(list)
-        for doc in docs:
-            tenant = doc.data.get("tenant_id")
-            if isinstance(tenant, str):
-                by_tenant[tenant].append(doc)
-        return {scope: by_tenant.get(scope.tenant, []) for scope in self.scopes}
-
-
-def plan_queries(scopes: Sequence[Scope]) -> list[QueryPlan]:
-    """One query per (env, project); the tenant joins the filters when it is alone.
-
-    Calls grow with the number of distinct (env, project) pairs, never with kinds, and
-    many tenants sharing an env cost one query (the emulator scans per query, and real
-    Firestore bills per document read either way).
-    """
-    groups: dict[tuple[str, str | None], list[Scope]] = defaultdict(list)
-    for scope in scopes:
-        groups[(scope.env, scope.project)].append(scope)
-    plans = []
-    for (env, project), members in groups.items():
-        equal: tuple[tuple[str, str | None], ...] = (("env", env), ("project_id", project))
-        if len(members) == 1:
-            equal = (("tenant_id", members[0].tenant), *equal)
-        plans.append(QueryPlan(equal, tuple(members)))
-    return plans
-
-
 def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: int) -> Outcome:
     bad = [scope for scope, found in findings.items() if found.status is Status.FAIL]
     warned = [scope for scope, found in findings.items() if found.status is Status.WARN]
@@ -251,9 +212,6 @@ class RoutingEntries(Check):
     name = "routing.entries"
     needs = ("firestore.access",)
 
-    def __init__(self) -> None:
-        self._pages: dict[QueryPlan, firestore.Pages] = {}
-
     def skip_reason(self, config: Config) -> str | None:
         return None if config.project else NO_PROJECT
 
@@ -264,27 +222,12 @@ class RoutingEntries(Check):
     def attempt(self, ctx: Context) -> Outcome:
         config = ctx.config
         client = firestore_client(ctx)
-        for plan in plan_queries(config.scopes):
-            if plan not in self._pages:
-                self._pages[plan] = firestore.Pages(config.collection, plan.equal)
-        pending = [pages for pages in self._pages.values() if not pages.done]
-        with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-            for future in [pool.submit(pages.read, client, ctx.call_timeout)
-                           for pages in pending]:
-                future.result()
-
-        findings: dict[Scope, ScopeFindings] = {}
-        for plan, pages in self._pages.items():
-            for scope, scope_docs in plan.assign(pages.docs).items():
-                findings[scope] = judge_scope(config.kinds, scope_docs,
-                                              config.disallowed_for(scope.env))
-        queries = sum(pages.calls for pages in self._pages.values())
+        read = registry_read(ctx)
+        docs = read.by_scope(client, ctx)
+        findings = {scope: judge_scope(config.kinds, docs.get(scope, ()),
+                                       config.disallowed_for(scope.env))
+                    for scope in config.scopes}
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
-            nearby = firestore.Pages(config.collection,
-                                     (("tenant_id", scope.tenant), ("env", scope.env)),
-                                     fields=("resource_kind", "tenant_id", "env", "project_id"))
-            found.hints = near_misses(scope, found.missing, nearby.read(client, ctx.call_timeout))
-            queries += nearby.calls
-        ordered = {scope: findings[scope] for scope in config.scopes}
-        return summarise(config, ordered, queries)
+            found.hints = near_misses(scope, found.missing, read.nearby(client, ctx, scope))
+        return summarise(config, findings, read.calls)
