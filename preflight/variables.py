@@ -104,7 +104,7 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
     if allowed is not None and value not in allowed:
         return [_finding(rule, f"{shown}: the contract allows only "
                          f"{', '.join(rule.allowed or ())}", Effect.CONTRACT, severity, reading)]
-    if rule.required and reading.from_default:
+    if rule.required and not reading.raw:
         return [_finding(rule, shown, Effect.CONTRACT, severity, reading)]
     findings: list[Finding] = []
     for name in (rule.needs or {}).get(value, ()):

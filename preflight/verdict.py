@@ -167,6 +167,8 @@ class Verdict:
                 "collection": config.collection,
                 "scopes": [scope.label for scope in config.scopes],
                 "required_kinds": list(config.kinds),
+                "serving_scopes": [scope.label for scope in config.serving_scopes],
+                "profile": config.profile.name,
                 "emulator": config.emulator_host is not None,
             },
             "checks": [check.to_dict() for check in self.checks],

@@ -38,6 +38,7 @@ ENGINES_KINDS = (
     "rate_limit", "firearms", "page_content", "seo", "realtime_registry", "chat_bus",
     "nexus_backend", "media_v2_storage", "raw_storage", "timeline",
 )
+ENGINES_REFUSED = ("memory", "noop", "local", "tmp", "localhost")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 # Fake AWS keys for moto (it accepts any). Odd enough that preflight's scrubber, which

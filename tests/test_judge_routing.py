@@ -7,20 +7,16 @@ from typing import Any
 
 import pytest
 
-from preflight.checks.routing_entries import (
-    QueryPlan,
-    judge_scope,
-    near_misses,
-    plan_queries,
-    validate_route,
-)
-from preflight.config import ENGINES_REFUSED_BACKENDS, ENGINES_REQUIRED_KINDS, Scope
+from preflight.checks.routing_entries import judge_scope, near_misses, validate_route
+from preflight.config import Scope
 from preflight.probes.firestore import RouteDoc
+from preflight.registry import QueryPlan, plan_queries
 from preflight.verdict import Status
+from tests.harness import ENGINES_KINDS, ENGINES_REFUSED
 from tests.seed import registry, route
 
-REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
-KINDS = ENGINES_REQUIRED_KINDS
+REFUSED = frozenset(ENGINES_REFUSED)
+KINDS = ENGINES_KINDS
 
 
 def docs(documents: dict[str, dict[str, Any]]) -> list[RouteDoc]:
