@@ -8,9 +8,8 @@ crash is a rule stricter than the engines, listed in `details.stricter_than_engi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from preflight.verdict import Outcome, Status
 
@@ -36,8 +35,7 @@ CONSEQUENCE = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     code: str
     subject: str  # what is wrong: a variable, or "kind at scope"
     message: str  # the problem, in one phrase, never a config value
@@ -65,7 +63,7 @@ class Finding:
         document: dict[str, Any] = {
             "code": self.code, "subject": self.subject, "message": self.message,
             "fix": self.fix, "effect": self.effect.value,
-            "consequence": CONSEQUENCE[self.effect], "severity": self.severity,
+            "consequence": CONSEQUENCE[self.effect], "outcome": self.severity,
         }
         if self.reason:
             document["reason"] = self.reason

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from preflight.config import Config, Scope
 from preflight.probes import firestore
@@ -72,21 +72,18 @@ class RegistryRead:
         self._pages = {plan: firestore.Pages(config.collection, plan.equal)
                        for plan in plan_queries(config.every_scope())}
         self._lock = threading.Lock()
-        self._extra_calls = 0
 
     @property
     def calls(self) -> int:
-        return sum(pages.calls for pages in self._pages.values()) + self._extra_calls
+        return sum(pages.calls for pages in self._pages.values())
 
-    def nearby(self, client: Any, ctx: Context, scope: Scope) -> list[RouteDoc]:
+    def nearby(self, client: Any, ctx: Context, scope: Scope) -> firestore.Pages:
         """Every document of the scope's tenant and env, project or not: for near misses."""
         pages = firestore.Pages(self._collection, (("tenant_id", scope.tenant),
                                                    ("env", scope.env)),
                                 fields=("resource_kind", "tenant_id", "env", "project_id"))
-        docs = pages.read(client, ctx.call_timeout)
-        with self._lock:
-            self._extra_calls += pages.calls
-        return docs
+        pages.read(client, ctx.call_timeout)
+        return pages
 
     def by_scope(self, client: Any, ctx: Context) -> dict[Scope, list[RouteDoc]]:
         """Reads what is still unread (raising what is transient), then splits by scope."""
@@ -113,8 +110,7 @@ def matches(kind: str, docs: Iterable[RouteDoc]) -> list[RouteDoc]:
                   key=lambda doc: doc.doc_id)
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A kind the engines look up at a scope, and where (the start-up, serving or fixed one)."""
 
     kind: str

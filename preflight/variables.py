@@ -9,15 +9,14 @@ shown back; any other value (a host, a path) is described, not printed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from preflight.findings import Effect, Finding
 from preflight.profile import VariableRule
 from preflight.redact import strip_url_userinfo
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """What the engines end up using for one variable."""
 
     variable: str  # where the value came from: the rule's variable or its fallback

@@ -38,6 +38,10 @@ ENGINES_KINDS = (
     "rate_limit", "firearms", "page_content", "seo", "realtime_registry", "chat_bus",
     "nexus_backend", "media_v2_storage", "raw_storage", "timeline",
 )
+# What the first-use checks say of the healthy test stack: the engines' sample registry has
+# no event_stream route, and the stack sets none of the backend-selecting variables.
+FIRST_USE_DEFAULTS = {"env.backends": "warn", "routing.serving": "warn",
+                      "routing.backends": "pass"}
 ENGINES_REFUSED = ("memory", "noop", "local", "tmp", "localhost")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 

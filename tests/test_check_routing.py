@@ -23,7 +23,7 @@ def assert_only_routing_fails(result: harness.Result) -> dict[str, Any]:
     assert result.returncode == 1, result.describe()
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
                                  "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "fail"}
+                                 "routing.entries": "fail", **harness.FIRST_USE_DEFAULTS}
     check = result.check("routing.entries")
     assert check["remediation"], check
     assert result.termination_log is not None
@@ -213,7 +213,8 @@ def test_duplicates_that_agree_warn_and_pass(stack: Stack) -> None:
         "duplicates": {"chat_bus": ["chat_bus#t_system#dev", "chat_bus-t_system-dev"]}}
     assert check["remediation"]
     assert "chat_bus" in check["message"]
-    assert result.verdict["summary"]["warn"] == 1
+    assert result.verdict["summary"]["warn"] == 1 + list(
+        harness.FIRST_USE_DEFAULTS.values()).count("warn")
 
 
 @pytest.mark.parametrize("difference", ["backend", "config"])

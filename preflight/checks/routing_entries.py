@@ -227,7 +227,10 @@ class RoutingEntries(Check):
         findings = {scope: judge_scope(config.kinds, docs.get(scope, ()),
                                        config.disallowed_for(scope.env))
                     for scope in config.scopes}
+        queries = read.calls
         for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
             found = findings[scope]
-            found.hints = near_misses(scope, found.missing, read.nearby(client, ctx, scope))
-        return summarise(config, findings, read.calls)
+            nearby = read.nearby(client, ctx, scope)
+            found.hints = near_misses(scope, found.missing, nearby.docs)
+            queries += nearby.calls
+        return summarise(config, findings, queries)

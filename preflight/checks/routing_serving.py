@@ -101,7 +101,7 @@ class RoutingServing(Check):
                    if outcome.details["scopes"][scope.label]["missing"]][:MAX_HINTS]
         hints = [hint for scope in missing for hint in near_misses(
             scope, outcome.details["scopes"][scope.label]["missing"],
-            read.nearby(client, ctx, scope))]
+            read.nearby(client, ctx, scope).docs)]
         if hints:
             outcome = Outcome(outcome.status, outcome.message, outcome.remediation,
                               {**outcome.details, "hints": hints[:MAX_HINTS]})
