@@ -23,9 +23,9 @@ class Effect(StrEnum):
 
 TAG = {
     Effect.STARTUP: "the engines will not start",
-    Effect.FIRST_USE: "fails at first use",
-    Effect.SILENT: "silent fallback",
-    Effect.CONTRACT: "stricter than the engines",
+    Effect.FIRST_USE: "the engines start, requests fail",
+    Effect.SILENT: "the engines fall back silently",
+    Effect.CONTRACT: "the contract forbids it",
 }
 CONSEQUENCE = {
     Effect.STARTUP: "the engines will not start",
