@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck unit bench bench-quick container-test reliability lock clean
+.PHONY: venv demo test lint typecheck unit bench bench-quick container-test reliability lock profiles clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ container-test: venv
 
 lock:
 	bash scripts/lock.sh
+
+# The built-in profiles ship compiled (JSON) next to their YAML source; a test keeps them in step.
+profiles: venv
+	$(PY) -c 'from pathlib import Path; from preflight import profile; [Path("preflight/profiles", n).write_text(t, "utf-8") for n, t in profile.compile_built_in("engines").items()]'
+
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo

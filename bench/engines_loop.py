@@ -22,7 +22,8 @@ import grpc
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.client import Client
 
-from preflight.config import ENGINES_REFUSED_BACKENDS, Scope
+from preflight.config import Scope
+from tests.harness import ENGINES_REFUSED
 
 
 class RpcCounter(
@@ -150,7 +151,7 @@ class LoopResult:
 
 def engines_loop(client: Any, collection: str, scopes: Sequence[Scope],
                  kinds: Sequence[str],
-                 refused: frozenset[str] = frozenset(ENGINES_REFUSED_BACKENDS)) -> LoopResult:
+                 refused: frozenset[str] = frozenset(ENGINES_REFUSED)) -> LoopResult:
     """For each scope, for each kind, sequentially: the engines' field lookup with limit(1)."""
     result = LoopResult()
     routes = client.collection(collection)

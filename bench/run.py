@@ -44,8 +44,8 @@ from typing import Any
 
 from bench import report
 from bench.measure import ProcessRun, Samples, TcpFront, run_process
-from preflight.config import ENGINES_REQUIRED_KINDS
 from tests import seed, servers
+from tests.harness import ENGINES_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "engines-raw"
@@ -141,7 +141,7 @@ class Bench:
             tenant = scope.split("/")[0]
             large.update(seed.registry(tenant=tenant))
         large.update(extra)
-        kinds = ENGINES_REQUIRED_KINDS
+        kinds = ENGINES_KINDS
         filler = 0
         while len(large) < self.s.large_docs:
             tenant, kind = f"p_{filler // len(kinds):04d}", kinds[filler % len(kinds)]
@@ -306,7 +306,7 @@ class Bench:
                                    attempt_timeout=VALIDATION_ATTEMPT_TIMEOUT)
 
         def config(project: str, scopes: int, kinds: int) -> Any:
-            kind_names = tuple(ENGINES_REQUIRED_KINDS) + EXTRA_KINDS[:max(0, kinds - 17)]
+            kind_names = tuple(ENGINES_KINDS) + EXTRA_KINDS[:max(0, kinds - 17)]
             return dataclasses.replace(
                 base, project=project, kinds=kind_names[:kinds],
                 scopes=tuple(parse_scope(s, "bench") for s in self.scopes(scopes)))

@@ -27,13 +27,7 @@ from preflight import PROCESS_START, __version__
 from preflight.checks import NAMES as CHECK_NAMES
 from preflight.config import (
     DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_COLLECTION,
-    DEFAULT_DATABASE,
-    DEFAULT_SCOPES,
     DEFAULT_TIMEOUT,
-    ENGINES_ENVS,
-    ENGINES_REFUSED_BACKENDS,
-    ENGINES_REQUIRED_KINDS,
     FORMATS,
     Config,
     ConfigError,
@@ -86,22 +80,32 @@ class OptionSpec:
 
 
 OPTIONS = (
+    OptionSpec("profile", "--profile", "PREFLIGHT_PROFILE", None,
+               "The rules: a built-in profile's name or a profile file (YAML); see "
+               "'preflight profile'.", "FILE|NAME", shown_default="engines"),
     OptionSpec("project", "--project", ("GCP_PROJECT_ID", "GCP_PROJECT"), None,
                "Firestore project.", "PROJECT"),
-    OptionSpec("database", "--database", "PREFLIGHT_FIRESTORE_DATABASE", DEFAULT_DATABASE,
-               "Firestore database id.", "ID"),
+    OptionSpec("database", "--database", "PREFLIGHT_FIRESTORE_DATABASE", None,
+               "Firestore database id.", "ID", shown_default="the profile's, (default)"),
     OptionSpec("bucket", "--bucket", "RAW_BUCKET", None, "S3 bucket that must exist.", "NAME"),
-    OptionSpec("collection", "--collection", "PREFLIGHT_ROUTING_COLLECTION", DEFAULT_COLLECTION,
-               "Routing registry collection.", "ID"),
-    OptionSpec("kinds", "--kinds", "PREFLIGHT_REQUIRED_KINDS", ",".join(ENGINES_REQUIRED_KINDS),
-               "Required resource kinds, comma-separated.", "LIST",
-               shown_default="the engines' 17 kinds"),
-    OptionSpec("scopes", "--scope", "PREFLIGHT_SCOPES", DEFAULT_SCOPES,
-               "Scope to check, tenant/env or tenant/env/project; repeatable (the variable "
-               "takes a comma list).", "SCOPE", multiple=True, shown_default="t_system/dev"),
-    OptionSpec("disallow", "--disallow", "PREFLIGHT_DISALLOWED_BACKENDS",
-               ",".join(ENGINES_REFUSED_BACKENDS), "Refused backend types, comma-separated.",
-               "LIST"),
+    OptionSpec("collection", "--collection", "PREFLIGHT_ROUTING_COLLECTION", None,
+               "Routing registry collection.", "ID",
+               shown_default="the profile's, routing_registry"),
+    OptionSpec("kinds", "--kinds", "PREFLIGHT_REQUIRED_KINDS", None,
+               "Kinds required at the start-up scope, comma-separated.", "LIST",
+               shown_default="the profile's start-up kinds (the engines' 17)"),
+    OptionSpec("scopes", "--scope", "PREFLIGHT_SCOPES", (),
+               "Start-up scope to check, tenant/env or tenant/env/project; repeatable (the "
+               "variable takes a comma list).", "SCOPE", multiple=True,
+               shown_default="the profile's, t_system/dev"),
+    OptionSpec("serving_scopes", "--serve-scope", "PREFLIGHT_SERVING_SCOPES", (),
+               "A tenant/env/project this deployment serves: its request-time routes are "
+               "checked too; repeatable (the variable takes a comma list).", "SCOPE",
+               multiple=True, shown_default="none"),
+    OptionSpec("disallow", "--disallow", "PREFLIGHT_DISALLOWED_BACKENDS", None,
+               "Refused backend types, comma-separated; the engines' own refusals (the "
+               "profile's) always apply.", "LIST",
+               shown_default="the profile's: memory,noop,local,tmp,localhost"),
     OptionSpec("timeout", "--timeout", "PREFLIGHT_TIMEOUT", f"{DEFAULT_TIMEOUT:g}",
                "Overall deadline in seconds, counted from process start.", "SECONDS"),
     OptionSpec("attempt_timeout", "--attempt-timeout", "PREFLIGHT_ATTEMPT_TIMEOUT",
@@ -135,7 +139,8 @@ OPTIONS = (
                multiple=True, splitter=";"),
     OptionSpec("extra_envs", "--extra-env", "PREFLIGHT_EXTRA_ENVS", (),
                "Accept this env name in --disallow-in although the engines do not serve it "
-               f"(they serve {', '.join(ENGINES_ENVS)}); repeatable.", "ENV", multiple=True),
+               "(the profile's envs: dev, staging, stage, prod); repeatable.", "ENV",
+               multiple=True),
     OptionSpec("no_color", "--no-color", (), None,
                "No colours on a terminal.", is_flag=True),
 )
@@ -424,6 +429,58 @@ def schema() -> int:
     from importlib.resources import files
 
     click.echo(files("preflight").joinpath("schema/verdict-v1.json").read_text("utf-8"), nl=False)
+    return int(ExitCode.PASS)
+
+
+@cli.group("profile")
+def profile_group() -> None:
+    """Profiles: the rules preflight checks, as a YAML file with a published schema.
+
+    A profile says which kinds are required where, which backends each kind accepts and
+    with which config keys, and the engines' environment rules. Start from the built-in
+    one: preflight profile show engines > profile.yaml, or write `extends: engines` and
+    only what differs.
+    """
+
+
+@profile_group.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+def profile_validate(file: str) -> int:
+    """Check FILE against the profile schema; exit 2 naming the key path and line if not."""
+    from preflight.config import ProfileUnusable
+    from preflight.profile import ProfileError, load
+
+    try:
+        profile = load(file)
+    except ProfileError as error:
+        raise ProfileUnusable("", error) from None
+    counts = {at: len(profile.kinds_at(at)) for at in ("startup", "serving", "fixed")}
+    click.echo(f"{file}: valid profile {profile.name!r}: {counts['startup']} start-up kinds, "
+               f"{counts['serving']} serving kinds, {counts['fixed']} at fixed scopes, "
+               f"{len(profile.environment)} environment rules, "
+               f"{len(profile.backend_variables)} backend variables")
+    return int(ExitCode.PASS)
+
+
+@profile_group.command("show")
+@click.argument("name", default="engines")
+def profile_show(name: str) -> int:
+    """Print a built-in profile (YAML, with its comments)."""
+    from preflight.profile import built_in_names, built_in_yaml, is_built_in
+
+    if not is_built_in(name):
+        raise ConfigError("NAME", "a built-in profile: " + ", ".join(built_in_names()), name)
+    click.echo(built_in_yaml(name), nl=False)
+    return int(ExitCode.PASS)
+
+
+@profile_group.command("schema")
+def profile_schema() -> int:
+    """Print the profile's JSON Schema (preflight.profile/v1)."""
+    from importlib.resources import files
+
+    click.echo(files("preflight").joinpath("schema/profile-v1.json").read_text("utf-8"),
+               nl=False)
     return int(ExitCode.PASS)
 
 

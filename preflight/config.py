@@ -14,33 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-# The engines' start-up demands these kinds for scope t_system/dev (ENGINES.md).
-ENGINES_REQUIRED_KINDS: tuple[str, ...] = (
-    "feature_flags",
-    "strategy_lock",
-    "kpi",
-    "budget",
-    "maybes",
-    "memory",
-    "analytics_events",
-    "rate_limit",
-    "firearms",
-    "page_content",
-    "seo",
-    "realtime_registry",
-    "chat_bus",
-    "nexus_backend",
-    "media_v2_storage",
-    "raw_storage",
-    "timeline",
-)
-ENGINES_REFUSED_BACKENDS: tuple[str, ...] = ("memory", "noop", "local", "tmp", "localhost")
-# The envs the engines serve (ENGINES.md §4: raw storage answers 400 for any other).
-ENGINES_ENVS: tuple[str, ...] = ("dev", "staging", "stage", "prod")
-DEFAULT_SCOPES: tuple[str, ...] = ("t_system/dev",)
-DEFAULT_COLLECTION = "routing_registry"
-DEFAULT_DATABASE = "(default)"
+if TYPE_CHECKING:
+    from preflight.profile import Profile
+
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
 # The verdict holds no secrets by design and another container (another uid) reads it.
@@ -51,16 +29,6 @@ FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9._:()-]{1,100}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-# The variables the engines themselves read; env.policy judges exactly these.
-ENGINES_ENV_VARIABLES = (
-    "ROUTING_REGISTRY_BACKEND",
-    "GCP_PROJECT_ID",
-    "GCP_PROJECT",
-    "RAW_BUCKET",
-    "NEXUS_BACKEND",
-    "FEATURE_FLAGS_BACKEND",
-)
 
 
 class ConfigError(Exception):
@@ -74,9 +42,20 @@ class ConfigError(Exception):
         super().__init__(f"{where}: expected {expected}{shown}")
 
 
+class ProfileUnusable(ConfigError):
+    """A profile that does not load: its own error already names the file, line and key."""
+
+    def __init__(self, where: str, error: Exception) -> None:
+        self.where = where
+        self.expected = "a valid profile"
+        self.got = None
+        Exception.__init__(self, f"{where}: {error}" if where else str(error))
+
+
 class Source(StrEnum):
     FLAG = "flag"
     ENV = "env"
+    PROFILE = "profile"
     DEFAULT = "default"
 
 
@@ -100,6 +79,12 @@ class Scope:
         parts = (self.tenant, self.env) if self.project is None else (
             self.tenant, self.env, self.project)
         return "/".join(parts)
+
+
+def default_profile() -> Profile:
+    from preflight.profile import DEFAULT_PROFILE, load
+
+    return load(DEFAULT_PROFILE)
 
 
 @dataclass(frozen=True)
@@ -127,11 +112,29 @@ class Config:
     extra_envs: tuple[str, ...] = ()  # env names accepted besides the engines' own
     color: bool = True
     verdict_file_mode: int = DEFAULT_VERDICT_FILE_MODE
+    serving_scopes: tuple[Scope, ...] = ()
+    probes: bool = True
+    profile: Profile = field(default_factory=default_profile, compare=False, repr=False)
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
         """The base refused backends plus those refused for this env (--disallow-in)."""
         return self.disallowed | self.disallowed_by_env.get(env, frozenset())
+
+    def per_env_rules(self, scopes: Sequence[Scope]
+                      ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """--disallow-in as it applies: per scope the rule of its env, and rules of no scope."""
+        applied = {scope.label: sorted(self.disallowed_by_env.get(scope.env, ()))
+                   for scope in scopes}
+        envs = {scope.env for scope in scopes}
+        unmatched = {env: sorted(refused) for env, refused in self.disallowed_by_env.items()
+                     if env not in envs}
+        return applied, unmatched
+
+    def every_scope(self) -> tuple[Scope, ...]:
+        """Every scope a route is read at: start-up, serving, and the kinds' fixed scopes."""
+        fixed = tuple(self.profile.fixed_scopes())
+        return tuple(dict.fromkeys((*self.scopes, *self.serving_scopes, *fixed)))
 
 
 def _show(value: str, limit: int = 60) -> str:
@@ -227,17 +230,18 @@ def parse_check_names(raw: Raw, known: Sequence[str], *, allow_all: bool) -> fro
     return frozenset(names)
 
 
-def parse_disallow_in(raw: Raw, extra_envs: Sequence[str] = ()) -> dict[str, frozenset[str]]:
+def parse_disallow_in(raw: Raw, envs: Sequence[str],
+                      extra_envs: Sequence[str] = ()) -> dict[str, frozenset[str]]:
     """ENV=LIST items (the variable separates items with ';'), added to the base list.
 
-    The env must be one the engines serve (or one the operator added with --extra-env): a
-    typo would otherwise turn a safety rule off without a word.
+    The env must be one the engines serve (the profile's `envs`) or one the operator added
+    with --extra-env: a typo would otherwise turn a safety rule off without a word.
     """
     if raw.value is None:
         return {}
     items = (raw.value,) if isinstance(raw.value, str) else raw.value
     assert isinstance(items, tuple)
-    known = (*ENGINES_ENVS, *extra_envs)
+    known = (*envs, *extra_envs)
     by_env: dict[str, frozenset[str]] = {}
     for item in items:
         env, equals, backends = item.partition("=")
@@ -247,7 +251,7 @@ def parse_disallow_in(raw: Raw, extra_envs: Sequence[str] = ()) -> dict[str, fro
                               item)
         if env.strip() not in known:
             raise ConfigError(
-                raw.where, f"an env the engines serve ({', '.join(ENGINES_ENVS)}), or one "
+                raw.where, f"an env the engines serve ({', '.join(envs)}), or one "
                 "added with --extra-env / PREFLIGHT_EXTRA_ENVS", env.strip())
         refused = frozenset(b.lower() for b in split_list(listed, "backend types"))
         by_env[env.strip()] = by_env.get(env.strip(), frozenset()) | refused
@@ -331,10 +335,55 @@ def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...
     return tuple(known), None
 
 
+def load_profile(raw: Raw | None) -> Profile:
+    """The profile named by --profile / PREFLIGHT_PROFILE (a built-in name or a file)."""
+    from preflight.profile import DEFAULT_PROFILE, ProfileError, load
+
+    reference = DEFAULT_PROFILE if raw is None or not raw.value else raw.value
+    assert isinstance(reference, str)
+    try:
+        return load(reference)
+    except ProfileError as error:
+        raise ProfileUnusable(raw.where if raw is not None else "--profile", error) from None
+
+
+def from_profile(raw: Mapping[str, Raw], profile: Profile) -> dict[str, Raw]:
+    """Options left at their default take the profile's value, and say where it is."""
+    offered: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
+        "collection": (profile.collection, ("registry", "collection")),
+        "database": (profile.database, ("registry", "database")),
+        "kinds": (",".join(profile.kinds_at("startup")), ("kinds",)),
+        "scopes": ((profile.startup_scope.label,), ("startup", "scope")),
+        "disallow": (",".join(profile.refused_all), ("refused_backends", "all")),
+    }
+    merged = dict(raw)
+    for name, (value, path) in offered.items():
+        current = raw.get(name)
+        if current is None or current.source is Source.DEFAULT:
+            merged[name] = Raw(value, Source.PROFILE,
+                               f"profile {profile.name} ({profile.where(*path)})")
+    return merged
+
+
+def parse_serving_scopes(raw: Raw | None) -> tuple[Scope, ...]:
+    """Request-time lookups always carry a project: a serving scope without one is a typo."""
+    if raw is None:
+        return ()
+    scopes = tuple(parse_scope(item, raw.where) for item in split_list(raw, "serving scopes"))
+    for scope in scopes:
+        if scope.project is None:
+            raise ConfigError(raw.where, "serving scopes as tenant/env/project (the engines look "
+                              "request-time routes up with the caller's project)", scope.label)
+    return tuple(dict.fromkeys(scopes))
+
+
 def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
     from preflight.checks import NAMES
+    from preflight.profile import env_variables
 
+    profile = load_profile(raw.get("profile"))
+    raw = from_profile(raw, profile)
     scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
         raw["scopes"], "scopes"))
     kinds = split_list(raw["kinds"], "resource kinds")
@@ -353,6 +402,10 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     termination = raw["termination_log"]
     selected, deselected_by = select(raw, NAMES)
     extra_envs = split_list(raw["extra_envs"], "env names") if "extra_envs" in raw else ()
+    by_env = {env: frozenset(names) for env, names in profile.refused_by_env.items()}
+    for env, names in (parse_disallow_in(raw["disallow_in"], profile.envs, extra_envs)
+                       if "disallow_in" in raw else {}).items():
+        by_env[env] = by_env.get(env, frozenset()) | names
     timeout = parse_seconds(raw["timeout"])
     attempt_timeout = parse_seconds(raw["attempt_timeout"], maximum=3_600.0)
     if attempt_timeout > timeout:
@@ -378,19 +431,21 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
                          else writable_file_target(termination)),
         format=parse_choice(raw["format"], FORMATS),
         log_level=parse_choice(raw["log_level"], LOG_LEVELS),
-        engines_env={name: environ.get(name) for name in ENGINES_ENV_VARIABLES},
+        engines_env={name: environ.get(name) for name in env_variables(profile)},
         emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,
         ignore=(parse_check_names(raw["ignore"], NAMES, allow_all=True) if "ignore" in raw
                 else frozenset()),
         selected=selected,
         deselected_by=deselected_by,
         strict=parse_flag(raw["strict"]) if "strict" in raw else False,
-        disallowed_by_env=(parse_disallow_in(raw["disallow_in"], extra_envs)
-                           if "disallow_in" in raw else {}),
+        disallowed_by_env=by_env,
         extra_envs=extra_envs,
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
         verdict_file_mode=parse_file_mode(environ.get(VERDICT_FILE_MODE_VARIABLE),
                                           VERDICT_FILE_MODE_VARIABLE),
+        serving_scopes=parse_serving_scopes(raw.get("serving_scopes")),
+        probes=parse_flag(raw["probes"]) if "probes" in raw else profile.probes,
+        profile=profile,
         sources=dict(raw),
     )

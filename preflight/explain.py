@@ -7,18 +7,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight import checks
-from preflight.checks.routing_entries import per_env_rules, plan_queries
+from preflight.checks.routing_serving import request_time_scopes
 from preflight.config import Config, Raw
 from preflight.redact import strip_url_userinfo
+from preflight.registry import plan_queries
+from preflight.variables import described, echoable
 
 # Option name -> how its effective value reads from the validated Config.
 EFFECTIVE: dict[str, Any] = {
+    "profile": lambda c: c.profile.name,
     "project": lambda c: c.project,
     "database": lambda c: c.database,
     "bucket": lambda c: c.bucket,
     "collection": lambda c: c.collection,
     "kinds": lambda c: list(c.kinds),
     "scopes": lambda c: [scope.label for scope in c.scopes],
+    "serving_scopes": lambda c: [scope.label for scope in c.serving_scopes],
     "disallow": lambda c: sorted(c.disallowed),
     "timeout": lambda c: c.timeout,
     "attempt_timeout": lambda c: c.attempt_timeout,
@@ -37,14 +41,17 @@ EFFECTIVE: dict[str, Any] = {
 
 
 def describe_source(raw: Raw) -> str:
-    if raw.source.value == "flag":
-        return f"flag {raw.where}"
-    if raw.source.value == "env":
-        return f"env {raw.where}"
+    if raw.source.value in ("flag", "env"):
+        return f"{raw.source.value} {raw.where}"
+    if raw.source.value == "profile":
+        return raw.where
     return "default"
 
 
 def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
+    profile = config.profile
+    shown = echoable(profile.environment) | echoable(profile.backend_variables) | {
+        "GCP_PROJECT_ID", "GCP_PROJECT", "RAW_BUCKET"}
     configuration = {
         name: {"value": read(config), "source": config.sources[name].source.value,
                "from": describe_source(config.sources[name])}
@@ -65,16 +72,23 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
         planned.append({"name": check.name, "runs": note.startswith("runs"),
                         "needs": list(check.needs), "note": note})
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
-    applied, unmatched = per_env_rules(config)
+    applied, unmatched = config.per_env_rules(config.every_scope())
     return {
         "configuration": configuration,
-        "engines_environment": {name: None if value is None else strip_url_userinfo(value)
+        "engines_environment": {name: described(value, name in shown)
                                 for name, value in config.engines_env.items()},
         "checks": planned,
-        "scopes": [{"scope": scope.label, "kinds": list(config.kinds),
+        "profile": {"name": config.profile.name, "source": config.profile.source,
+                    "description": config.profile.description},
+        "scopes": [{"scope": scope.label, "at": "startup", "kinds": list(config.kinds),
                     "refused_backends": sorted(config.disallowed_for(scope.env)),
                     "per_env_rule": applied[scope.label]}
-                   for scope in config.scopes],
+                   for scope in config.scopes] + [
+                   {"scope": scope.label, "at": "serving" if scope in config.serving_scopes
+                    else "fixed", "kinds": list(kinds),
+                    "refused_backends": sorted(config.disallowed_for(scope.env)),
+                    "per_env_rule": applied[scope.label]}
+                   for scope, kinds in request_time_scopes(config).items()],
         "per_env_rules_unmatched": unmatched,
         "firestore": {
             "project": config.project, "database": config.database,
@@ -84,7 +98,7 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
                          "where": [[field, operator, list(value) if operator == "in"
                                     else value] for field, operator, value in query.filters],
                          "serves": [scope.label for scope in query.scopes]}
-                        for query in plan_queries(config.scopes)],
+                        for query in plan_queries(config.every_scope())],
         },
         "bucket": {"name": config.bucket, "call": "HeadBucket",
                    "endpoint": strip_url_userinfo(endpoint) if endpoint
@@ -108,9 +122,14 @@ def to_text(document: dict[str, Any]) -> str:
     for name, entry in document["configuration"].items():
         lines.append(f"  {name:<{width}}  {_value(entry['value'])}  ← {entry['from']}")
     lines.append("")
-    lines.append("The engines' environment (judged by env.policy):")
+    profile = document["profile"]
+    lines.append(f"Profile: {profile['name']} ({profile['source']})")
+    lines.append("")
+    lines.append("The engines' environment (judged by env.policy and env.backends):")
     for name, value in document["engines_environment"].items():
-        lines.append(f"  {name}={'(unset)' if value is None else repr(value)}")
+        shown = "(unset)" if value is None else value if value in ("(set)", "(empty)") \
+            else repr(value)
+        lines.append(f"  {name}={shown}")
     lines.append("")
     lines.append("Checks:")
     for check in document["checks"]:
@@ -132,7 +151,7 @@ def to_text(document: dict[str, Any]) -> str:
         env = scope["scope"].split("/")[1]
         rule = (f" (--disallow-in {env}: {', '.join(scope['per_env_rule'])})"
                 if scope["per_env_rule"] else "")
-        lines.append(f"  {scope['scope']}: {len(scope['kinds'])} kinds "
+        lines.append(f"  {scope['scope']} ({scope['at']}): {len(scope['kinds'])} kinds "
                      f"({', '.join(scope['kinds'])}); refused backends "
                      f"{', '.join(scope['refused_backends'])}{rule}")
     for env, refused in document["per_env_rules_unmatched"].items():

@@ -39,17 +39,29 @@ def headline(verdict: Verdict) -> str:
             f"{verdict.duration_ms / 1000:.2f}s: {tally}")
 
 
+PHASES = {
+    "startup": "start-up: if these fail, the engines will not start (or the contract forbids it)",
+    "first_use": "first use: the engines start; requests that need these fail",
+}
+
+
 def to_text(verdict: Verdict, *, color: bool = False) -> str:
-    """A compact table, worst first; each problem ends with its fix on its own line."""
+    """A compact table, worst first within each phase; each problem ends with its fix."""
     width = max((len(c.name) for c in verdict.checks), default=0)
     lines = [paint(headline(verdict), "1;31" if verdict.failed else "1;32", color)]
-    for check in verdict.by_severity():
-        mark = paint(MARKS[check.status], COLORS[check.status], color)
-        ignored = " (ignored)" if check.ignored else ""
-        lines.append(f"  {mark} {check.name:<{width}} {check.status.value:<7} "
-                     f"{check.duration_ms:>6}ms  {check.outcome.message}{ignored}")
-        if check.status in (Status.FAIL, Status.ERROR, Status.WARN) and check.outcome.remediation:
-            lines.append(f"      fix: {check.outcome.remediation}")
+    for phase, title in PHASES.items():
+        checks = [check for check in verdict.by_severity() if check.phase == phase]
+        if not checks:
+            continue
+        lines.append(paint(f" {title}", "2", color))
+        for check in checks:
+            mark = paint(MARKS[check.status], COLORS[check.status], color)
+            ignored = " (ignored)" if check.ignored else ""
+            lines.append(f"  {mark} {check.name:<{width}} {check.status.value:<7} "
+                         f"{check.duration_ms:>6}ms  {check.outcome.message}{ignored}")
+            if check.status in (Status.FAIL, Status.ERROR, Status.WARN) \
+                    and check.outcome.remediation:
+                lines.append(f"      fix: {check.outcome.remediation}")
     return "\n".join(lines) + "\n"
 
 
@@ -59,7 +71,8 @@ def to_termination_message(verdict: Verdict, limit: int = TERMINATION_LIMIT) -> 
     for check in verdict.by_severity():
         if check.status is Status.PASS:
             continue
-        lines.append(f"{MARKS[check.status]} {check.name}: {check.outcome.message}")
+        first_use = " [first use]" if check.phase == "first_use" else ""
+        lines.append(f"{MARKS[check.status]} {check.name}{first_use}: {check.outcome.message}")
         if check.status is not Status.SKIPPED and check.outcome.remediation:
             lines.append(f"  fix: {check.outcome.remediation}")
     text = ""

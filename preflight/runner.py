@@ -98,6 +98,7 @@ class Runner:
         self.backoff = backoff or Backoff()
         self.ctx = ctx or Context(config, deadline)
         self.ctx.deadline = deadline
+        self.ctx.begin_round()
         self.order = [check.name for check in checks]
         self.previous = {name: result for name, result in (previous or {}).items()
                          if name in self.order}
@@ -166,7 +167,7 @@ class Runner:
     def _result(self, slot: _Slot, outcome: Outcome) -> CheckResult:
         started = slot.progress.started or time.monotonic()
         return CheckResult(slot.check.name, outcome, slot.progress.attempts,
-                           round((time.monotonic() - started) * 1000))
+                           round((time.monotonic() - started) * 1000), phase=slot.check.phase)
 
     def _run_slot(self, slot: _Slot) -> None:
         try:

@@ -83,9 +83,10 @@ class Session:
     def _deselected(self) -> dict[str, CheckResult]:
         """--only / --skip: the checks left out appear as skipped, with the reason."""
         chosen = self.config.selected
-        return {name: CheckResult(name, Outcome(Status.SKIPPED, f"not selected "
-                                                f"({self.config.deselected_by})"), 0, 0)
-                for name in checks.NAMES if name not in chosen}
+        return {check.name: CheckResult(check.name, Outcome(
+                    Status.SKIPPED, f"not selected ({self.config.deselected_by})"), 0, 0,
+                    phase=check.phase)
+                for check in checks.REGISTRY if check.name not in chosen}
 
     def in_progress(self) -> Verdict | None:
         """The verdict so far while a round runs (None before the first round starts)."""

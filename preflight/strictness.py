@@ -70,8 +70,37 @@ RULES: tuple[Rule, ...] = (
     Rule("feature_flags_memory",
          "`FEATURE_FLAGS_BACKEND` = `memory` or `in_memory`",
          "the engines accept it; the contract forbids memory backends"),
+    Rule("route_missing",
+         "no route for a request-time kind at a serving scope (or at its fixed scope), where "
+         "the profile makes first-use rules `fail`",
+         "the engines start; the requests that look the route up fail"),
+    Rule("route_invalid",
+         "the request-time route the engines would take fails their route model, where first-use "
+         "rules `fail`",
+         "the engines start; the lookup raises on every request that needs the route"),
+    Rule("backend_unsupported",
+         "a request-time route whose `backend_type` (lower-cased, untrimmed) its kind's resolver "
+         "does not accept, where first-use rules `fail`",
+         "the engines start; the resolver refuses it on every request"),
+    Rule("backend_mode_only",
+         "a backend the resolver accepts only for requests in another mode (`filesystem`: `lab`), "
+         "where first-use rules `fail`",
+         "the engines start; requests in the modes this deployment serves fail"),
+    Rule("config_key_missing",
+         "a route's backend lacks a config key it needs and no stand-in variable is set, where "
+         "first-use rules `fail`",
+         "the engines start; building the backend fails on first use"),
+    Rule("backend_refused",
+         "a request-time route on a backend the profile's `refused_backends` (or "
+         "`--disallow-in`) refuses for its env",
+         "the engines would serve it; the contract or the operator refuses it"),
 )
 CODES: frozenset[str] = frozenset(rule.code for rule in RULES)
+
+
+def reason_of(code: str) -> str | None:
+    """The README's reason for a built-in code; None for an operator's own codes."""
+    return next((rule.reason for rule in RULES if rule.code == code), None)
 
 
 def finding(code: str, message: str) -> dict[str, str]:

@@ -59,6 +59,7 @@ class CheckResult:
     attempts: int
     duration_ms: int
     ignored: bool = False  # a fail or error the operator chose to accept (--ignore)
+    phase: str = "startup"  # or "first_use": what a failure means for the engines
 
     @property
     def status(self) -> Status:
@@ -83,6 +84,7 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
             "name": self.name,
+            "phase": self.phase,
             "status": self.outcome.status.value,
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
@@ -165,6 +167,8 @@ class Verdict:
                 "collection": config.collection,
                 "scopes": [scope.label for scope in config.scopes],
                 "required_kinds": list(config.kinds),
+                "serving_scopes": [scope.label for scope in config.serving_scopes],
+                "profile": config.profile.name,
                 "emulator": config.emulator_host is not None,
             },
             "checks": [check.to_dict() for check in self.checks],

@@ -38,6 +38,7 @@ def main() -> int:
             "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
             "FIRESTORE_EMULATOR_HOST": firestore.address, "GCP_PROJECT_ID": PROJECT,
             "RAW_BUCKET": BUCKET, "ROUTING_REGISTRY_BACKEND": "firestore",
+            "BUDGET_BACKEND": "filesystem",
             "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo-secret", "AWS_DEFAULT_REGION": "us-east-1",
             "PREFLIGHT_LOG_LEVEL": "warning",

@@ -28,8 +28,8 @@ from tests import servers
 from tests.verdict_schema import validator
 
 REPO = Path(__file__).resolve().parent.parent
-CHECK_NAMES = ("env.policy", "gcp.credentials", "firestore.access", "s3.bucket",
-               "routing.entries")
+CHECK_NAMES = ("env.policy", "env.backends", "gcp.credentials", "firestore.access", "s3.bucket",
+               "routing.entries", "routing.serving", "routing.backends")
 STATUSES = ("pass", "warn", "fail", "error", "skipped")
 # The engines' 17 required kinds, copied from ENGINES.md (not imported from preflight, so a
 # wrong constant there is caught here).
@@ -38,6 +38,11 @@ ENGINES_KINDS = (
     "rate_limit", "firearms", "page_content", "seo", "realtime_registry", "chat_bus",
     "nexus_backend", "media_v2_storage", "raw_storage", "timeline",
 )
+# What the first-use checks say of the healthy test stack: the engines' sample registry has
+# no event_stream route, and the stack sets none of the backend-selecting variables.
+FIRST_USE_DEFAULTS = {"env.backends": "warn", "routing.serving": "warn",
+                      "routing.backends": "pass"}
+ENGINES_REFUSED = ("memory", "noop", "local", "tmp", "localhost")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 # Fake AWS keys for moto (it accepts any). Odd enough that preflight's scrubber, which
@@ -399,6 +404,7 @@ def stack_env(home: Path, *, emulator: str, s3_endpoint: str, project: str,
         "GCP_PROJECT_ID": project,
         "RAW_BUCKET": bucket,
         "ROUTING_REGISTRY_BACKEND": "firestore",
+        "BUDGET_BACKEND": "filesystem",
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
         "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from preflight.config import ENGINES_REQUIRED_KINDS
+from tests.harness import ENGINES_KINDS
 
 FILESYSTEM_KINDS = ("budget", "raw_storage", "media_v2_storage")
 
@@ -22,7 +22,7 @@ def route(kind: str, tenant: str = "t_system", env: str = "dev", project: str | 
     if backend == "filesystem":
         config = {"root": f"/var/lib/engines/{kind}"}
     elif backend == "redis":
-        config = {"host": "redis.internal", "port": 6379}
+        config = {"host": "127.0.0.1", "port": 6379}  # loopback: a probe may follow it
     now = datetime(2026, 11, 1, tzinfo=UTC)
     document = {
         "id": f"{kind}-{tenant}-{env}", "resource_kind": kind, "tenant_id": tenant, "env": env,
@@ -34,7 +34,7 @@ def route(kind: str, tenant: str = "t_system", env: str = "dev", project: str | 
 
 
 def registry(tenant: str = "t_system", env: str = "dev", project: str | None = None,
-             kinds: Iterable[str] = ENGINES_REQUIRED_KINDS) -> dict[str, dict[str, Any]]:
+             kinds: Iterable[str] = ENGINES_KINDS) -> dict[str, dict[str, Any]]:
     """Document id -> fields, with the `{kind}-{tenant}-{env}` ids the engines use."""
     suffix = f"-{project}" if project else ""
     return {f"{kind}-{tenant}-{env}{suffix}": route(kind, tenant, env, project)

@@ -46,7 +46,7 @@ def assert_passing_verdict(result: harness.Result, stack: Stack) -> dict[str, An
     assert verdict["interrupted"] is False
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
                                  "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "pass"}
+                                 "routing.entries": "pass", **harness.FIRST_USE_DEFAULTS}
     return verdict
 
 
@@ -68,9 +68,10 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
     assert verdict["target"] == {
         "project": stack.project, "database": "(default)", "bucket": stack.bucket,
         "collection": "routing_registry", "scopes": ["t_system/dev"],
-        "required_kinds": list(harness.ENGINES_KINDS), "emulator": True,
+        "required_kinds": list(harness.ENGINES_KINDS), "serving_scopes": [],
+        "profile": "engines", "emulator": True,
     }
-    assert verdict["summary"] == {"pass": 4, "warn": 0, "fail": 0, "error": 0, "skipped": 1}
+    assert verdict["summary"] == {"pass": 5, "warn": 2, "fail": 0, "error": 0, "skipped": 1}
     assert 0 <= verdict["duration_ms"] <= result.wall * 1000 + 50
 
     credentials = result.check("gcp.credentials")
@@ -82,7 +83,7 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
         "missing": [], "refused": {}, "invalid": {}, "duplicates": {}, "routed": 17}}
     assert routing["details"]["queries"] == 1
     for check in verdict["checks"]:
-        assert check["remediation"] is None, check
+        assert (check["remediation"] is None) is (check["status"] != "warn"), check
         assert check["attempts"] == (0 if check["status"] == "skipped" else 1), check
 
     assert result.termination_log is not None
@@ -151,8 +152,10 @@ def test_all_good_text_format_has_one_line_per_check(stack: Stack) -> None:
         assert verdict
         assert next(c for c in verdict["checks"] if c["name"] == name)[
             "message"] in found[0]
-    assert len(lines) == 1 + len(harness.CHECK_NAMES), result.stdout
-    assert "fix:" not in result.stdout
+    warned = list(harness.FIRST_USE_DEFAULTS.values()).count("warn")
+    phases = 2  # a heading for the start-up checks and one for the first-use checks
+    assert len(lines) == 1 + phases + len(harness.CHECK_NAMES) + warned, result.stdout
+    assert result.stdout.count("fix:") == warned
 
 
 def test_text_format_shows_failures_with_their_fix(stack: Stack) -> None:
@@ -258,7 +261,7 @@ def test_broken_env_rule_fails_env_policy(stack: Stack, overrides: dict[str, str
     for variable, value in expected.items():
         assert found[variable]["value"] == value
         assert found[variable]["fix"]
-        assert found[variable]["rule"]
+        assert found[variable]["message"]
         assert found[variable]["fix"] in check["remediation"]
         assert variable in check["message"]
     # nothing else is blamed: the infrastructure itself is fine

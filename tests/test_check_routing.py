@@ -26,7 +26,7 @@ def assert_only_routing_fails(result: harness.Result) -> dict[str, Any]:
     assert result.returncode == 1, result.describe()
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
                                  "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "fail"}
+                                 "routing.entries": "fail", **harness.FIRST_USE_DEFAULTS}
     check = result.check("routing.entries")
     assert check["remediation"], check
     assert result.termination_log is not None
@@ -223,7 +223,8 @@ def test_duplicates_that_agree_warn_and_pass(stack: Stack) -> None:
         "duplicates": {"chat_bus": ["chat_bus#t_system#dev", "chat_bus-t_system-dev"]}}
     assert check["remediation"]
     assert "chat_bus" in check["message"]
-    assert result.verdict["summary"]["warn"] == 1
+    assert result.verdict["summary"]["warn"] == 1 + list(
+        harness.FIRST_USE_DEFAULTS.values()).count("warn")
 
 
 @pytest.mark.parametrize("difference", ["backend", "config"])
@@ -339,7 +340,7 @@ def test_other_tenants_in_the_env_are_never_read(stack: Stack) -> None:
 
 
 def test_more_tenants_than_one_query_may_name_are_split(stack: Stack) -> None:
-    from preflight.checks.routing_entries import TENANTS_PER_QUERY
+    from preflight.registry import TENANTS_PER_QUERY
 
     tenants = [f"t_{n:02d}" for n in range(TENANTS_PER_QUERY + 1)]
     stack.seed({key: doc for tenant in tenants

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight.config import ENGINES_REQUIRED_KINDS, Config, ConfigError, Raw, Scope, Source, build
+from preflight.config import Config, ConfigError, Raw, Scope, Source, build
+from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 
 DEFAULTS = {
     "project": None, "database": "(default)", "bucket": None, "collection": "routing_registry",

@@ -10,21 +10,16 @@ from typing import Any
 
 import pytest
 
-from preflight.checks.routing_entries import (
-    TENANTS_PER_QUERY,
-    QueryPlan,
-    judge_scope,
-    near_misses,
-    plan_queries,
-    validate_route,
-)
-from preflight.config import ENGINES_REFUSED_BACKENDS, ENGINES_REQUIRED_KINDS, Scope
+from preflight.checks.routing_entries import judge_scope, near_misses, validate_route
+from preflight.config import Scope
 from preflight.probes.firestore import RouteDoc
+from preflight.registry import TENANTS_PER_QUERY, QueryPlan, plan_queries
 from preflight.verdict import Status
+from tests.harness import ENGINES_KINDS, ENGINES_REFUSED
 from tests.seed import registry, route
 
-REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
-KINDS = ENGINES_REQUIRED_KINDS
+REFUSED = frozenset(ENGINES_REFUSED)
+KINDS = ENGINES_KINDS
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -181,11 +176,11 @@ def test_the_fast_path_imports_no_pydantic() -> None:
     program = (
         "import sys\n"
         "from preflight.checks.routing_entries import judge_scope\n"
-        "from preflight.config import ENGINES_REFUSED_BACKENDS, ENGINES_REQUIRED_KINDS\n"
         "from preflight.probes.firestore import RouteDoc\n"
+        "from tests.harness import ENGINES_KINDS\n"
         "from tests.seed import registry\n"
         "docs = [RouteDoc(k, v) for k, v in registry().items()]\n"
-        "found = judge_scope(ENGINES_REQUIRED_KINDS, docs, frozenset(ENGINES_REFUSED_BACKENDS))\n"
+        "found = judge_scope(ENGINES_KINDS, docs, frozenset())\n"
         "assert found.routed == 17, found\n"
         "print('pydantic' in sys.modules)\n"
         "from preflight.route_model import parse\n"

@@ -40,8 +40,9 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
     assert configuration["scopes"] == {"value": ["a/dev", "b/prod/p1"], "source": "env",
                                        "from": "env PREFLIGHT_SCOPES"}
     assert configuration["project"]["from"] == "env GCP_PROJECT"
-    assert configuration["database"] == {"value": "(default)", "source": "default",
-                                         "from": "default"}
+    assert configuration["database"] == {
+        "value": "(default)", "source": "profile",
+        "from": "profile engines (preflight/profiles/engines.yaml:14)"}
     queries = document["firestore"]["queries"]
     assert queries == [
         {"collection": "routing_registry", "serves": ["a/dev"],
@@ -115,9 +116,9 @@ def test_ignore_from_the_environment_is_a_comma_list(stack: Stack) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--ignore", "all", "--ignore", "s3.bucket"), "--ignore: expected 'all' on its own"),
-    (("--ignore", "s3.bukket"), "--ignore: expected check names: env.policy, gcp.credentials, "
-                                "firestore.access, s3.bucket, routing.entries, or all "
-                                "(got 's3.bukket')"),
+    (("--ignore", "s3.bukket"), "--ignore: expected check names: env.policy, env.backends, "
+                                "gcp.credentials, firestore.access, s3.bucket, routing.entries, "
+                                "routing.serving, routing.backends, or all (got 's3.bukket')"),
     (("--only", "nope"), "--only: expected check names"),
     (("--only", "s3.bucket", "--skip", "env.policy"), "--only: expected either --only or --skip"),
     (("--disallow-in", "prod"), "--disallow-in: expected ENV=BACKEND"),
@@ -137,7 +138,8 @@ def test_only_and_skip_show_deselected_checks_as_skipped(stack: Stack) -> None:
     assert only.returncode == 0, only.describe()
     assert only.statuses() == {"env.policy": "skipped", "gcp.credentials": "skipped",
                                "firestore.access": "skipped", "s3.bucket": "skipped",
-                               "routing.entries": "pass"}
+                               "routing.entries": "pass", "env.backends": "skipped",
+                               "routing.serving": "skipped", "routing.backends": "skipped"}
     assert only.check("s3.bucket")["message"] == "not selected (--only)"
     skip = stack.run(env=stack.env(PREFLIGHT_SKIP="s3.bucket", RAW_BUCKET="missing-bucket"))
     assert skip.returncode == 0, skip.describe()
@@ -364,7 +366,7 @@ def test_junit_output_validates_against_the_junit_schema(stack: Stack) -> None:
     assert "missing 1 (kpi)" in cases["routing.entries"]["failure"][0]["@message"]
     assert "failure" in cases["s3.bucket"]
     assert "skipped" in cases["gcp.credentials"]
-    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (5, 3, 1)
+    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (8, 3, 1)
 
 
 def test_tap_output_parses(stack: Stack) -> None:

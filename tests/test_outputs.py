@@ -11,11 +11,12 @@ import pytest
 from google.auth import exceptions as auth
 
 from preflight import render
-from preflight.config import ENGINES_REQUIRED_KINDS, Config, Scope
+from preflight.config import Config, Scope
 from preflight.probes import gcp
 from preflight.probes.errors import Refused, Transient, is_transient
 from preflight.redact import REDACTED, Scrubber, describe_exception, known_secrets
 from preflight.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
+from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 from tests.verdict_schema import validate_verdict
 
 CONFIG = Config(project="p", database="(default)", bucket="raw", collection="routing_registry",
@@ -71,9 +72,10 @@ def test_document_matches_the_published_schema() -> None:
 def test_text_lists_failures_first_with_their_fix() -> None:
     lines = render.to_text(verdict(PASS, FAIL)).splitlines()
     assert lines[0].startswith("preflight FAIL (exit 1)")
-    assert "check.1" in lines[1]
-    assert lines[2].strip() == "fix: fix it"
-    assert "check.0" in lines[3]
+    assert lines[1].strip().startswith("start-up:")
+    assert "check.1" in lines[2]
+    assert lines[3].strip() == "fix: fix it"
+    assert "check.0" in lines[4]
 
 
 def test_termination_message_fits_kubernetes_limit_most_important_first() -> None:

@@ -25,12 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight import route_model, strictness
-from preflight.checks.routing_entries import STARTUP_SCOPE, judge_scope, summarise
+from preflight.checks.routing_entries import judge_scope, summarise
+from preflight.config import Scope
 from preflight.probes.firestore import RouteDoc
 from preflight.verdict import Status
 from tests import engines_oracle
 from tests.route_documents import CANARY, REFUSED, route_document
 
+STARTUP_SCOPE = Scope("t_system", "dev")
 DOCUMENTS = 2_500
 SCOPES = 700
 KINDS = ("kpi", "seo", "chat_bus")

@@ -8,9 +8,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from preflight.config import ENGINES_REQUIRED_KINDS, Config, Scope
+from preflight.config import Config, Scope
 from preflight.serve import State
 from preflight.verdict import CheckResult, Outcome, Status, Verdict
+from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 
 CONFIG = Config(project="p", database="(default)", bucket="raw", collection="routing_registry",
                 kinds=ENGINES_REQUIRED_KINDS, scopes=(Scope("t_system", "dev"),),

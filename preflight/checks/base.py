@@ -32,6 +32,12 @@ class Context:
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._shared: dict[str, Any] = {}
+        self._round: dict[str, Any] = {}
+
+    def begin_round(self) -> None:
+        """What checks share within a round (the registry read) is read afresh each round."""
+        with self._lock:
+            self._round = {}
 
     def call_timeout(self) -> float:
         """The bound for one call: the attempt timeout, never past the deadline."""
@@ -50,6 +56,15 @@ class Context:
             value: T = self._shared[key]
             return value
 
+    def round_shared(self, key: str, factory: Callable[[], T]) -> T:
+        """Like `shared`, but only until the next round: observations, not clients."""
+        with self._lock:
+            store = self._round
+            if key not in store:
+                store[key] = factory()
+            value: T = store[key]
+            return value
+
     def put(self, key: str, value: object) -> None:
         with self._lock:
             self._shared[key] = value
@@ -66,6 +81,9 @@ class Check(ABC):
     # Checks that must pass (or warn) before this one runs; if one did not, this one is an
     # error that names it (see Runner), never a neutral skip.
     needs: ClassVar[tuple[str, ...]] = ()
+    # "startup": a failure means the engines will not start (or the contract forbids it);
+    # "first_use": the engines start, and requests that need this fail.
+    phase: ClassVar[str] = "startup"
 
     def skip_reason(self, config: Config) -> str | None:
         """Why this check does not apply to this configuration at all (neutral), if so."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from preflight import route_model, strictness
@@ -24,26 +25,23 @@ from preflight.checks.firestore_access import (
     judge_refusal,
     principal_of,
 )
-from preflight.config import (
-    ENGINES_REFUSED_BACKENDS,
-    ENGINES_REQUIRED_KINDS,
-    Config,
-    Scope,
-)
-from preflight.probes import firestore
+from preflight.config import Config, Scope
 from preflight.probes.errors import Refused
 from preflight.probes.firestore import RouteDoc
+from preflight.profile import DEFAULT_PROFILE, Profile
+from preflight.profile import load as load_profile
+from preflight.registry import registry_read
 from preflight.verdict import Outcome, Status
 
-QUERY_WORKERS = 8
 MAX_HINTS = 20
-# The one scope, and the kinds, the engines' start-up validation looks up (ENGINES.md §3).
-STARTUP_SCOPE = Scope("t_system", "dev")
-STARTUP_KINDS = frozenset(ENGINES_REQUIRED_KINDS)
-ENGINES_REFUSED = frozenset(ENGINES_REFUSED_BACKENDS)
 SHOWN_BACKEND = 40
 ENGINES = "engines"  # a refusal by the engines' own rule, as opposed to a strictness code
 MISSING = "missing"  # the text of a missing kind's problem: such kinds are listed as one
+
+
+@cache
+def built_in_profile() -> Profile:
+    return load_profile(DEFAULT_PROFILE)
 
 
 def _shown(backend: str) -> str:
@@ -117,7 +115,8 @@ def _grouped(problems: Sequence[Problem]) -> list[str]:
 
 
 def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: frozenset[str],
-                startup_kinds: Collection[str] = STARTUP_KINDS) -> ScopeFindings:
+                startup_kinds: Collection[str] | None = None,
+                engines_refused: frozenset[str] | None = None) -> ScopeFindings:
     """Judge the documents the engines' lookups for one scope could return. Pure.
 
     The engines take the first match in document-id order (`limit(1)` on an equality query)
@@ -125,7 +124,14 @@ def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: froz
     lower-cased and untrimmed, is refused. Everything else preflight blocks here is a
     stricter rule and carries its code. `startup_kinds` are the kinds the engines check in
     this scope at start-up: a finding for any other kind can only be a stricter rule.
+    `engines_refused` is the engines' own refused list (the profile's `refused_backends.all`);
+    `disallowed` adds the operator's. Left out, both are the built-in profile's.
     """
+    if startup_kinds is None or engines_refused is None:
+        engines = built_in_profile()
+        startup_kinds = engines.kinds_at("startup") if startup_kinds is None else startup_kinds
+        engines_refused = (frozenset(engines.refused_all) if engines_refused is None
+                           else engines_refused)
     wanted = set(kinds)
     by_kind: dict[str, list[RouteDoc]] = defaultdict(list)
     for doc in docs:
@@ -137,7 +143,7 @@ def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: froz
     for kind in kinds:
         checked = kind in startup_kinds
         found = _judge_kind(kind, sorted(by_kind.get(kind, ()), key=lambda d: d.doc_id),
-                            disallowed, findings)
+                            disallowed, engines_refused, findings)
         if not checked and any(p.code is None for p in found):
             unchecked.append(kind)
         findings.problems_found += [p if checked or p.code else
@@ -152,7 +158,7 @@ def judge_scope(kinds: Sequence[str], docs: Iterable[RouteDoc], disallowed: froz
 
 
 def _judge_kind(kind: str, matches: Sequence[RouteDoc], disallowed: frozenset[str],
-                findings: ScopeFindings) -> list[Problem]:
+                engines_refused: frozenset[str], findings: ScopeFindings) -> list[Problem]:
     if not matches:
         findings.missing.append(kind)
         return [Problem(kind, MISSING)]
@@ -168,7 +174,7 @@ def _judge_kind(kind: str, matches: Sequence[RouteDoc], disallowed: frozenset[st
     if first is None:
         problems.append(Problem(kind, f"invalid {first_id}: {findings.invalid[first_id]}"))
     else:
-        refusal = _refusal(first.backend_type, disallowed)
+        refusal = _refusal(first.backend_type, disallowed, engines_refused)
         if refusal is not None:
             findings.refused[kind] = first.backend_type
             findings.refused_in[kind] = first_id
@@ -182,14 +188,15 @@ def _judge_kind(kind: str, matches: Sequence[RouteDoc], disallowed: frozenset[st
     return problems
 
 
-def _refusal(backend: str, disallowed: frozenset[str]) -> str | None:
+def _refusal(backend: str, disallowed: frozenset[str], engines_refused: frozenset[str],
+             ) -> str | None:
     """ENGINES when the engines refuse it; a strictness code when only preflight does."""
     lowered, trimmed = backend.lower(), backend.strip().lower()
-    if lowered in ENGINES_REFUSED:
+    if lowered in engines_refused:
         return ENGINES
     if not trimmed:
         return "backend_empty"
-    if trimmed in ENGINES_REFUSED:
+    if trimmed in engines_refused:
         return "backend_trims_to_refused"
     if lowered in disallowed or trimmed in disallowed:
         return "backend_refused_by_option"
@@ -242,68 +249,8 @@ def near_misses(scope: Scope, missing: Sequence[str], docs: Iterable[RouteDoc]) 
     return hints
 
 
-# Tenants named by one `tenant_id in [...]` query. Firestore allows at most 30 (it turns
-# `in` into disjunctions). Its indexes serve each value at the same cost, but the emulator
-# scans the collection once per value: 10 keeps each call well inside the attempt timeout
-# there, at the price of more (parallel, cheap) calls on real Firestore.
-TENANTS_PER_QUERY = 10
-FIRESTORE_MAX_DISJUNCTIONS = 30
-
-Filter = tuple[str, str, Any]  # (field, "==" or "in", value; a tuple of values for "in")
-
-
-@dataclass(frozen=True)
-class QueryPlan:
-    """One Firestore query and the scopes it answers for."""
-
-    filters: tuple[Filter, ...]
-    scopes: tuple[Scope, ...]
-
-    def assign(self, docs: Sequence[RouteDoc]) -> dict[Scope, list[RouteDoc]]:
-        if len(self.scopes) == 1:
-            return {self.scopes[0]: list(docs)}
-        by_tenant: dict[str, list[RouteDoc]] = defaultdict(list)
-        for doc in docs:
-            tenant = doc.data.get("tenant_id")
-            if isinstance(tenant, str):
-                by_tenant[tenant].append(doc)
-        return {scope: by_tenant.get(scope.tenant, []) for scope in self.scopes}
-
-
-def plan_queries(scopes: Sequence[Scope]) -> list[QueryPlan]:
-    """One query per (env, project) and up to TENANTS_PER_QUERY of its tenants.
-
-    Real Firestore bills per document returned: a query must return only the asked scopes'
-    routes, never the env's other tenants. Equality on env and project_id with `tenant_id ==
-    T` (one tenant) or `tenant_id in [...]` does that; calls grow with the (env, project)
-    pairs and their tenants / TENANTS_PER_QUERY, never with the kinds.
-    """
-    groups: dict[tuple[str, str | None], list[Scope]] = defaultdict(list)
-    for scope in scopes:
-        groups[(scope.env, scope.project)].append(scope)
-    plans = []
-    for (env, project), members in groups.items():
-        for start in range(0, len(members), TENANTS_PER_QUERY):
-            chunk = tuple(members[start:start + TENANTS_PER_QUERY])
-            tenants = tuple(dict.fromkeys(scope.tenant for scope in chunk))
-            tenant: Filter = (("tenant_id", "==", tenants[0]) if len(tenants) == 1
-                              else ("tenant_id", "in", tenants))
-            plans.append(QueryPlan((tenant, ("env", "==", env), ("project_id", "==", project)),
-                                   chunk))
-    return plans
-
-
-def per_env_rules(config: Config) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """--disallow-in as it applies: per scope the rule of its env, and rules of no scope."""
-    applied = {scope.label: sorted(config.disallowed_by_env.get(scope.env, ()))
-               for scope in config.scopes}
-    envs = {scope.env for scope in config.scopes}
-    unmatched = {env: sorted(refused) for env, refused in config.disallowed_by_env.items()
-                 if env not in envs}
-    return applied, unmatched
-
-
-def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: int) -> Outcome:
+def summarise(kinds: Sequence[str], findings: Mapping[Scope, ScopeFindings], queries: int,
+              extra: Mapping[str, Any] | None = None) -> Outcome:
     bad = [scope for scope, found in findings.items() if found.status is Status.FAIL]
     warned = [scope for scope, found in findings.items() if found.status is Status.WARN]
     hints = [hint for found in findings.values() for hint in found.hints][:MAX_HINTS]
@@ -313,15 +260,11 @@ def summarise(config: Config, findings: Mapping[Scope, ScopeFindings], queries: 
     }
     if hints:
         details["hints"] = hints
-    if config.disallowed_by_env:
-        details["per_env_rules"], unmatched = per_env_rules(config)
-        if unmatched:
-            details["per_env_rules_unmatched"] = unmatched
+    details.update(extra or {})
     stricter = [{**entry, "message": f"{scope.label}: {entry['message']}"}
                 for scope, found in findings.items() for entry in found.stricter()]
     if stricter:
         details["stricter_than_engines"] = stricter
-    kinds = config.kinds
     if bad:
         shown = "; ".join(f"{scope.label}: {findings[scope].problems()}" for scope in bad[:3])
         more = f" (and {len(bad) - 3} more scopes)" if len(bad) > 3 else ""
@@ -354,9 +297,6 @@ class RoutingEntries(Check):
     name = "routing.entries"
     needs = ("firestore.access",)
 
-    def __init__(self) -> None:
-        self._pages: dict[QueryPlan, firestore.Pages] = {}
-
     def unconfigured(self, config: Config) -> Outcome | None:
         return judge_no_project(config)
 
@@ -365,40 +305,29 @@ class RoutingEntries(Check):
         return config.timeout
 
     def attempt(self, ctx: Context) -> Outcome:
-        from concurrent.futures import ThreadPoolExecutor  # not at import: --help stays light
-
         config = ctx.config
+        profile = config.profile
         client = firestore_client(ctx)
-        for plan in plan_queries(config.scopes):
-            if plan not in self._pages:
-                self._pages[plan] = firestore.Pages(config.collection, plan.filters)
-        pending = [pages for pages in self._pages.values() if not pages.done]
+        read = registry_read(ctx)
         try:
-            with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending) or 1)) as pool:
-                for future in [pool.submit(pages.read, client, ctx.call_timeout)
-                               for pages in pending]:
-                    future.result()
+            docs = read.by_scope(client, ctx)
+            engines_refused = frozenset(profile.refused_all)
+            startup_kinds = frozenset(profile.kinds_at("startup"))
+            findings = {scope: judge_scope(
+                config.kinds, docs.get(scope, ()), config.disallowed_for(scope.env),
+                startup_kinds if scope == profile.startup_scope else frozenset(),
+                engines_refused) for scope in config.scopes}
+            queries = read.calls
+            # Near misses: read only for failing scopes, only their own tenant's routes.
+            for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
+                nearby = read.nearby(client, ctx, scope)
+                findings[scope].hints = near_misses(scope, findings[scope].missing, nearby.docs)
+                queries += nearby.calls
         except Refused as refusal:
             return judge_refusal(refusal, config, principal_of(ctx))
-
-        findings: dict[Scope, ScopeFindings] = {}
-        for plan, pages in self._pages.items():
-            for scope, scope_docs in plan.assign(pages.docs).items():
-                findings[scope] = judge_scope(
-                    config.kinds, scope_docs, config.disallowed_for(scope.env),
-                    STARTUP_KINDS if scope == STARTUP_SCOPE else frozenset())
-        queries = sum(pages.calls for pages in self._pages.values())
-        # Near misses: read only for failing scopes, only their own tenant's routes in the env.
-        for scope in [s for s in config.scopes if findings[s].missing][:MAX_HINTS]:
-            found = findings[scope]
-            nearby = firestore.Pages(config.collection,
-                                     (("tenant_id", "==", scope.tenant), ("env", "==", scope.env)),
-                                     fields=("resource_kind", "tenant_id", "env", "project_id"))
-            try:
-                found.hints = near_misses(scope, found.missing,
-                                          nearby.read(client, ctx.call_timeout))
-            except Refused as refusal:
-                return judge_refusal(refusal, config, principal_of(ctx))
-            queries += nearby.calls
-        ordered = {scope: findings[scope] for scope in config.scopes}
-        return summarise(config, ordered, queries)
+        more: dict[str, Any] = {}
+        if config.disallowed_by_env:
+            more["per_env_rules"], unmatched = config.per_env_rules(config.scopes)
+            if unmatched:
+                more["per_env_rules_unmatched"] = unmatched
+        return summarise(config.kinds, findings, queries, more)

@@ -1,0 +1,283 @@
+"""First use, end to end: what the engines read when they serve (ENGINES.md §5).
+
+Every finding of §5 is seeded through the real Firestore client on the emulator and judged
+by the real `preflight check`: request-time routes at serving scopes, backends and config
+keys per route, backend-selecting variables; and an operator's profile that changes rules
+without a code change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import harness, seed
+from tests.conftest import Stack
+
+pytestmark = pytest.mark.integration
+
+SERVED = "t_acme/prod/p_main"
+SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store",
+                 "strategy_lock_store", "notes_store", "seo_config_store", "config_store",
+                 "component_registry", "canvas_command_store", "flow_store", "graph_store",
+                 "overlay_store", "chat_store", "event_spine")
+DURABLE_VARIABLES = {
+    "CHAT_BUS_BACKEND": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
+    "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
+    "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
+    "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
+    "SEO_BACKEND": "firestore"}
+
+
+def served_route(kind: str, backend: str, config: dict[str, Any] | None = None,
+                 scope: str = SERVED) -> tuple[str, dict[str, Any]]:
+    tenant, env, project = scope.split("/")
+    return (f"{kind}-{tenant}-{env}-{project}",
+            seed.route(kind, tenant, env, project, backend=backend, config=config or {}))
+
+
+def serving_registry(scope: str = SERVED, **overrides: tuple[str, dict[str, Any]]
+                     ) -> dict[str, dict[str, Any]]:
+    """Start-up routes, event_stream, and a healthy request-time route per kind."""
+    documents = seed.registry()
+    documents["event_stream-t_system-dev"] = seed.route("event_stream", backend="firestore")
+    for kind in SERVING_KINDS:
+        backend, config = overrides.get(kind, ("s3" if kind == "object_store" else "firestore",
+                                               {}))
+        doc_id, document = served_route(kind, backend, config, scope)
+        documents[doc_id] = document
+    return documents
+
+
+def run(stack: Stack, *args: str, **env: str | None) -> harness.Result:
+    return stack.run("--serve-scope", SERVED, *args,
+                     env=stack.env(**{**DURABLE_VARIABLES, **env}))
+
+
+def findings(result: harness.Result, check: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = result.check(check)["details"]["findings"]
+    return found
+
+
+def codes(result: harness.Result, check: str) -> set[tuple[str, str]]:
+    return {(f["code"], f["subject"]) for f in findings(result, check)}
+
+
+def test_a_deployment_serving_a_healthy_scope_passes_everything(stack: Stack) -> None:
+    stack.seed(serving_registry())
+    result = run(stack)
+    assert result.returncode == 0, result.describe()
+    assert set(result.statuses().values()) == {"pass", "skipped"}, result.statuses()
+    assert result.verdict is not None
+    assert result.verdict["target"]["serving_scopes"] == [SERVED]
+    serving = result.check("routing.serving")
+    assert serving["phase"] == "first_use"
+    assert "15 request-time route(s) found in 2 scope(s)" in serving["message"]
+    assert result.check("routing.backends")["details"]["routes_judged"] == 15
+
+
+def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(stack: Stack) -> None:
+    """The README's example: object_store on s3 with no `bucket` key, RAW_BUCKET unset."""
+    stack.seed(serving_registry())
+    result = run(stack, RAW_BUCKET=None)
+    assert result.returncode == 1, result.describe()
+    (backend,) = findings(result, "routing.backends")
+    assert backend["code"] == "config_key_missing"
+    assert backend["subject"] == (f"object_store at {SERVED} "
+                                  f"(route `object_store-t_acme-prod-p_main`)")
+    assert backend["message"] == "s3 needs config key `bucket` (or set RAW_BUCKET)"
+    assert backend["effect"] == "first_use"
+    assert result.status("routing.backends") == "warn"
+    assert result.status("env.policy") == "fail"  # the contract wants RAW_BUCKET at start-up
+    assert [s["code"] for s in result.check("env.policy")["details"]["stricter_than_engines"]
+            ] == ["raw_bucket_missing"]
+
+    fixed = run(stack, "--bucket", stack.bucket, RAW_BUCKET=stack.bucket)
+    assert fixed.returncode == 0, fixed.describe()
+    assert fixed.status("routing.backends") == "pass"
+
+
+def test_every_request_time_kind_is_needed_at_each_serving_scope(stack: Stack) -> None:
+    stack.seed(seed.registry())
+    result = run(stack)
+    assert result.returncode == 0, result.describe()  # first-use findings warn
+    assert codes(result, "routing.serving") == {
+        *(("route_missing", f"{kind} at {SERVED}") for kind in SERVING_KINDS),
+        ("route_missing", "event_stream at t_system/dev")}
+    assert result.status("routing.serving") == "warn"
+    assert "the engines will start, and these requests will fail" in \
+        findings(result, "routing.serving")[0]["consequence"]
+
+
+def test_a_project_less_route_does_not_serve_a_project_scope(stack: Stack) -> None:
+    documents = serving_registry()
+    del documents["notes_store-t_acme-prod-p_main"]
+    documents["notes_store-t_acme-prod"] = seed.route("notes_store", "t_acme", "prod", None,
+                                                      backend="firestore")
+    stack.seed(documents)
+    result = run(stack)
+    assert codes(result, "routing.serving") == {("route_missing", f"notes_store at {SERVED}")}
+
+
+def test_an_invalid_request_time_route_fails_its_requests(stack: Stack) -> None:
+    documents = serving_registry()
+    documents["flow_store-t_acme-prod-p_main"]["required"] = "perhaps"
+    stack.seed(documents)
+    result = run(stack)
+    (found,) = findings(result, "routing.serving")
+    assert found["code"] == "route_invalid"
+    assert "flow_store-t_acme-prod-p_main" in found["message"]
+
+
+@pytest.mark.parametrize(("kind", "backend", "config", "env", "expected"), [
+    ("object_store", "gcs", {"bucket": "b"}, {}, "gcs needs config key `project`"),
+    ("object_store", "gcs", {"project": "p"}, {"GCS_BUCKET": None},
+     "gcs needs config key `bucket` (or set GCS_BUCKET)"),
+    ("object_store", "azure_blob", {}, {},
+     "azure_blob needs config key `connection_string` (or set AZURE_STORAGE_CONNECTION_STRING)"),
+    ("object_store", "filesystem", {"root": "/var"}, {},
+     "filesystem works only for requests in mode lab; saas, enterprise requests fail"),
+    ("notes_store", "filesystem", {}, {},
+     "filesystem works only for requests in mode lab; saas, enterprise requests fail"),
+    ("notes_store", "redis", {"host": "127.0.0.1"}, {},
+     "backend_type 'redis' is not one the notes_store resolver accepts (firestore, dynamodb, "
+     "cosmos, filesystem)"),
+    ("notes_store", "cosmos", {"key": "k"}, {},
+     "cosmos needs config key `endpoint` (or set AZURE_COSMOSDB_ENDPOINT)"),
+    ("chat_store", "cosmos", {"database": "d", "endpoint": "https://127.0.0.1:8081"},
+     {"AZURE_COSMOSDB_KEY": "k"}, "cosmos needs config key `key`"),
+    ("event_spine", " Firestore", {}, {},
+     "backend_type ' Firestore' has surrounding spaces, and the resolver compares it untrimmed"),
+    ("config_store", "firestore", {}, {"GCP_PROJECT_ID": None, "GCP_PROJECT": "@project"}, None),
+    ("strategy_policy_store", "dynamodb", {}, {}, None),
+])
+def test_backend_and_config_keys_per_route(stack: Stack, kind: str, backend: str,
+                                           config: dict[str, Any], env: dict[str, str | None],
+                                           expected: str | None) -> None:
+    stack.seed(serving_registry(**{kind: (backend, config)}))
+    env = {name: stack.project if value == "@project" else value for name, value in env.items()}
+    result = run(stack, **env)
+    messages = [f["message"] for f in findings(result, "routing.backends")]
+    assert messages == ([] if expected is None else [expected]), result.describe()
+    assert result.returncode == 0, result.describe()
+
+
+def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
+        stack: Stack) -> None:
+    documents = serving_registry()
+    documents["event_stream-t_system-dev"]["backend_type"] = "s3"
+    stack.seed(documents)
+    result = run(stack)
+    assert codes(result, "routing.backends") == {
+        ("backend_unsupported", "event_stream at t_system/dev (route `event_stream-t_system-dev`)")}
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CHAT_BUS_BACKEND": None}, {"CHAT_BUS_BACKEND": "first_use"}),
+    ({"REDIS_HOST": None}, {"REDIS_HOST": "contract"}),
+    ({"REDIS_PORT": "six"}, {"REDIS_PORT": "first_use"}),
+    ({"MEMORY_BACKEND": "fs"}, {"MEMORY_DIR": "first_use"}),
+    ({"MEMORY_BACKEND": "fs", "MEMORY_DIR": "/data/memory"}, {}),
+    ({"MEMORY_BACKEND": None}, {"MEMORY_BACKEND": "first_use"}),
+    ({"IDENTITY_BACKEND": "memory"}, {"IDENTITY_BACKEND": "first_use"}),
+    ({"RATE_LIMIT_BACKEND": None}, {"RATE_LIMIT_BACKEND": "silent"}),
+    ({"REALTIME_REGISTRY_BACKEND": "redis"}, {"REALTIME_REGISTRY_BACKEND": "silent"}),
+    ({"ANALYTICS_EVENTS_BACKEND": ""}, {"ANALYTICS_EVENTS_BACKEND": "silent"}),
+    ({"PAGE_CONTENT_BACKEND": None}, {"PAGE_CONTENT_BACKEND": "silent"}),
+    ({"SEO_BACKEND": None}, {"SEO_BACKEND": "silent"}),
+])
+def test_backend_selecting_variables(stack: Stack, env: dict[str, str | None],
+                                     expected: dict[str, str]) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, **env)
+    assert result.returncode == 0, result.describe()
+    found = {v["variable"]: v["effect"] for v in
+             result.check("env.backends")["details"]["violations"]}
+    assert found == expected
+    assert result.status("env.backends") == ("warn" if expected else "pass")
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"BUDGET_BACKEND": None}, "BUDGET_BACKEND"),
+    ({"BUDGET_BACKEND": "memory"}, "BUDGET_BACKEND"),
+    ({"BUDGET_POLICY_BACKEND": "firestore"}, "BUDGET_POLICY_BACKEND"),
+])
+def test_budget_variables_crash_the_engines_at_import(stack: Stack, env: dict[str, str | None],
+                                                     variable: str) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, **env)
+    assert result.returncode == 1, result.describe()
+    (violation,) = result.check("env.policy")["details"]["violations"]
+    assert (violation["variable"], violation["effect"]) == (variable, "startup")
+    assert "stricter_than_engines" not in result.check("env.policy")["details"]
+
+
+def test_strict_makes_first_use_findings_block(stack: Stack) -> None:
+    stack.seed(serving_registry(notes_store=("redis", {})))
+    result = run(stack, "--strict")
+    assert result.returncode == 1, result.describe()
+    assert result.status("routing.backends") == "warn"
+
+
+OPERATOR_PROFILE = """\
+extends: engines
+name: acme
+# every first-use finding blocks this deployment
+serving:
+  severity: fail
+# DynamoDB is not allowed in prod here
+refused_backends:
+  by_env:
+    prod: [dynamodb]
+kinds:
+  # a kind the engines learned after the built-in profile was written
+  ledger_store:
+    at: serving
+    backends:
+      firestore:
+        config:
+          project: {stand_in: [GCP_PROJECT_ID, GCP_PROJECT]}
+"""
+
+
+def test_an_operator_profile_adds_a_kind_refuses_a_backend_and_blocks_first_use(
+        stack: Stack, tmp_path: Path) -> None:
+    profile = tmp_path / "acme.yaml"
+    profile.write_text(OPERATOR_PROFILE, encoding="utf-8")
+    stack.seed(serving_registry(notes_store=("dynamodb", {})))
+    result = run(stack, "--profile", str(profile))
+    assert result.returncode == 1, result.describe()
+    assert result.verdict is not None
+    assert result.verdict["target"]["profile"] == "acme"
+    assert codes(result, "routing.serving") == {("route_missing", f"ledger_store at {SERVED}")}
+    assert result.status("routing.serving") == "fail"
+    assert codes(result, "routing.backends") == {
+        ("backend_refused", f"notes_store at {SERVED} (route `notes_store-t_acme-prod-p_main`)")}
+    assert result.status("routing.backends") == "fail"
+    stricter = result.check("routing.serving")["details"]["stricter_than_engines"]
+    assert [item["code"] for item in stricter] == ["route_missing"]
+
+    builtin = run(stack)  # the same registry under the built-in profile only warns
+    assert builtin.returncode == 0, builtin.describe()
+
+
+def test_explain_shows_where_a_profile_value_came_from(stack: Stack, tmp_path: Path) -> None:
+    profile = tmp_path / "acme.yaml"
+    profile.write_text(OPERATOR_PROFILE + "registry:\n  collection: routes\n"
+                       "  database: (default)\n", encoding="utf-8")
+    import json
+    import subprocess
+
+    result = subprocess.run(harness.preflight_argv("explain", "--format", "json",
+                                                   "--profile", str(profile)),
+                            env=stack.env(), capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    configuration = json.loads(result.stdout)["configuration"]
+    assert configuration["collection"] == {"value": "routes", "source": "profile",
+                                           "from": f"profile acme ({profile}:19)"}
+    assert configuration["scopes"]["from"].startswith("profile acme (engines.yaml:")
+    assert configuration["profile"] == {"value": "acme", "source": "flag",
+                                        "from": "flag --profile"}
