@@ -57,7 +57,8 @@ class Finding(NamedTuple):
         return f"{self.subject}: {self.message}"
 
     def tagged(self) -> str:
-        return f"{self.sentence()} [{TAG[self.effect]}]"
+        tag = "stricter than the engines" if self.stricter else TAG[self.effect]
+        return f"{self.sentence()} [{tag}]"
 
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {

@@ -121,15 +121,16 @@ def test_stderr_is_cloud_logging_json_lines(stack: Stack) -> None:
 def test_the_verdict_event_severity_follows_the_verdict(stack: Stack, case: str, code: int,
                                                         severity: str) -> None:
     """A Cloud Logging alert on severity>=ERROR must fire on a failing verdict, only then."""
-    documents = stack.seed()
-    env = stack.env()
+    documents = stack.seed({**seed.registry(), **harness.FIRST_USE_HEALTHY_ROUTES})
+    env = stack.env(**harness.FIRST_USE_HEALTHY_ENV)
     args = ["--timeout", "3" if case == "not-ready" else "15", "--attempt-timeout", "1"]
     if case == "warn":
         stack.seed({"kpi#t_system#dev": documents["kpi-t_system-dev"]})
     elif case == "not-ready":
-        env = stack.env(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
+        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV,
+                        AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
     elif case == "fail":
-        env = stack.env(RAW_BUCKET="no-such-bucket-here")
+        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV, RAW_BUCKET="no-such-bucket-here")
     result = stack.run(*args, env=env)
     assert result.returncode == code, result.describe()
     verdicts = [e for e in result.logs if e.get("message") == "verdict"]
@@ -347,7 +348,9 @@ def test_no_bucket_at_all_fails_env_policy_and_s3(stack: Stack) -> None:
     check = result.check("s3.bucket")
     assert check["status"] == "fail"
     assert "RAW_BUCKET" in check["message"]
-    assert check["details"] == {"unconfigured": "bucket"}
+    assert check["details"]["unconfigured"] == "bucket"
+    assert [s["code"] for s in check["details"]["stricter_than_engines"]] == [
+        "raw_bucket_required"]
     assert result.verdict
     assert result.verdict["target"]["bucket"] is None
     assert result.status("routing.entries") == "pass"

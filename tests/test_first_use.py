@@ -92,7 +92,7 @@ def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(stack: Stack) 
     assert result.status("routing.backends") == "warn"
     assert result.status("env.policy") == "fail"  # the contract wants RAW_BUCKET at start-up
     assert [s["code"] for s in result.check("env.policy")["details"]["stricter_than_engines"]
-            ] == ["raw_bucket_missing"]
+            ] == ["raw_bucket_required"]
 
     fixed = run(stack, "--bucket", stack.bucket, RAW_BUCKET=stack.bucket)
     assert fixed.returncode == 0, fixed.describe()

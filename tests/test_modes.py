@@ -124,7 +124,8 @@ def test_serve_gates_startup_until_the_route_exists(stack: Stack, sidecars: list
         harness.CHECK_NAMES)
     changes = [e for e in sidecar.logs if e.get("message") == "verdict changed"]
     assert [e["status"] for e in changes] == ["fail", "pass"], "one event per verdict change"
-    assert [e["severity"] for e in changes] == ["ERROR", "INFO"]
+    # the pass has the healthy stack's first-use warnings (harness.FIRST_USE_DEFAULTS)
+    assert [e["severity"] for e in changes] == ["ERROR", "WARNING"]
 
 
 def test_serve_answers_503_with_a_verdict_so_far_before_the_first_round(

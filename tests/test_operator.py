@@ -45,8 +45,10 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
         "from": "profile engines (preflight/profiles/engines.yaml:14)"}
     queries = document["firestore"]["queries"]
     assert queries == [
-        {"collection": "routing_registry", "serves": ["a/dev"],
-         "where": [["tenant_id", "==", "a"], ["env", "==", "dev"], ["project_id", "==", None]]},
+        # t_system/dev joins: the profile's event_stream is looked up there
+        {"collection": "routing_registry", "serves": ["a/dev", "t_system/dev"],
+         "where": [["tenant_id", "in", ["a", "t_system"]], ["env", "==", "dev"],
+                   ["project_id", "==", None]]},
         {"collection": "routing_registry", "serves": ["b/prod/p1"],
          "where": [["tenant_id", "==", "b"], ["env", "==", "prod"], ["project_id", "==", "p1"]]},
     ]
@@ -263,7 +265,7 @@ def test_explain_shows_per_scope_which_rules_apply(tmp_path: Path) -> None:
     assert "filesystem" not in scopes["a/dev"]["refused_backends"]
     assert document["per_env_rules_unmatched"] == {"stage": ["redis"]}
     text = run_cli("explain", "--format", "text", env=env).stdout
-    assert "a/prod: 17 kinds" in text and "--disallow-in prod: filesystem" in text, text
+    assert "a/prod (startup): 17 kinds" in text and "--disallow-in prod: filesystem" in text, text
     assert "--disallow-in stage (redis) applies to no scope here" in text, text
 
 

@@ -26,7 +26,7 @@ from preflight.probes.errors import Refused
 from preflight.probes.firestore import RouteDoc
 from preflight.profile import Profile
 from preflight.registry import registry_read
-from preflight.verdict import Outcome
+from preflight.verdict import Outcome, Status
 
 MISSING_FIX = ("write the route (resource_kind, tenant_id, env, project_id exactly as the "
                "engines look it up, and a backend_type the kind accepts)")
@@ -109,8 +109,9 @@ class RoutingServing(Check):
         try:
             outcome = judge(config.profile, scopes, read.by_scope(client, ctx),
                             len(config.serving_scopes))
-            missing = [scope for scope in scopes
-                       if outcome.details["scopes"][scope.label]["missing"]][:MAX_HINTS]
+            # Near misses cost reads: only for a failing verdict, as routing.entries does.
+            missing = [scope for scope in scopes if outcome.status is Status.FAIL
+                       and outcome.details["scopes"][scope.label]["missing"]][:MAX_HINTS]
             hints = [hint for scope in missing for hint in near_misses(
                 scope, outcome.details["scopes"][scope.label]["missing"],
                 read.nearby(client, ctx, scope).docs)]

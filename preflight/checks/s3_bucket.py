@@ -117,9 +117,13 @@ class S3Bucket(Check):
     def unconfigured(self, config: Config) -> Outcome | None:
         if config.bucket:
             return None
-        return Outcome(Status.FAIL, "not checked: no bucket: set RAW_BUCKET (or --bucket)",
+        return Outcome(Status.FAIL, "not checked: no bucket: set RAW_BUCKET (or --bucket) "
+                       f"({strictness.STRICTER}: they would start)",
                        remediation="set RAW_BUCKET to the raw-storage bucket's name",
-                       details={"unconfigured": "bucket"})
+                       details={"unconfigured": "bucket", "stricter_than_engines": [
+                           strictness.finding("raw_bucket_required", "no bucket to check: the "
+                                              "engines would start; they read RAW_BUCKET at "
+                                              "first use only")]})
 
     def attempt(self, ctx: Context) -> Outcome:
         bucket = ctx.config.bucket
