@@ -146,32 +146,58 @@ OPTIONS = (
 )
 
 
-def target_options(function: F) -> F:
-    for spec in reversed(OPTIONS):
-        envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
-        shown = spec.shown_default or (spec.default if isinstance(spec.default, str) else None)
-        help_text = spec.help + (" Env: " + ", then ".join(envvars) + "." if envvars else
-                                 " Env: NO_COLOR (any value).")
-        if shown:
-            help_text += f" Default: {shown}."
-        if spec.is_flag:
-            function = click.option(spec.flag, spec.name, envvar=list(envvars), is_flag=True,
-                                    help=help_text)(function)
-            continue
-        function = click.option(
-            spec.flag, spec.name, envvar=list(envvars), default=spec.default,
-            multiple=spec.multiple, metavar=spec.metavar, help=help_text,
-            type=(SemicolonListEnv() if spec.splitter == ";" else CommaListEnv())
-            if spec.multiple else click.STRING,
-            show_default=False,
-        )(function)
-    return function
+def with_options(specs: tuple[OptionSpec, ...]) -> Callable[[F], F]:
+    """The click options for `specs`, each with its variables and default in its help."""
+
+    def decorate(function: F) -> F:
+        for spec in reversed(specs):
+            envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
+            shown = spec.shown_default or (spec.default if isinstance(spec.default, str)
+                                           else None)
+            help_text = spec.help + (" Env: " + ", then ".join(envvars) + "." if envvars else
+                                     " Env: NO_COLOR (any value).")
+            if shown:
+                help_text += f" Default: {shown}."
+            if spec.is_flag:
+                function = click.option(spec.flag, spec.name, envvar=list(envvars),
+                                        is_flag=True, help=help_text)(function)
+                continue
+            function = click.option(
+                spec.flag, spec.name, envvar=list(envvars), default=spec.default,
+                multiple=spec.multiple, metavar=spec.metavar, help=help_text,
+                type=(SemicolonListEnv() if spec.splitter == ";" else CommaListEnv())
+                if spec.multiple else click.STRING,
+                show_default=False,
+            )(function)
+        return function
+
+    return decorate
+
+
+target_options = with_options(OPTIONS)
+
+# `preflight audit` reads the whole registry: the options that say where it is and how long
+# to try, with a longer default deadline; every other option keeps its default.
+AUDIT_TIMEOUT = "600"
+AUDIT_OPTIONS = tuple(
+    replace(spec, default=AUDIT_TIMEOUT, help="Overall deadline for reading the registry, "
+            "in seconds, counted from process start.") if spec.name == "timeout" else
+    replace(spec, help="What stdout carries: text, json, junit or html.",
+            shown_default="text") if spec.name == "format" else spec
+    for spec in OPTIONS if spec.name in ("profile", "project", "database", "collection",
+                                         "timeout", "attempt_timeout", "format", "log_level",
+                                         "no_color"))
 
 
 def raw_values(ctx: click.Context, values: dict[str, Any]) -> dict[str, Raw]:
-    """Each value with where it came from, so errors (and explain) can name the source."""
+    """Each value with where it came from, so errors (and explain) can name the source.
+
+    An option the command does not offer keeps its default."""
     raw: dict[str, Raw] = {}
     for spec in OPTIONS:
+        if spec.name not in values:
+            raw[spec.name] = Raw(spec.default, Source.DEFAULT, f"{spec.flag} (default)")
+            continue
         value = values[spec.name]
         origin = ctx.get_parameter_source(spec.name)
         if origin is ParameterSource.COMMANDLINE:
@@ -421,6 +447,56 @@ def explain(ctx: click.Context, /, **values: Any) -> int:
             if config.format == "json" else explaining.to_text(document))
     click.echo(text, nl=False)
     return int(ExitCode.PASS)
+
+
+@cli.command()
+@with_options(AUDIT_OPTIONS)
+@click.option("--report-dir", envvar="PREFLIGHT_REPORT_DIR", metavar="DIR",
+              help="Also write every report there: audit.json, audit.txt, audit.junit.xml, "
+              "audit.html (each atomically). Env: PREFLIGHT_REPORT_DIR.")
+@click.option("--baseline", envvar="PREFLIGHT_AUDIT_BASELINE", metavar="REPORT.json",
+              help="An earlier audit's JSON report: list what changed per scope since. A file "
+              "that does not exist yet means no drift (a first scheduled run). Env: "
+              "PREFLIGHT_AUDIT_BASELINE.")
+@click.pass_context
+def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
+          **values: Any) -> int:
+    """Judge every scope in the routing registry, as check judges them; report the fleet.
+
+    Reads the whole collection once, in pages (read-only), and judges each tenant/env/project
+    with check's own judges and profile, plus what only the whole registry shows: invalid
+    documents, duplicates, orphan kinds, near misses, partly routed scopes. Exit codes: 0 no
+    scope fails, 1 a scope fails (or the registry refused the read), 2 usage, 3 the registry
+    could not be read before the deadline, 130/143 interrupted.
+    """
+    from preflight import logs
+    from preflight.audit import command
+    from preflight.redact import Scrubber
+
+    raw = raw_values(ctx, values)
+    if raw["format"].source is Source.DEFAULT:
+        # The full report can be megabytes: stdout carries the summary unless asked.
+        raw["format"] = Raw("text", Source.DEFAULT, "--format (default)")
+    config = build(raw, os.environ, formats=command.FORMATS)
+    folder = command.report_dir_argument(
+        report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
+    earlier, note = command.baseline_argument(
+        baseline, _where(ctx, "baseline", "--baseline", "PREFLIGHT_AUDIT_BASELINE"))
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    scrub = Scrubber.from_environment()
+    logs.configure(config.log_level, scrub)
+    log = logs.get()
+    cancel = threading.Event()
+    interrupt = Interrupt(cancel)
+    interrupt.install()
+    log.info("audit started", version=__version__, project=config.project,
+             collection=config.collection, profile=config.profile.name,
+             deadline_s=config.timeout, baseline=baseline or None)
+    report = command.audit(config, log=log, cancel=cancel, interrupted=lambda: interrupt.signal,
+                           baseline=earlier, baseline_file=baseline if earlier else None,
+                           baseline_note=note)
+    command.emit(report, config, log=log, scrub=scrub, report_dir=folder)
+    return int(report.exit_code)
 
 
 @cli.command()

@@ -377,8 +377,11 @@ def parse_serving_scopes(raw: Raw | None) -> tuple[Scope, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
-    """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
+def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
+          formats: Sequence[str] = FORMATS) -> Config:
+    """Turn the command line layer's raw strings into a validated Config, or raise ConfigError.
+
+    `formats`: what --format accepts for this command (`audit` has its own)."""
     from preflight.checks import NAMES
     from preflight.profile import env_variables
 
@@ -429,7 +432,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         verdict_file=writable_file_target(raw["verdict_file"]),
         termination_log=(default_termination_log() if termination.source is Source.DEFAULT
                          else writable_file_target(termination)),
-        format=parse_choice(raw["format"], FORMATS),
+        format=parse_choice(raw["format"], formats),
         log_level=parse_choice(raw["log_level"], LOG_LEVELS),
         engines_env={name: environ.get(name) for name in env_variables(profile)},
         emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,

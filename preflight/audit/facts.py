@@ -1,0 +1,169 @@
+"""What the audit keeps of each document while it streams the registry: compact facts.
+
+A registry of millions of routes must not be held in memory. Per document the audit keeps
+what the judges need and nothing else: its id, its `backend_type` as stored, the names of
+its config keys that hold a value (never a value), a fingerprint of its config (so
+duplicates can still be compared) and, for the rare document the engines' model rejects,
+the document itself (the judges re-read it to say why). Judging rebuilds from these a
+stand-in document that the same judges judge exactly as they would judge the original:
+the model accepts it iff it accepted the original, with the same backend, the same present
+keys, and configs equal iff the originals' were.
+
+The fingerprint compares configs as Firestore values (an integer 1 and a double 1.0
+differ), where Python's `==` would call them equal: for duplicates that differ only so, the
+audit reports a disagreement that `check` would not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from preflight import route_model
+from preflight.profile import Profile
+
+Key = tuple[str, str, str | None]  # tenant_id, env, project_id (None: a present null)
+CONFIG_FINGERPRINT = "\x00fingerprint"  # a key no profile can name (names are [A-Za-z0-9_.-])
+KEPT_EXAMPLES = 2000  # near misses and unplaced documents kept in full; the rest are counted
+
+
+class DocFact(NamedTuple):
+    doc_id: str
+    backend: Any  # backend_type as stored
+    keys: frozenset[str]  # config keys whose value is present
+    fingerprint: int  # of the config; 0 when it is empty or absent
+    invalid: str | None  # why the engines' model rejects it
+    data: Mapping[str, Any] | None  # the document itself, only when invalid
+
+
+class NearMiss(NamedTuple):
+    """A document meant for a lookup that never finds it."""
+
+    doc_id: str
+    data: Mapping[str, Any]  # resource_kind, tenant_id, env, and project_id if present
+    why: str  # "no_project_id" or "empty_project_id"
+
+
+class Unplaced(NamedTuple):
+    doc_id: str
+    reason: str
+
+
+def present(value: Any) -> bool:
+    """A config value the engines use (as routing.backends decides it): not null or empty."""
+    return value is not None and value not in ("", {})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "bytes:" + value.hex()
+    if isinstance(value, datetime):
+        return "time:" + value.isoformat()
+    path = getattr(value, "path", None)
+    if isinstance(path, str):
+        return "ref:" + path
+    if hasattr(value, "latitude") and hasattr(value, "longitude"):
+        return f"geo:{value.latitude},{value.longitude}"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def fingerprint(config: Mapping[str, Any]) -> int:
+    if not config:
+        return 0
+    text = json.dumps(config, sort_keys=True, default=_plain, ensure_ascii=False,
+                      separators=(",", ":"))
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") or 1
+
+
+_ABSENT: Any = object()
+
+
+class Facts:
+    """Per scope, per kind, the facts of its documents in document-id order."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.scopes: dict[Key, dict[str, list[DocFact]]] = {}
+        self.near: dict[tuple[str, str], list[NearMiss]] = {}
+        self.unplaced: list[Unplaced] = []
+        self.near_dropped = 0
+        self.unplaced_dropped = 0
+        self.near_kept = 0
+        self.documents = 0
+        self._key_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._keys: dict[Key, Key] = {}
+        for scope in (profile.startup_scope, *profile.fixed_scopes()):
+            self.scopes.setdefault((scope.tenant, scope.env, scope.project), {})
+
+    def add(self, doc_id: str, data: dict[str, Any]) -> None:
+        self.documents += 1
+        kind = data.get("resource_kind", _ABSENT)
+        tenant = data.get("tenant_id", _ABSENT)
+        env = data.get("env", _ABSENT)
+        project = data.get("project_id", _ABSENT)
+        wrong = [(name, value) for name, value in (("resource_kind", kind),
+                                                   ("tenant_id", tenant), ("env", env))
+                 if type(value) is not str]
+        if project is not _ABSENT and project is not None and type(project) is not str:
+            wrong.append(("project_id", project))
+        if wrong:
+            self._unplaced(doc_id, data, wrong)
+            return
+        if project is _ABSENT or project == "":
+            self._near(doc_id, kind, tenant, env, project,
+                       "no_project_id" if project is _ABSENT else "empty_project_id")
+            return
+        kind = sys.intern(kind)
+        key = (sys.intern(tenant), sys.intern(env), None if project is None
+               else sys.intern(project))
+        key = self._keys.setdefault(key, key)
+        by_kind = self.scopes.get(key)
+        if by_kind is None:
+            by_kind = self.scopes[key] = {}
+        facts = by_kind.get(kind)
+        if facts is None:
+            facts = by_kind[kind] = []
+        facts.append(self._fact(doc_id, data))
+
+    def _fact(self, doc_id: str, data: dict[str, Any]) -> DocFact:
+        invalid = route_model.reason(data)
+        if invalid is not None:
+            return DocFact(doc_id, data.get("backend_type"), frozenset(), 0, invalid, data)
+        config = data.get("config") or {}
+        keys = frozenset(name for name, value in config.items()
+                         if isinstance(name, str) and present(value))
+        keys = self._key_sets.setdefault(keys, keys)
+        backend = data["backend_type"]
+        if isinstance(backend, str):
+            backend = sys.intern(backend)
+        return DocFact(doc_id, backend, keys, fingerprint(config), None, None)
+
+    def _near(self, doc_id: str, kind: str, tenant: str, env: str, project: Any,
+              why: str) -> None:
+        # Reported at the scope the document would be in with project_id null.
+        self.scopes.setdefault((sys.intern(tenant), sys.intern(env), None), {})
+        if self.near_kept >= KEPT_EXAMPLES:
+            self.near_dropped += 1
+            return
+        self.near_kept += 1
+        kept = {"resource_kind": kind, "tenant_id": tenant, "env": env}
+        if project is not _ABSENT:
+            kept["project_id"] = project
+        self.near.setdefault((sys.intern(tenant), sys.intern(env)), []).append(
+            NearMiss(doc_id, kept, why))
+
+    def _unplaced(self, doc_id: str, data: Mapping[str, Any],
+                  wrong: list[tuple[str, Any]]) -> None:
+        if len(self.unplaced) >= KEPT_EXAMPLES:
+            self.unplaced_dropped += 1
+            return
+        fields = ", ".join(f"{name} is absent" if value is _ABSENT
+                           else f"{name} is a Firestore {route_model.firestore_type(value)}, "
+                           "not a string" for name, value in wrong)
+        invalid = route_model.reason(data)
+        reason = fields + (f"; the engines' model rejects it: {invalid}" if invalid else "")
+        self.unplaced.append(Unplaced(doc_id, reason))

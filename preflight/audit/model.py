@@ -1,0 +1,226 @@
+"""The one audit result model every output renders from: JSON, text, JUnit and HTML."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from preflight import __version__
+from preflight.findings import Finding
+from preflight.verdict import ExitCode, rfc3339
+
+SCHEMA_ID = "preflight.audit/v1"
+RANK = {"fail": 3, "warn": 2, "pass": 1, "unread": 0}  # a cell's or scope's worst wins
+SHOWN_BACKEND = 64
+
+
+def worst(statuses: Sequence[str], default: str = "pass") -> str:
+    return max(statuses, key=RANK.__getitem__, default=default)
+
+
+def shown_backend(backend: Any) -> str | None:
+    """A backend_type as the report shows it: a string, cut short; never another value."""
+    if isinstance(backend, bytes):
+        backend = backend.decode("utf-8", "replace")
+    if not isinstance(backend, str):
+        return None
+    return backend if len(backend) <= SHOWN_BACKEND else backend[:SHOWN_BACKEND - 1] + "…"
+
+
+def label(tenant: str, env: str, project: str | None) -> str:
+    return "/".join((tenant, env) if project is None else (tenant, env, project))
+
+
+class Item(NamedTuple):
+    """A finding and what it means for its scope in the audit (fail or warn)."""
+
+    status: str
+    finding: Finding
+
+    @property
+    def kind(self) -> str | None:
+        kind = (self.finding.extra or {}).get("kind")
+        return kind if isinstance(kind, str) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, **self.finding.to_dict()}
+
+
+class Cell(NamedTuple):
+    """One kind at one scope: what the engines' lookup returns and how it was judged."""
+
+    kind: str
+    status: str  # fail, warn, pass; unread: routed here, but no lookup reads it here
+    documents: tuple[str, ...]  # every document at this scope with this kind, in id order
+    backend: str | None  # the first one's backend_type: the engines' pick
+    at: str | None  # "startup", "serving", "fixed": how the engines look it up here
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "looked_up": self.at, "documents": list(self.documents),
+                "backend_type": self.backend}
+
+
+class ScopeResult(NamedTuple):
+    tenant: str
+    env: str
+    project: str | None
+    role: str  # startup, serving, fixed, unread
+    status: str  # fail, warn, pass
+    documents: int
+    cells: tuple[Cell, ...]
+    findings: tuple[Item, ...]
+
+    @property
+    def label(self) -> str:
+        return label(self.tenant, self.env, self.project)
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.tenant, self.env, self.project)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scope": self.label, "tenant": self.tenant, "env": self.env,
+            "project": self.project, "role": self.role, "status": self.status,
+            "documents": self.documents,
+            "missing": [c.kind for c in self.cells if c.at and not c.documents],
+            "routes": {cell.kind: cell.to_dict() for cell in self.cells},
+            "findings": [item.to_dict() for item in self.findings],
+        }
+
+
+class KindColumn(NamedTuple):
+    name: str
+    at: str  # startup, serving, fixed
+    scope: str | None  # the fixed scope, or the start-up scope for start-up kinds
+
+
+class ReadError(NamedTuple):
+    """Why the registry could not be read (then no scope is judged)."""
+
+    check: str
+    message: str
+    remediation: str | None
+    transient: bool
+
+
+class Change(NamedTuple):
+    """One difference from the baseline report."""
+
+    change: str  # see drift.CHANGES
+    scope: str
+    kind: str | None = None
+    documents: tuple[str, ...] = ()
+    before: str | None = None
+    after: str | None = None
+    codes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"change": self.change, "scope": self.scope, "kind": self.kind,
+                "documents": list(self.documents), "before": self.before,
+                "after": self.after, "codes": list(self.codes)}
+
+
+class Drift(NamedTuple):
+    baseline: Mapping[str, Any] | None  # file, started_at, status, documents, scopes
+    changes: tuple[Change, ...]
+    note: str | None = None  # why there is no comparison
+
+    def summary(self) -> dict[str, int]:
+        return dict(Counter(change.change for change in self.changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"baseline": None if self.baseline is None else dict(self.baseline),
+                "note": self.note, "summary": self.summary(),
+                "changes": [change.to_dict() for change in self.changes]}
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    started_at: datetime
+    finished_at: datetime
+    target: Mapping[str, Any]
+    kinds: tuple[KindColumn, ...]
+    scopes: tuple[ScopeResult, ...] = ()
+    registry_findings: tuple[Item, ...] = ()
+    documents: int = 0
+    pages: int = 0
+    resumed: int = 0
+    error: ReadError | None = None
+    interrupted_by: int | None = None
+    drift: Drift | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None or self.interrupted_by is not None:
+            return "error"
+        return worst([scope.status for scope in self.scopes])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.interrupted_by is not None:
+            return ExitCode(128 + self.interrupted_by)
+        if self.error is not None:
+            return ExitCode.NOT_READY if self.error.transient else ExitCode.FAIL
+        return ExitCode.FAIL if self.status == "fail" else ExitCode.PASS
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)
+
+    def scope_counts(self) -> dict[str, int]:
+        counts = Counter(scope.status for scope in self.scopes)
+        return {status: counts.get(status, 0) for status in ("fail", "warn", "pass")}
+
+    def finding_counts(self) -> dict[str, int]:
+        counts = Counter(item.finding.code for scope in self.scopes for item in scope.findings)
+        counts.update(item.finding.code for item in self.registry_findings)
+        return dict(sorted(counts.items()))
+
+    def tenants(self) -> int:
+        return len({scope.tenant for scope in self.scopes})
+
+    def head(self) -> dict[str, Any]:
+        """Everything but the scopes: small, for logs and the start of every output."""
+        return {
+            "schema": SCHEMA_ID,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "interrupted": self.interrupted_by is not None,
+            "started_at": rfc3339(self.started_at),
+            "finished_at": rfc3339(self.finished_at),
+            "duration_ms": self.duration_ms,
+            "preflight_version": __version__,
+            "target": dict(self.target),
+            "error": None if self.error is None else {
+                "check": self.error.check, "message": self.error.message,
+                "remediation": self.error.remediation, "transient": self.error.transient},
+            "registry": {"documents": self.documents, "pages": self.pages,
+                         "resumed": self.resumed, "scopes": len(self.scopes),
+                         "tenants": self.tenants(), **self.counts},
+            "kinds": [{"name": k.name, "at": k.at, "scope": k.scope} for k in self.kinds],
+            "summary": {"scopes": self.scope_counts(), "findings": self.finding_counts(),
+                        "registry_findings": len(self.registry_findings)},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.head(),
+                "scopes": [scope.to_dict() for scope in self.scopes],
+                "registry_findings": [item.to_dict() for item in self.registry_findings],
+                "drift": None if self.drift is None else self.drift.to_dict()}
+
+    def json_chunks(self) -> Iterator[str]:
+        """The JSON document piece by piece: a large registry is never one string in memory."""
+        def dumps(value: Any) -> str:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+        yield dumps(self.head())[:-1] + ',"scopes":['
+        for index, scope in enumerate(self.scopes):
+            yield ("," if index else "") + dumps(scope.to_dict())
+        yield '],"registry_findings":' + dumps([i.to_dict() for i in self.registry_findings])
+        yield ',"drift":' + dumps(None if self.drift is None else self.drift.to_dict()) + "}\n"
