@@ -51,16 +51,13 @@ class Browser:
         self.profile = Path(tempfile.mkdtemp(prefix="preflight-chromium-"))
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
-
-        def wire_pipes() -> None:  # in the child, before exec: fds 3 and 4, inheritable
-            incoming, outgoing = os.dup(commands_read), os.dup(answers_write)
-            os.dup2(incoming, 3)
-            os.dup2(outgoing, 4)
-
+        # The protocol wants fds 3 and 4: the shell moves the pipes there, then execs.
+        wiring = f'exec "$0" "$@" 3<&{commands_read} 4>&{answers_write}'
         self.process = subprocess.Popen(
-            [chromium_path(), *FLAGS, f"--user-data-dir={self.profile}",
-             f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=wire_pipes, close_fds=False, start_new_session=True,
+            ["/bin/sh", "-c", wiring, chromium_path(), *FLAGS,
+             f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
+             "--remote-debugging-pipe", "about:blank"],
+            pass_fds=(commands_read, answers_write), start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         os.close(commands_read)
         os.close(answers_write)
@@ -120,10 +117,8 @@ class Browser:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.send("Browser.close", timeout=5)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

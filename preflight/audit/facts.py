@@ -71,11 +71,23 @@ def _plain(value: Any) -> Any:
     return f"{type(value).__name__}:{value!r}"
 
 
+def _canonical(value: Any) -> Any:
+    """JSON-ready and order-free: maps as sorted [key, value] pairs, whatever the key type."""
+    if isinstance(value, dict):
+        return ["map", sorted(([("s:" + key) if isinstance(key, str) else "o:" + _plain(key),
+                                _canonical(item)] for key, item in value.items()),
+                              key=lambda pair: pair[0])]
+    if isinstance(value, (list, tuple)):
+        return ["array", [_canonical(item) for item in value]]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return _plain(value)
+
+
 def fingerprint(config: Mapping[str, Any]) -> int:
     if not config:
         return 0
-    text = json.dumps(config, sort_keys=True, default=_plain, ensure_ascii=False,
-                      separators=(",", ":"))
+    text = json.dumps(_canonical(config), ensure_ascii=False, separators=(",", ":"))
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") or 1
 
 

@@ -115,6 +115,9 @@ class Judge:
     def scope(self, key: Key, by_kind: Mapping[str, Sequence[DocFact]],
               near: Sequence[NearMiss] = ()) -> ScopeResult:
         scope = Scope(*key)
+        # The stream arrives in id order already; sorting keeps "first" exact regardless.
+        by_kind = {kind: sorted(facts, key=lambda fact: fact.doc_id) if len(facts) > 1
+                   else facts for kind, facts in by_kind.items()}
         looked = lookups_at(self.profile, scope)
         role = role_of(self.profile, scope)
         items: list[Item] = []
