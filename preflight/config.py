@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from preflight.web_identity import WebIdentity
+
 # The engines' start-up demands these kinds for scope t_system/dev (ENGINES.md).
 ENGINES_REQUIRED_KINDS: tuple[str, ...] = (
     "feature_flags",
@@ -46,6 +48,9 @@ FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9._:()-]{1,100}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
+                          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 # The variables the engines themselves read; env.policy judges exactly these.
 ENGINES_ENV_VARIABLES = (
@@ -121,6 +126,10 @@ class Config:
     disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
     color: bool = True
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
+    # AWS: preflight's own Google-token provider (PREFLIGHT_AWS_WEB_IDENTITY=gcp), if on, and
+    # the endpoint variables botocore reads (AWS_ENDPOINT_VARIABLES) that are set.
+    aws_web_identity: WebIdentity | None = None
+    aws_endpoints: Mapping[str, str] = field(default_factory=dict)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
         """The base refused backends plus those refused for this env (--disallow-in)."""
@@ -302,6 +311,7 @@ def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...
 
 def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError."""
+    from preflight import web_identity
     from preflight.checks import NAMES
 
     scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
@@ -347,4 +357,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
         sources=dict(raw),
+        aws_web_identity=web_identity.from_environ(environ),
+        aws_endpoints={name: environ[name] for name in AWS_ENDPOINT_VARIABLES
+                       if environ.get(name)},
     )

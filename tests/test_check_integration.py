@@ -47,8 +47,8 @@ def assert_passing_verdict(result: harness.Result, stack: Stack) -> dict[str, An
     assert verdict["exit_code"] == 0
     assert verdict["interrupted"] is False
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
-                                 "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "pass"}
+                                 "firestore.access": "pass", "aws.credentials": "pass",
+                                 "s3.bucket": "pass", "routing.entries": "pass"}
     return verdict
 
 
@@ -72,7 +72,7 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
         "collection": "routing_registry", "scopes": ["t_system/dev"],
         "required_kinds": list(harness.ENGINES_KINDS), "emulator": True,
     }
-    assert verdict["summary"] == {"pass": 4, "warn": 0, "fail": 0, "error": 0, "skipped": 1}
+    assert verdict["summary"] == {"pass": 5, "warn": 0, "fail": 0, "error": 0, "skipped": 1}
     assert 0 <= verdict["duration_ms"] <= result.wall * 1000 + 50
 
     credentials = result.check("gcp.credentials")

@@ -1,5 +1,6 @@
 """The checks, one module each; this registry is the one line to add a new one."""
 
+from preflight.checks.aws_credentials import AwsCredentials
 from preflight.checks.base import Check
 from preflight.checks.env_policy import EnvPolicy
 from preflight.checks.firestore_access import FirestoreAccess
@@ -11,6 +12,7 @@ REGISTRY: tuple[type[Check], ...] = (
     EnvPolicy,
     GcpCredentials,
     FirestoreAccess,
+    AwsCredentials,
     S3Bucket,
     RoutingEntries,
 )
