@@ -31,6 +31,7 @@ TRANSIENT_AWS_CODES = frozenset({
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
     "503", "500", "502", "504", "429",
+    "IDPCommunicationError",  # STS could not reach the identity provider's keys: try again
 })
 # google.auth: the token endpoint or metadata server could not be reached.
 TRANSIENT_GOOGLE_AUTH = frozenset({"TransportError"})
@@ -60,7 +61,8 @@ def is_transient(error: BaseException) -> bool:
     if module.startswith(("botocore", "urllib3")):
         if name in TRANSIENT_BOTOCORE:
             return True
-        if name == "ClientError":
+        # ClientError, or a modeled subclass (botocore.errorfactory.*Exception).
+        if isinstance(getattr(error, "response", None), dict):
             status = _http_status(error) or 0
             aws_code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
             return status >= 500 or status == 429 or aws_code in TRANSIENT_AWS_CODES

@@ -24,7 +24,7 @@ from preflight.web_identity import (
 
 SERVICES = ("s3", "sts")
 # What preflight's credential_process prints when the failure is transient (see cli.py).
-PROCESS_NOT_READY = "not ready:"
+PROCESS_NOT_READY = "preflight aws-credentials: not ready"
 _CONTAINER_STATUS = re.compile(r"non 200 response (\d{3})")
 
 
