@@ -21,6 +21,7 @@ _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>
 _SECRET_JSON_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token",
                        "access_token", "client_id")
 _MIN_SECRET_LENGTH = 6
+_MAX_TOKEN_FILE = 65_536
 
 
 def strip_url_userinfo(text: str) -> str:
@@ -38,11 +39,23 @@ def _credential_file_secrets(path: str) -> Iterable[str]:
     return [str(document[key]) for key in _SECRET_JSON_FIELDS if document.get(key)]
 
 
+def _token_file_secret(path: str) -> Iterable[str]:
+    """A token file's content (AWS_WEB_IDENTITY_TOKEN_FILE, ...): the path is not secret."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = handle.read(_MAX_TOKEN_FILE)
+    except (OSError, ValueError):
+        return ()
+    return (content.strip(),)
+
+
 def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
     """Values that must never be printed, wherever they would come from."""
     found: set[str] = set()
     for name, value in environ.items():
-        if _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
+        if _SECRET_NAME.search(name) and name.endswith("_FILE"):
+            found.update(_token_file_secret(value))
+        elif _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
             found.add(value)
         for match in _URL_USERINFO.finditer(value):
             _user, colon, password = match.group("userinfo").partition(":")

@@ -725,3 +725,18 @@ def test_metadata_stand_in_is_faithful(metadata: MetadataServer) -> None:
     info = _metadata.get(request, "instance/service-accounts/default/", root=root,
                          recursive=True)
     assert info["email"] == SA_EMAIL
+
+
+def test_explain_shows_where_aws_credentials_will_come_from(tmp_path: Path) -> None:
+    env = harness.minimal_env(tmp_path) | {
+        "RAW_BUCKET": "raw", "PREFLIGHT_AWS_WEB_IDENTITY": "gcp", "AWS_ROLE_ARN": ROLE,
+        "K_REVISION": "engines-00042-xyz", "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
+    done = harness.run_command(harness.preflight_argv("explain", "--format", "json"), env)
+    assert done.returncode == 0, done.stderr
+    aws = json.loads(done.stdout)["aws_credentials"]
+    assert aws["endpoint"] == "http://127.0.0.1:9"
+    assert aws["web_identity"] == {"role_arn": ROLE, "audience": "sts.amazonaws.com",
+                                   "session_name": "engines-00042-xyz", "duration_s": None}
+    plan = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert plan["aws.credentials"]["runs"] is True
+    assert plan["s3.bucket"]["needs"] == ["aws.credentials"]
