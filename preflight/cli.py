@@ -175,8 +175,8 @@ def cli() -> None:
     """Decide whether an engines pod may start.
 
     Checks what the engines demand at start-up: their environment rules, Google credentials,
-    Firestore access, the S3 bucket, and a valid, allowed route for every required kind in
-    the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
+    Firestore access, AWS credentials, the S3 bucket, and a valid, allowed route for every
+    required kind in the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
     transient failures), 130/143 interrupted.
     """
 
