@@ -166,7 +166,8 @@ def test_trust_policies_are_shown_verbatim_in_iam_md() -> None:
     doc = (DEPLOY / "IAM.md").read_text()
     for name in ("trust-gke.json", "trust-cloud-run.json"):
         assert json.dumps(trust(name), indent=2) in doc, name
-    for words in ("`sub` = `system:serviceaccount:NAMESPACE:engines`", "`aud` = `sts.amazonaws.com`",
+    for words in ("`sub` = `system:serviceaccount:NAMESPACE:engines`",
+                  "`aud` = `sts.amazonaws.com`",
                   "`accounts.google.com:aud` (the `azp` claim)", "`accounts.google.com:sub`",
                   "`accounts.google.com:oaud` (the `aud` claim)"):
         assert words in doc, words
