@@ -179,7 +179,6 @@ class MetadataIdToken:
         self.audience = audience
         self.timeout = timeout
         self.claims: dict[str, str] = {}  # of the last token: for refusals' details
-        self.fetched = 0
 
     def __call__(self) -> str:
         from google.auth.compute_engine import IDTokenCredentials
@@ -194,7 +193,6 @@ class MetadataIdToken:
             raise MetadataRefused(200, "", "the ID token it sent is not a JWT") from None
         token = str(credentials.token)
         self.claims = public_claims(token)
-        self.fetched += 1
         return token
 
 

@@ -194,5 +194,10 @@ class AwsCredentials(Check):
             return "no bucket: AWS credentials serve only RAW_BUCKET (set it, or --bucket)"
         return endpoint_skip(config.aws_endpoints)
 
+    def attempt_budget(self, config: Config) -> float:
+        """Up to three bounded calls: an ID token or a credential_process, the exchange
+        with STS, and GetCallerIdentity."""
+        return 3 * config.attempt_timeout + 1.0
+
     def attempt(self, ctx: Context) -> Outcome:
         return judge(aws.caller_identity(aws_session(ctx)))
