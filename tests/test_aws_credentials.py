@@ -88,16 +88,21 @@ class Aws:
 
     def assumed(self, session_name: str) -> int:
         """AssumeRole* exchanges moto has answered for this role session name."""
-        return assumed_roles(self.moto.address, session_name)
+        return len(assumed_roles(self.moto.address, session_name))
+
+    def issued_secrets(self, session_name: str) -> list[str]:
+        """The secret keys and session tokens moto handed out for this session name."""
+        return [role[key] for role in assumed_roles(self.moto.address, session_name)
+                for key in ("secret_access_key", "session_token")]
 
 
-def assumed_roles(address: str, session_name: str) -> int:
+def assumed_roles(address: str, session_name: str) -> list[dict[str, Any]]:
     import urllib.request
 
     with urllib.request.urlopen(f"http://{address}/moto-api/data.json", timeout=10) as answer:
         data = json.load(answer)
-    return sum(1 for role in data.get("sts", {}).get("AssumedRole", [])
-               if role.get("session_name") == session_name)
+    return [role for role in data.get("sts", {}).get("AssumedRole", [])
+            if role.get("session_name") == session_name]
 
 
 @pytest.fixture
@@ -303,8 +308,17 @@ def test_cloud_run_provider(aws: Aws, metadata: MetadataServer) -> None:
     claims = google.auth.jwt.decode(metadata.issued[0], certs=certs(),
                                     audience="sts.amazonaws.com")
     assert claims["iss"] == ISSUER
-    # ...and a bearer credential that no output may carry.
-    secrets_absent(result, *metadata.issued)
+    # ...and a bearer credential that no output may carry, no more than what STS returned.
+    secrets_absent(result, *metadata.issued, *aws.issued_secrets(name))
+
+
+def test_cloud_run_provider_slow_metadata_server_within_the_attempt_timeout(
+        aws: Aws, metadata: MetadataServer) -> None:
+    """Slow is not down: an answer inside the attempt timeout is waited for, once."""
+    metadata.delay = 0.5
+    result = aws.run(cloud_run(aws, metadata, session_name()), "--attempt-timeout", "3")
+    passed(result)
+    assert metadata.count("identity") == 1
 
 
 def test_cloud_run_provider_custom_audience(aws: Aws, metadata: MetadataServer) -> None:
@@ -354,6 +368,7 @@ def test_credential_process_for_the_engines_boto3(aws: Aws, metadata: MetadataSe
     answer = json.loads(done.stdout)
     assert answer == {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/engines-raw/{name}",
                       "method": "custom-process"}
+    assert not done.stderr
     assert metadata.count("identity") == 1
     assert aws.assumed(name) == 1
 
@@ -363,6 +378,7 @@ def test_credential_process_for_the_engines_boto3(aws: Aws, metadata: MetadataSe
     assert check["details"]["source"] == "custom-process"
     assert check["details"]["principal"].endswith(f"assumed-role/engines-raw/{name}")
     assert metadata.count("identity") == 2
+    secrets_absent(result, *metadata.issued, *aws.issued_secrets(name))
 
 
 # --------------------------------------------------------------------------- not passing
