@@ -156,8 +156,12 @@ def secrets_absent(result: harness.Result, *values: str) -> None:
 
 # --------------------------------------------------------------------------- every mode
 
-def test_environment_keys(aws: Aws) -> None:
-    check = passed(aws.run(aws.keys()))
+@pytest.mark.parametrize("endpoints", ["per service", "one for all"])
+def test_environment_keys(aws: Aws, endpoints: str) -> None:
+    """botocore's endpoint variables: AWS_ENDPOINT_URL_STS, or AWS_ENDPOINT_URL for all."""
+    env = aws.keys() if endpoints == "per service" else aws.keys(
+        AWS_ENDPOINT_URL_S3=None, AWS_ENDPOINT_URL_STS=None, AWS_ENDPOINT_URL=aws.endpoint)
+    check = passed(aws.run(env))
     assert check["details"]["source"] == "env"
     assert check["details"]["principal"] == f"arn:aws:sts::{ACCOUNT}:user/moto"
     assert check["details"]["account"] == ACCOUNT
