@@ -39,14 +39,21 @@ def _credential_file_secrets(path: str) -> Iterable[str]:
     return [str(document[key]) for key in _SECRET_JSON_FIELDS if document.get(key)]
 
 
-def _token_file_secret(path: str) -> Iterable[str]:
-    """A token file's content (AWS_WEB_IDENTITY_TOKEN_FILE, ...): the path is not secret."""
+def _secret_file_secrets(path: str) -> Iterable[str]:
+    """What a secret-named *_FILE variable points at is secret, not its path: a token file's
+    content (AWS_WEB_IDENTITY_TOKEN_FILE), or the secret-named values of an INI file
+    (AWS_SHARED_CREDENTIALS_FILE: aws_secret_access_key, aws_session_token)."""
     try:
         with open(path, encoding="utf-8") as handle:
             content = handle.read(_MAX_TOKEN_FILE)
     except (OSError, ValueError):
         return ()
-    return (content.strip(),)
+    found = [content.strip()]
+    for line in content.splitlines():
+        name, equals, value = line.partition("=")
+        if equals and _SECRET_NAME.search(name):
+            found.append(value.strip())
+    return found
 
 
 def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
@@ -54,7 +61,7 @@ def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
     found: set[str] = set()
     for name, value in environ.items():
         if _SECRET_NAME.search(name) and name.endswith("_FILE"):
-            found.update(_token_file_secret(value))
+            found.update(_secret_file_secrets(value))
         elif _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
             found.add(value)
         for match in _URL_USERINFO.finditer(value):
