@@ -46,9 +46,11 @@ from bench import report
 from bench.measure import ProcessRun, Samples, TcpFront, run_process
 from tests import seed, servers
 from tests.harness import ENGINES_KINDS
+from tests.metadata_server import MetadataServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "engines-raw"
+ROLE = "arn:aws:iam::123456789012:role/engines-raw-bucket"  # assumed on moto's STS
 SMALL, K170, LARGE, BROKEN = "bench-small", "bench-k170", "bench-large", "bench-broken"
 LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem registry
 EXTRA_KINDS = tuple(f"extra_kind_{i:03d}" for i in range(1, 154))  # 17 + 153 = 170
@@ -100,6 +102,7 @@ class Bench:
         self.preflight = str(Path(sys.executable).parent / "preflight")
         self.fs: servers.Server | None = None
         self.s3: servers.Server | None = None
+        self.metadata: MetadataServer | None = None
         self.max_scopes = max(settings.scope_counts)
 
     # ----------------------------------------------------------------- set-up
@@ -116,6 +119,8 @@ class Bench:
             "RAW_BUCKET": BUCKET,
             "ROUTING_REGISTRY_BACKEND": "firestore",
             "AWS_ENDPOINT_URL_S3": f"http://{s3 or self.s3.address}",
+            # moto answers STS too: aws.credentials calls GetCallerIdentity there.
+            "AWS_ENDPOINT_URL_STS": f"http://{s3 or self.s3.address}",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench-secret",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -124,6 +129,10 @@ class Bench:
         }
         env.update(extra)
         return env
+
+    def metadata_env(self) -> dict[str, str]:
+        assert self.metadata is not None
+        return self.metadata.env()
 
     def scopes(self, count: int) -> list[str]:
         return ["t_system/dev"] + [f"t_{i:04d}/dev" for i in range(1, count)]
@@ -216,6 +225,11 @@ class Bench:
             "preflight check": ([self.preflight, "check", "--format", "json"], self.env(),
                                 lambda r: self.expect_verdict("preflight check (all-pass)", r,
                                                               0, "pass")),
+            # The engines' credential_process on Cloud Run: metadata ID token -> STS.
+            "preflight aws-credentials": (
+                [self.preflight, "aws-credentials", "--role-arn", ROLE],
+                self.env(**self.metadata_env()),
+                lambda r: self.expect_exit("preflight aws-credentials", r, 0, '"AccessKeyId"')),
             "minimal script, failing registry": (
                 [self.python, str(ROOT / "bench" / "minimal_script.py")], self.env(BROKEN),
                 lambda r: self.expect_exit("minimal script (failing registry)", r, 1, "FAIL")),
@@ -547,7 +561,9 @@ class Bench:
         for name, command, env in (
                 ("preflight check", [self.preflight, "check", "--format", "json"], self.env()),
                 ("preflight --version", [self.preflight, "--version"], self.env()),
-                ("preflight check --help", [self.preflight, "check", "--help"], self.env())):
+                ("preflight check --help", [self.preflight, "check", "--help"], self.env()),
+                ("preflight aws-credentials", [self.preflight, "aws-credentials", "--role-arn",
+                                               ROLE], self.env(**self.metadata_env()))):
             run = run_process([self.python, "-X", "importtime", *command], env, cwd=ROOT)
             if run.returncode != 0:
                 self.fail(f"importtime {name}: {run.describe()}")
@@ -591,9 +607,10 @@ class Bench:
     @contextmanager
     def infrastructure(self) -> Iterator[None]:
         started = time.monotonic()
-        with servers.running(servers.firestore_emulator(), servers.s3_server()) as (fs, s3):
-            self.fs, self.s3 = fs, s3
-            log(f"emulator {fs.address}, S3 {s3.address} up in "
+        with servers.running(servers.firestore_emulator(), servers.s3_server()) as (fs, s3), \
+                MetadataServer(lifetime=3600) as metadata:
+            self.fs, self.s3, self.metadata = fs, s3, metadata
+            log(f"emulator {fs.address}, S3 {s3.address}, metadata {metadata.address} up in "
                 f"{time.monotonic() - started:.1f}s")
             yield
 

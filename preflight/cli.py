@@ -193,8 +193,8 @@ def cli() -> None:
     """Decide whether an engines pod may start.
 
     Checks what the engines demand at start-up: their environment rules, Google credentials,
-    Firestore access, the S3 bucket, and a valid, allowed route for every required kind in
-    the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
+    Firestore access, AWS credentials, the S3 bucket, and a valid, allowed route for every
+    required kind in the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
     transient failures), 130/143 interrupted.
     """
 
@@ -421,6 +421,54 @@ def explain(ctx: click.Context, /, **values: Any) -> int:
             if config.format == "json" else explaining.to_text(document))
     click.echo(text, nl=False)
     return int(ExitCode.PASS)
+
+
+@cli.command("aws-credentials")
+@click.option("--role-arn", envvar="AWS_ROLE_ARN", metavar="ARN",
+              help="The role to assume. Env: AWS_ROLE_ARN.")
+@click.option("--audience", envvar="PREFLIGHT_AWS_AUDIENCE", metavar="TEXT",
+              help="The ID token's audience (the trust policy's accounts.google.com:oaud). "
+              "Env: PREFLIGHT_AWS_AUDIENCE. Default: sts.amazonaws.com.")
+@click.option("--session-name", envvar="AWS_ROLE_SESSION_NAME", metavar="NAME",
+              help="Role session name, shown in CloudTrail. Env: AWS_ROLE_SESSION_NAME. "
+              "Default: the Cloud Run revision or job execution (K_REVISION, "
+              "CLOUD_RUN_EXECUTION), else the host name.")
+@click.option("--duration", envvar="PREFLIGHT_AWS_SESSION_DURATION", metavar="SECONDS",
+              help="Session length, 900-43200 s, at most the role's maximum. Env: "
+              "PREFLIGHT_AWS_SESSION_DURATION. Default: the role's default (1 hour).")
+@click.option("--timeout", default="10", metavar="SECONDS",
+              help="Give up after this long (exit 3). Default: 10.")
+@click.pass_context
+def aws_credentials(ctx: click.Context, /, role_arn: str | None, audience: str | None,
+                    session_name: str | None, duration: str | None, timeout: str) -> int:
+    """Print AWS credentials for a credential_process: the Google ID token of this
+    workload's service account, exchanged with STS AssumeRoleWithWebIdentity.
+
+    For the engines' boto3 on Cloud Run, in the file that AWS_CONFIG_FILE names:
+
+    \b
+    [default]
+    credential_process = preflight aws-credentials --role-arn ROLE_ARN
+
+    stdout: the credential_process JSON (Version 1, with Expiration). On failure, one line on
+    stderr and exit 1 (refused: the line names the fix) or 3 (not ready: the metadata server
+    or STS could not be reached in time).
+    """
+    from preflight import web_identity
+
+    where = {"role_arn": _where(ctx, "role_arn", "--role-arn", "AWS_ROLE_ARN"),
+             "audience": _where(ctx, "audience", "--audience", "PREFLIGHT_AWS_AUDIENCE"),
+             "session_name": _where(ctx, "session_name", "--session-name",
+                                    "AWS_ROLE_SESSION_NAME"),
+             "duration": _where(ctx, "duration", "--duration", "PREFLIGHT_AWS_SESSION_DURATION")}
+    identity = web_identity.parse(role_arn, audience, session_name, duration, where, os.environ)
+    seconds = parse_seconds(Raw(timeout, Source.FLAG, "--timeout"), maximum=300.0)
+    code, line = web_identity.credential_process(identity, seconds)
+    if code == 0:
+        click.echo(line)
+    else:
+        click.echo(f"preflight aws-credentials: {line}", err=True)
+    return code
 
 
 @cli.command()

@@ -28,8 +28,9 @@ from tests import servers
 from tests.verdict_schema import validator
 
 REPO = Path(__file__).resolve().parent.parent
-CHECK_NAMES = ("env.policy", "env.backends", "gcp.credentials", "firestore.access", "s3.bucket",
-               "routing.entries", "routing.serving", "routing.backends")
+CHECK_NAMES = ("env.policy", "env.backends", "gcp.credentials", "firestore.access",
+               "aws.credentials", "s3.bucket", "routing.entries", "routing.serving",
+               "routing.backends")
 STATUSES = ("pass", "warn", "fail", "error", "skipped")
 # The engines' 17 required kinds, copied from ENGINES.md (not imported from preflight, so a
 # wrong constant there is caught here).
@@ -417,6 +418,7 @@ def stack_env(home: Path, *, emulator: str, s3_endpoint: str, project: str,
         "ROUTING_REGISTRY_BACKEND": "firestore",
         "BUDGET_BACKEND": "filesystem",
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ENDPOINT_URL_STS": s3_endpoint,  # moto's server answers STS on the same port
         "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
         "AWS_DEFAULT_REGION": AWS_REGION,

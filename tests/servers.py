@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,9 @@ class Server:
     """A child process group we can stop, pause (SIGSTOP) and resume."""
 
     def __init__(self, name: str, command: Sequence[str], port: int, ready_line: str | None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.name = name
+        self.env = None if env is None else dict(env)  # None: this process's environment
         self.command = list(command)
         self.port = port
         self.ready_line = ready_line
@@ -77,7 +78,7 @@ class Server:
         ready = threading.Event()
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, stdin=subprocess.DEVNULL)
+            start_new_session=True, stdin=subprocess.DEVNULL, env=self.env)
 
         def pump(stream: Any) -> None:
             for line in stream:
@@ -141,10 +142,28 @@ def firestore_emulator(port: int | None = None) -> Server:
     return Server("firestore emulator", emulator_command(port), port, READY_LINE)
 
 
-def s3_server(port: int | None = None) -> Server:
+def s3_server(port: int | None = None, *, enforce_iam: bool = False) -> Server:
+    """moto's server (S3, STS and the rest). `enforce_iam`: every request is authenticated
+    against moto's IAM users (INITIAL_NO_AUTH_ACTION_COUNT=0); see `moto_auth`."""
     port = port or free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    return Server("moto S3 server", command, port, None)
+    if not enforce_iam:
+        return Server("moto S3 server", command, port, None)
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    return Server("moto server enforcing IAM", command, port, None, env=env)
+
+
+def moto_auth(address: str, enforced: bool) -> None:
+    """Turns a moto server's IAM enforcement off (to create users) or on again.
+
+    POST /moto-api/reset-auth sets INITIAL_NO_AUTH_ACTION_COUNT and restarts its count:
+    "inf" lets every request through, "0" authenticates every one from now on.
+    """
+    request = urllib.request.Request(f"http://{address}/moto-api/reset-auth",
+                                     data=b"0" if enforced else b"inf", method="POST",
+                                     headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def clear_firestore(address: str, project: str) -> None:

@@ -45,8 +45,9 @@ def assert_passing_verdict(result: harness.Result, stack: Stack) -> dict[str, An
     assert verdict["exit_code"] == 0
     assert verdict["interrupted"] is False
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
-                                 "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "pass", **harness.FIRST_USE_DEFAULTS}
+                                 "firestore.access": "pass", "aws.credentials": "pass",
+                                 "s3.bucket": "pass", "routing.entries": "pass",
+                                 **harness.FIRST_USE_DEFAULTS}
     return verdict
 
 
@@ -71,7 +72,7 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
         "required_kinds": list(harness.ENGINES_KINDS), "serving_scopes": [],
         "profile": "engines", "emulator": True,
     }
-    assert verdict["summary"] == {"pass": 5, "warn": 2, "fail": 0, "error": 0, "skipped": 1}
+    assert verdict["summary"] == {"pass": 6, "warn": 2, "fail": 0, "error": 0, "skipped": 1}
     assert 0 <= verdict["duration_ms"] <= result.wall * 1000 + 50
 
     credentials = result.check("gcp.credentials")

@@ -1,5 +1,6 @@
 """The checks, one module each; this registry is the one line to add a new one."""
 
+from preflight.checks.aws_credentials import AwsCredentials
 from preflight.checks.base import Check
 from preflight.checks.env_backends import EnvBackends
 from preflight.checks.env_policy import EnvPolicy
@@ -15,6 +16,7 @@ REGISTRY: tuple[type[Check], ...] = (
     EnvBackends,
     GcpCredentials,
     FirestoreAccess,
+    AwsCredentials,
     S3Bucket,
     RoutingEntries,
     RoutingServing,

@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 
 from preflight import strictness
+from preflight.checks.aws_credentials import KEYLESS_HELP, aws_session
 from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.probes import s3
@@ -84,9 +85,7 @@ def _judge(seen: s3.BucketObservation) -> Outcome:
                "error_code": seen.error_code}
     name = seen.bucket
     if seen.no_credentials:
-        return Outcome(Status.FAIL, "no AWS credentials found",
-                       remediation="provide AWS credentials: IRSA / web identity on EKS, or "
-                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret",
+        return Outcome(Status.FAIL, "no AWS credentials found", remediation=KEYLESS_HELP,
                        details=details)
     if seen.http_status == 200:
         if seen.bucket_region and seen.client_region \
@@ -113,6 +112,7 @@ def _judge(seen: s3.BucketObservation) -> Outcome:
 
 class S3Bucket(Check):
     name = "s3.bucket"
+    needs = ("aws.credentials",)
 
     def unconfigured(self, config: Config) -> Outcome | None:
         if config.bucket:
@@ -131,5 +131,6 @@ class S3Bucket(Check):
         invalid = judge_name(bucket)
         if invalid:
             return invalid
-        client = ctx.shared("s3.client", lambda: s3.make_client(ctx.config.attempt_timeout))
+        client = ctx.shared("s3.client", lambda: s3.make_client(ctx.config.attempt_timeout,
+                                                                aws_session(ctx)))
         return judge(s3.head_bucket(client, bucket))

@@ -257,7 +257,7 @@ def test_cloud_run_service() -> None:
     # The verdict on an in-memory volume both mount.
     volumes = {v["name"]: v for v in template["spec"]["volumes"]}
     for c in (engines, preflight):
-        (mount,) = c["volumeMounts"]
+        (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == "/preflight"]
         assert volumes[mount["name"]]["emptyDir"]["medium"] == "Memory"
 
 
