@@ -18,6 +18,9 @@
 ARG BUILDER_IMAGE=docker.io/library/debian:13.7-slim@sha256:a99cfc517144bc59b1978475ec53b46ecabec7e43635402ee5b77cc54cd1b20a
 ARG RUNTIME_IMAGE=gcr.io/distroless/python3-debian13:nonroot@sha256:83aa8d4f74a4d7f7cf2d472054139bef71a927b76c680c0f2e1021d6b1d6d732
 
+# The runtime base, as a stage: the builder compiles its standard library (below).
+FROM ${RUNTIME_IMAGE} AS runtime-base
+
 FROM ${BUILDER_IMAGE} AS builder
 
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -53,6 +56,17 @@ RUN /opt/venv/bin/pip install --no-deps --no-build-isolation /src \
         --invalidation-mode unchecked-hash /opt/venv/lib \
     && /opt/venv/bin/preflight --version
 
+# The runtime base's standard library has no bytecode (distroless unpacks Debian's packages
+# without running the maintainer scripts that would compile it), and its root file system is
+# read-only here, so every start would compile each stdlib module it imports: measured,
+# that tripled preflight's start-up CPU. Compile the runtime's own files, by the same
+# CPython minor version, and ship only the __pycache__ folders. checked-hash: a .pyc is used
+# only while its source is byte-for-byte the one it was compiled from.
+COPY --from=runtime-base /usr/lib/python3.13 /opt/stdlib/usr/lib/python3.13
+RUN /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash \
+        -s /opt/stdlib -p / /opt/stdlib/usr/lib/python3.13 \
+    && find /opt/stdlib -type f ! -path '*/__pycache__/*' -delete
+
 
 FROM ${RUNTIME_IMAGE}
 
@@ -75,6 +89,7 @@ LABEL org.opencontainers.image.title="preflight" \
       org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder /opt/stdlib/ /
 
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \

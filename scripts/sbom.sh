@@ -39,6 +39,23 @@ container="$("$ENGINE" create "$image")"
 site=("$tmp"/lib/python3.*/site-packages)
 [[ -d "${site[0]}" ]] || { echo "sbom: no /opt/venv/lib/python3.*/site-packages in $image" >&2; exit 1; }
 
+# The root component comes from pyproject.toml, whose version is dynamic (cyclonedx-py
+# cannot evaluate it): a copy with the version the image's own metadata records.
+python3 - "$root/pyproject.toml" "${site[0]}" "$tmp/pyproject.toml" <<'PY'
+import pathlib, re, sys, tomllib
+from importlib.metadata import distributions
+text = pathlib.Path(sys.argv[1]).read_text()
+name = tomllib.loads(text)["project"]["name"]
+versions = [d.version for d in distributions(path=[sys.argv[2]])
+            if re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() == name]
+if len(versions) != 1:
+    raise SystemExit(f"sbom: {name} is not installed once in the image's venv ({versions})")
+if 'dynamic = ["version"]' not in text:
+    raise SystemExit('sbom: pyproject.toml no longer says dynamic = ["version"]: update sbom.sh')
+text = text.replace('dynamic = ["version"]', f'version = "{versions[0]}"')
+pathlib.Path(sys.argv[3]).write_text(text)
+PY
+
 # cyclonedx-py asks "the interpreter" for its sys.path; this one answers with exactly the
 # image's site-packages, so nothing of the machine running this script gets in.
 cat > "$tmp/python" <<PY
@@ -49,7 +66,7 @@ chmod +x "$tmp/python"
 
 mkdir -p "$(dirname "$output")"
 "$CYCLONEDX_PY" environment \
-    --pyproject "$root/pyproject.toml" --mc-type application \
+    --pyproject "$tmp/pyproject.toml" --mc-type application \
     --spec-version 1.6 --output-format JSON --output-reproducible --validate \
     --output-file "$output" "$tmp/python"
 echo "sbom: $output" >&2

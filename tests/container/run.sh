@@ -13,7 +13,8 @@
 #     repository's Dockerfile, under 200 MB, OCI labels (source = pyproject's, revision =
 #     git's, created), CPython 3.13, non-root, runs with --read-only and no /tmp, no shell,
 #     bytecode shipped, `--version` = the package's; a CycloneDX SBOM of its venv
-#     (scripts/sbom.sh), checked against the lock;
+#     (scripts/sbom.sh), checked against the lock; scripts/base-digests.sh (make
+#     base-digests) against a registry on loopback (Debian's docker-registry);
 #  5. a real pod: `podman kube play` of deploy/k8s/overlays/podman-test (the base plus the
 #     preflight-init Component) against a Firestore emulator and a moto S3 server on free
 #     loopback ports. Complete registry: the engines stand-in runs. One route missing: it
@@ -48,7 +49,7 @@ KUBERNETES_VALIDATE_VERSION="1.37.0"
 KUBECTL_BIN_VERSION="1.37.1"
 CYCLONEDX_BOM_VERSION="7.5.0"
 PROBE_RUNS=30
-APT_PACKAGES=(podman runc conmon catatonit containernetworking-plugins iptables debootstrap)
+APT_PACKAGES=(podman runc conmon catatonit containernetworking-plugins iptables debootstrap skopeo)
 MAX_IMAGE_BYTES=$((200 * 1000 * 1000))
 
 START=$SECONDS
@@ -257,7 +258,8 @@ build_image() {
     # Keep the builder stage (the layer cache of the next run) by tagging it, then drop
     # what earlier builds left untagged, so the cache does not grow run after run.
     local builder
-    builder="$(awk '/^\[2\//{exit} /^--> [0-9a-f]+$/{id=$2} END{print id}' "$WORK/build.log")"
+    builder="$(awk '/^\[[0-9]+\/[0-9]+\] /{split(substr($1, 2), at, "/"); stage = at[1]; last = at[2]}
+        /^--> [0-9a-f]+$/{id[stage] = $2} END{print id[last - 1]}' "$WORK/build.log")"
     if [[ -n "$builder" ]]; then
         podman tag "$builder" localhost/preflight-builder:cache >/dev/null 2>&1 || true
     fi
@@ -322,19 +324,24 @@ image_checks() {
         "podman run ${hardened[*]} --entrypoint /opt/venv/bin/python '$IMAGE' -c \
         'open(\"/opt/venv/x\", \"w\")' 2>&1 | grep -q 'Read-only file system'"
 
-    # Bytecode: every module of the package and its dependencies has an unchecked-hash .pyc
-    # (so nothing is compiled, or attempted to be written, at start on a read-only rootfs).
+    # Bytecode: every module of the package and its dependencies has an unchecked-hash .pyc,
+    # every module of the base's standard library a checked-hash one (so nothing is
+    # compiled, or attempted to be written, at start on a read-only rootfs).
     line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c '
 import importlib.util, pathlib, sys
-site = pathlib.Path(sys.prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
-missing = [str(p) for p in site.rglob("*.py")
-           if not pathlib.Path(importlib.util.cache_from_source(str(p))).exists()]
-ours = list((site / "preflight").rglob("*.py"))
-flags = {int.from_bytes(pathlib.Path(importlib.util.cache_from_source(str(p))).read_bytes()[4:8], "little") for p in ours}
-print(len(ours), len(missing), sorted(flags), missing[:3])
+def flags(p):
+    pyc = pathlib.Path(importlib.util.cache_from_source(str(p)))
+    return int.from_bytes(pyc.read_bytes()[4:8], "little") if pyc.exists() else None
+python = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+site = pathlib.Path(sys.prefix, "lib", python, "site-packages")
+stdlib = [p for p in pathlib.Path("/usr/lib", python).rglob("*.py") if "site-packages" not in p.parts]
+missing = [str(p) for p in list(site.rglob("*.py")) + stdlib if flags(p) is None]
+ours = sorted({flags(p) for p in (site / "preflight").rglob("*.py")})
+std = sorted({flags(p) for p in stdlib})
+print(len(stdlib), len(missing), ours, std, missing[:3])
 ' 2>&1)" || true
-    expect "bytecode shipped for every module, unchecked-hash ($line)" \
-        matches "$line" '^[1-9][0-9]* 0 \[1\] \[\]$'
+    expect "bytecode shipped for every module: venv unchecked-hash, stdlib checked-hash ($line)" \
+        matches "$line" '^[1-9][0-9]* 0 \[1\] \[3\] \[\]$'
 
     # What the size is made of, for docs/CONTAINER.md.
     podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c '
@@ -389,7 +396,6 @@ if (root.get("name"), root.get("version")) != ("engines-preflight", sys.argv[3])
 listed = {norm(c["name"]): c.get("version") for c in sbom.get("components", [])}
 purls = [c.get("purl", "") for c in sbom.get("components", [])]
 expected = {n: v for n, v in locked.items() if n not in ("setuptools", "pip")}
-expected["engines-preflight"] = sys.argv[3]
 for name, version in sorted(expected.items()):
     if listed.get(name) != version:
         problems.append(f"{name}: sbom {listed.get(name)}, expected {version}")
@@ -398,11 +404,84 @@ if extra:
     problems.append(f"not in the lock: {extra}")
 if not all(p.startswith("pkg:pypi/") for p in purls if p):
     problems.append("a non-PyPI purl")
-print("; ".join(problems) or f"{len(listed)} components = the {len(expected) - 1} locked "
-      f"packages the image holds + engines-preflight, at their locked versions")
+print("; ".join(problems) or f"root engines-preflight {root['version']}, {len(listed)} "
+      f"components = the locked packages the image holds, at their locked versions")
 EOF
 )" || verdict="unreadable SBOM"
-    expect "SBOM ($SBOM_PATH): $verdict" matches "$verdict" '^[0-9]+ components = '
+    expect "SBOM ($SBOM_PATH): $verdict" matches "$verdict" '^root engines-preflight [^ ]+, [0-9]+ components = '
+}
+
+# ---------------------------------------------------------------------------------------
+# make base-digests (scripts/base-digests.sh) against a registry on loopback: Debian's
+# docker-registry, unpacked from its .deb into the cache (installing it would start a
+# system service), holding the runtime stand-in under two names. A Dockerfile copy whose
+# ARG lines name that registry with a wrong digest: --check says stale (exit 1), the
+# rewrite puts exactly the digest `podman push` reported, --check then says current, and
+# a pull by that digest works.
+registry_binary() {
+    local tools="$CACHE_DIR/tools" unpacked
+    if [[ ! -x "$tools/docker-registry" ]]; then
+        mkdir -p "$tools"
+        unpacked="$(mktemp -d)"
+        (cd "$unpacked" && apt-get download docker-registry > "$WORK/registry-download.log" 2>&1 \
+            && dpkg-deb -x docker-registry_*.deb root) \
+            || { cat "$WORK/registry-download.log" >&2; rm -rf "$unpacked"; return 1; }
+        cp "$unpacked/root/usr/bin/docker-registry" "$tools/docker-registry"
+        rm -rf "$unpacked"
+    fi
+    echo "$tools/docker-registry"
+}
+
+base_digests_refresh() {
+    say "make base-digests: scripts/base-digests.sh against a local registry"
+    local binary port registry zero copy rc line pushed
+    binary="$(registry_binary)" || { bad "docker-registry binary from Debian"; return; }
+    port="$(free_port)"
+    registry="127.0.0.1:$port"
+    mkdir -p "$WORK/registry"
+    cat > "$WORK/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: $registry
+EOF
+    start_server "$WORK/registry.log" "$binary" serve "$WORK/registry.yml" >/dev/null
+    wait_for "local registry" 30 "$PY" -c \
+        "import urllib.request; urllib.request.urlopen('http://$registry/v2/', timeout=1)"
+    for name in distroless/python3-debian13:nonroot library/debian:13-slim; do
+        podman push --quiet --tls-verify=false --digestfile "$WORK/digest-${name%%/*}" \
+            "$RUNTIME_BASE" "docker://$registry/$name" > "$WORK/push.log" 2>&1 \
+            || { cat "$WORK/push.log" >&2; bad "podman push to the local registry"; return; }
+    done
+    zero="sha256:$(printf '0%.0s' {1..64})"
+    copy="$WORK/Dockerfile.digests"
+    sed -e "s|^ARG BUILDER_IMAGE=.*|ARG BUILDER_IMAGE=$registry/library/debian:13-slim@$zero|" \
+        -e "s|^ARG RUNTIME_IMAGE=.*|ARG RUNTIME_IMAGE=$registry/distroless/python3-debian13:nonroot@$zero|" \
+        "$ROOT/Dockerfile" > "$copy"
+    refresh() { DOCKERFILE="$copy" SKOPEO_FLAGS=--tls-verify=false bash "$ROOT/scripts/base-digests.sh" "$@"; }
+    rc=0
+    refresh --check > "$WORK/digests-check.log" 2>&1 || rc=$?
+    expect "base-digests --check: a stale pin exits 1 and changes nothing (rc $rc)" \
+        bash -c "[[ $rc == 1 ]] && grep -q '@$zero' '$copy'"
+    rc=0
+    refresh > "$WORK/digests.log" 2>&1 || rc=$?
+    pushed="$(cat "$WORK/digest-distroless")"
+    line="$(grep '^ARG RUNTIME_IMAGE=' "$copy")"
+    expect "base-digests rewrites the runtime pin to the pushed digest (rc $rc, ${line#ARG })" \
+        test "$rc:$line" = "0:ARG RUNTIME_IMAGE=$registry/distroless/python3-debian13:nonroot@$pushed"
+    line="$(grep '^ARG BUILDER_IMAGE=' "$copy")"
+    expect "and the builder pin ($(cat "$WORK/digest-library"))" \
+        test "$line" = "ARG BUILDER_IMAGE=$registry/library/debian:13-slim@$(cat "$WORK/digest-library")"
+    rc=0
+    refresh --check > "$WORK/digests-check.log" 2>&1 || rc=$?
+    expect "base-digests --check: current pins exit 0 (rc $rc)" test "$rc" = 0
+    expect "the pinned reference pulls by digest" podman pull --quiet --tls-verify=false \
+        "$registry/distroless/python3-debian13@$pushed"
+    podman rmi -f "$registry/distroless/python3-debian13@$pushed" >/dev/null 2>&1 || true
 }
 
 # ---------------------------------------------------------------------------------------
@@ -757,6 +836,7 @@ main() {
     build_image
     image_checks
     sbom_checks
+    base_digests_refresh
     start_servers
     pod_passes
     serve_sidecar
