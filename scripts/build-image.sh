@@ -37,10 +37,19 @@ fi
 IMAGE="${IMAGE:-preflight:$version}"
 
 echo "build-image: $IMAGE (version $version, revision $revision, source $source_url)" >&2
+# The build arguments fill the Dockerfile's LABEL; the same values as --label too, because
+# podman (buildah) reuses a cached LABEL layer although the arguments changed, which would
+# leave the previous build's revision and time on the image. --label is applied to the
+# final image whatever the cache holds.
 exec "$ENGINE" build \
     --build-arg "VERSION=$version" \
     --build-arg "SOURCE_URL=$source_url" \
     --build-arg "REVISION=$revision" \
     --build-arg "CREATED=$created" \
+    --label "org.opencontainers.image.revision=$revision" \
+    --label "org.opencontainers.image.created=$created" \
+    --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.source=$source_url" \
+    --label "org.opencontainers.image.url=$source_url" \
     "$@" \
     -t "$IMAGE" -f Dockerfile .

@@ -423,7 +423,8 @@ registry_binary() {
     if [[ ! -x "$tools/docker-registry" ]]; then
         mkdir -p "$tools"
         unpacked="$(mktemp -d)"
-        (cd "$unpacked" && apt-get download docker-registry > "$WORK/registry-download.log" 2>&1 \
+        (cd "$unpacked" && { apt-get download docker-registry || { apt-get update -qq \
+            && apt-get download docker-registry; }; } > "$WORK/registry-download.log" 2>&1 \
             && dpkg-deb -x docker-registry_*.deb root) \
             || { cat "$WORK/registry-download.log" >&2; rm -rf "$unpacked"; return 1; }
         cp "$unpacked/root/usr/bin/docker-registry" "$tools/docker-registry"
@@ -479,8 +480,8 @@ EOF
     rc=0
     refresh --check > "$WORK/digests-check.log" 2>&1 || rc=$?
     expect "base-digests --check: current pins exit 0 (rc $rc)" test "$rc" = 0
-    expect "the pinned reference pulls by digest" podman pull --quiet --tls-verify=false \
-        "$registry/distroless/python3-debian13@$pushed"
+    expect "the pinned reference pulls by digest" bash -c "podman pull --quiet --tls-verify=false \
+        '$registry/distroless/python3-debian13@$pushed' >/dev/null"
     podman rmi -f "$registry/distroless/python3-debian13@$pushed" >/dev/null 2>&1 || true
 }
 
