@@ -3,21 +3,21 @@
 A kubelet records an exec probe's output in the pod's events, so `kubectl describe pod`
 shows why the native sidecar has not started ("fail: routing.entries: … missing 1 (kpi)"),
 where an HTTP probe shows only "statuscode: 503". The probe runs every few seconds for
-minutes, so it imports only the standard library, and one timer bounds the whole run
-(name resolution included): a hung server is reported, never waited for.
+minutes as a fresh process, so this module imports only `socket`, `signal` and (for the
+verdict) `json`: an HTTP/1.0 GET to our own server needs no http.client (which brings ssl
+and the email package), and one real-time timer bounds the whole run, name resolution
+included: a hung server is reported, never waited for.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs more than this module
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
 
 ENDPOINTS = {"startup": "/startupz", "readiness": "/readyz", "liveness": "/livez"}
 DEFAULT_TIMEOUT = 1.0
@@ -34,14 +34,25 @@ UNREACHABLE = 3  # serve did not answer (down, not listening yet, hung, not HTTP
 FAILED_STATUSES = ("fail", "error", "warn")
 
 
-@dataclass(frozen=True)
 class Answer:
-    status: int
-    body: bytes
+    """An HTTP status and body (a plain class: dataclasses would import inspect and ast)."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {self.body[:60]!r})"
 
 
 class ProbeTimeout(Exception):
     """The run's own bound expired."""
+
+
+class NotHTTP(Exception):
+    """What answered is not an HTTP server."""
 
 
 def target(host: str) -> str:
@@ -49,29 +60,37 @@ def target(host: str) -> str:
     return WILDCARDS.get(host, host)
 
 
-@contextmanager
-def bounded(seconds: float) -> Iterator[None]:
-    """One real-time timer over everything inside, DNS and slow answers included."""
-
-    def expire(_signum: int, _frame: FrameType | None) -> None:
-        raise ProbeTimeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def expire(_signum: int, _frame: FrameType | None) -> None:
+    raise ProbeTimeout
 
 
-def ask(connection: http.client.HTTPConnection, path: str, limit: int) -> Answer:
-    connection.request("GET", path, headers={"Accept": "*/*", "User-Agent": "preflight-probe"})
-    response = connection.getresponse()
-    body = response.read(limit + 1)
-    if len(body) > limit:  # keep the connection unusable rather than half-read
-        connection.close()
-    return Answer(response.status, body)
+def ask(host: str, port: int, path: str, limit: int, timeout: float) -> Answer:
+    """One HTTP/1.0 GET on a connection of its own; the body up to `limit` bytes."""
+    with socket.create_connection((host, port), timeout=timeout) as connection:
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        connection.sendall(f"GET {path} HTTP/1.0\r\nHost: {authority}\r\n"
+                           "User-Agent: preflight-probe\r\nAccept: */*\r\n\r\n".encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            if not chunk or len(received) > 65536:
+                raise NotHTTP("no complete HTTP header")
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status_line = lines[0].split(" ", 2)
+        if len(status_line) < 2 or not status_line[0].startswith("HTTP/1.") or not (
+                status_line[1].isdigit() and len(status_line[1]) == 3):
+            raise NotHTTP(f"not an HTTP status line: {lines[0][:40]!r}")
+        length = next((int(v) for k, _, v in (line.partition(":") for line in lines[1:])
+                       if k.strip().lower() == "content-length" and v.strip().isdigit()), None)
+        wanted = limit if length is None else min(length, limit)
+        while len(body) < wanted:
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return Answer(int(status_line[1]), body[:limit])
 
 
 def first_line(body: bytes) -> str:
@@ -105,6 +124,8 @@ def reason(kind: str, answer: Answer, verdict: Answer | None) -> str:
     details: list[str] = []
     word = line.split(":", 1)[0].strip() or "fail"
     if verdict is not None:
+        import json  # only when serve did not answer 200: the common pass costs nothing
+
         try:
             document = json.loads(verdict.body)
         except ValueError:
@@ -130,30 +151,33 @@ def fit(text: str, limit: int = LINE_LIMIT) -> str:
 
 def run(kind: str, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str]:
     """(exit code, line). Exit 0 only on HTTP 200 from the probe's endpoint."""
-    address = f"[{target(host)}]:{port}" if ":" in target(host) else f"{target(host)}:{port}"
-    where = f"preflight serve at {address}"
-    connection = http.client.HTTPConnection(target(host), port, timeout=timeout)
+    asked = target(host)
+    where = f"preflight serve at [{asked}]:{port}" if ":" in asked else (
+        f"preflight serve at {asked}:{port}")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        with bounded(timeout):
-            answer = ask(connection, ENDPOINTS[kind], BODY_LIMIT)
-            verdict = None
-            if answer.status != 200 and kind != "liveness":
-                try:
-                    verdict = ask(connection, "/verdict", VERDICT_LIMIT)
-                except (OSError, http.client.HTTPException):
-                    verdict = None  # the probe's own answer still says enough
+        answer = ask(asked, port, ENDPOINTS[kind], BODY_LIMIT, timeout)
+        verdict = None
+        if answer.status != 200 and kind != "liveness":
+            try:
+                verdict = ask(asked, port, "/verdict", VERDICT_LIMIT, timeout)
+            except (OSError, NotHTTP):
+                verdict = None  # the probe's own answer still says enough
     except ProbeTimeout:
         return UNREACHABLE, fit(f"no answer from {where} within {timeout:g} s")
     except ConnectionRefusedError:
         return UNREACHABLE, fit(f"{where} is not listening (connection refused): "
                                 "is the sidecar running?")
-    except (OSError, http.client.HTTPException) as error:
-        detail = (error.strerror if isinstance(error, OSError) and error.strerror
-                  else type(error).__name__)
-        if isinstance(error, socket.timeout):
-            detail = "timed out"
-        return UNREACHABLE, fit(f"no usable answer from {where}: {detail}")
+    except TimeoutError:
+        return UNREACHABLE, fit(f"no answer from {where} within {timeout:g} s")
+    except NotHTTP as error:
+        return UNREACHABLE, fit(f"no usable answer from {where}: {error}")
+    except OSError as error:
+        return UNREACHABLE, fit(f"no usable answer from {where}: "
+                                f"{error.strerror or type(error).__name__}")
     finally:
-        connection.close()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     code = PASSING if answer.status == 200 else FAILING
     return code, fit(reason(kind, answer, verdict))

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from tests import harness, servers
 from tests.conftest import Stack
 
 CLOUD_MODULES = ("structlog", "google", "grpc", "boto3", "botocore", "prometheus_client")
+# What http.client would bring in: an HTTP/1.0 GET to our own server needs none of it.
+HEAVY_STDLIB = ("http", "ssl", "email", "urllib", "dataclasses", "inspect", "ast")
 
 
 def verdict(*checks: dict[str, object], strict: bool = False) -> bytes:
@@ -262,3 +265,20 @@ def test_probe_imports_no_cloud_client_and_no_logging_library() -> None:
                 for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "preflight" in imported and "click" in imported, "the import log was read"
     assert not imported & set(CLOUD_MODULES), sorted(imported & set(CLOUD_MODULES))
+
+
+def test_the_probe_module_itself_imports_almost_nothing() -> None:
+    """socket and signal (json only when serve says no): every probe run pays for it."""
+    env = {**harness.minimal_env(Path("/")), "PYTHONPROFILEIMPORTTIME": "1"}
+
+    def imports(code: str) -> set[str]:
+        done = harness.run_command([sys.executable, "-c", code], env)
+        assert done.returncode == 0, done.stderr
+        return {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+
+    imported = imports("import preflight.probe_client") - imports("pass")  # less site's
+    assert {"socket", "preflight.probe_client"} <= imported
+    top = {name.split(".")[0] for name in imported}
+    assert not top & set(HEAVY_STDLIB + CLOUD_MODULES + ("json", "typing", "click")), sorted(
+        top & set(HEAVY_STDLIB + CLOUD_MODULES + ("json", "typing", "click")))
