@@ -58,8 +58,8 @@ VALIDATION_ATTEMPT_TIMEOUT = 300.0
 IMPORTS_ONLY = "import google.cloud.firestore, boto3, structlog, tenacity, click"
 CLOUD_PACKAGES = ("google", "grpc", "boto3", "botocore", "s3transfer", "urllib3", "requests",
                   "proto", "structlog_gcp")
-LIBRARIES = ("preflight", "google-cloud-firestore", "google-api-core", "google-auth", "grpcio",
-             "protobuf", "boto3", "botocore", "click", "structlog", "structlog-gcp",
+LIBRARIES = ("engines-preflight", "google-cloud-firestore", "google-api-core", "google-auth",
+             "grpcio", "protobuf", "boto3", "botocore", "click", "structlog", "structlog-gcp",
              "tenacity", "pydantic", "pydantic-core", "moto", "matplotlib")
 
 
@@ -207,7 +207,7 @@ class Bench:
     # --------------------------------------------- 1, 3 and 4: whole processes
     def processes(self) -> None:
         """Interleaved rounds of every whole-process command: wall time and peak RSS."""
-        version_line = f"preflight {metadata.version('preflight')}"
+        version_line = f"preflight {metadata.version('engines-preflight')}"
         commands: dict[str, tuple[list[str], dict[str, str], Callable[[ProcessRun], object]]] = {
             "python -c pass": ([self.python, "-c", "pass"], self.env(),
                                lambda r: self.expect_exit("python -c pass", r, 0)),

@@ -532,6 +532,30 @@ def profile_schema() -> int:
     return int(ExitCode.PASS)
 
 
+@cli.command()
+@click.argument("kind", type=click.Choice(["startup", "readiness", "liveness"]))
+@click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
+              help="Where `preflight serve` listens (its --listen); a wildcard host is asked on "
+              "loopback. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--timeout", default="1", envvar="PREFLIGHT_PROBE_TIMEOUT", metavar="SECONDS",
+              help="Bound on the whole probe. Env: PREFLIGHT_PROBE_TIMEOUT. Default: 1.")
+@click.pass_context
+def probe(ctx: click.Context, /, kind: str, listen: str, timeout: str) -> int:
+    """Ask the local `preflight serve` and print its one-line reason (an exec probe).
+
+    KIND is startup (/startupz), readiness (/readyz) or liveness (/livez). Exit 0 when it
+    answers 200, 1 when it answers otherwise, 3 when it does not answer in time.
+    """
+    from preflight import probe_client
+
+    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    seconds = parse_seconds(Raw(timeout, Source.FLAG, _where(
+        ctx, "timeout", "--timeout", "PREFLIGHT_PROBE_TIMEOUT")), maximum=60.0)
+    code, line = probe_client.run(kind, host, port, seconds)
+    click.echo(line)
+    return code
+
+
 def _where(ctx: click.Context, name: str, flag: str, envvar: str) -> str:
     return envvar if ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT else flag
 

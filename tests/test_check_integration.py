@@ -645,7 +645,7 @@ def test_version_is_the_same_from_the_script_and_the_module(tmp_path: Path) -> N
         assert done.returncode == 0, done.stderr
         assert done.stdout == "preflight 0.1.0\n", done.stdout
         assert done.stderr == ""
-    assert importlib.metadata.version("preflight") == "0.1.0"
+    assert importlib.metadata.version("engines-preflight") == "0.1.0"  # the distribution name
 
 
 def test_check_help_documents_every_option_and_variable(tmp_path: Path) -> None:
