@@ -120,6 +120,7 @@ class Config:
     strict: bool = False
     disallowed_by_env: Mapping[str, frozenset[str]] = field(default_factory=dict)
     color: bool = True
+    probes: bool = True
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
@@ -346,5 +347,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         disallowed_by_env=parse_disallow_in(raw["disallow_in"]) if "disallow_in" in raw else {},
         color=not (parse_flag(raw["no_color"]) if "no_color" in raw else False)
         and "NO_COLOR" not in environ,
+        probes=parse_flag(raw["probes"]) if "probes" in raw
+        and raw["probes"].source is not Source.DEFAULT else True,
         sources=dict(raw),
     )

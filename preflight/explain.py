@@ -32,6 +32,7 @@ EFFECTIVE: dict[str, Any] = {
     "strict": lambda c: c.strict,
     "disallow_in": lambda c: {env: sorted(b) for env, b in c.disallowed_by_env.items()},
     "no_color": lambda c: not c.color,
+    "probes": lambda c: c.probes,
 }
 
 

@@ -29,13 +29,13 @@ def make_client(timeout: float) -> Any:
         retries={"total_max_attempts": 1},
     )
     session = botocore.session.get_session()
-    session.register_component("data_loader", _s3_only_loader(
-        session.get_config_variable("data_path")))
+    session.register_component("data_loader", only_loader(
+        session.get_config_variable("data_path"), "s3"))
     return session.create_client("s3", config=config)
 
 
-def _s3_only_loader(data_path: str | None) -> Any:
-    """botocore's loader, told that S3 is the only service there is.
+def only_loader(data_path: str | None, service: str) -> Any:
+    """botocore's loader, told that `service` is the only service there is.
 
     Creating a client validates its name against every service botocore knows: about 900
     directory listings and 2,700 stats (~30 ms) on each start, to learn that s3 exists.
@@ -44,14 +44,15 @@ def _s3_only_loader(data_path: str | None) -> Any:
 
     import botocore.loaders
 
-    class S3OnlyLoader(botocore.loaders.Loader):
+    class OneServiceLoader(botocore.loaders.Loader):
         def list_available_services(self, type_name: str) -> list[str]:
-            present = any(os.path.isdir(os.path.join(path, "s3")) for path in self.search_paths)
-            return ["s3"] if present else []
+            present = any(os.path.isdir(os.path.join(path, service))
+                          for path in self.search_paths)
+            return [service] if present else []
 
     extra = [os.path.expanduser(os.path.expandvars(path))
              for path in (data_path or "").split(os.pathsep) if path]
-    return S3OnlyLoader(extra_search_paths=extra)
+    return OneServiceLoader(extra_search_paths=extra)
 
 
 def head_bucket(client: Any, bucket: str) -> BucketObservation:

@@ -1,0 +1,258 @@
+"""backends.reachable: every backend the engines will build answers, one probe per endpoint.
+
+The subjects (routes judged usable, backend-selecting variables) come through one seam,
+`subjects_from_context`: until the profile wiring replaces it, whoever runs the check puts
+them in the run's context under SUBJECTS_KEY (or passes a source to the constructor).
+
+Each attempt plans purely (`plan`: subject -> endpoint or finding, endpoints deduplicated),
+probes the endpoints without a definitive answer yet, all at once in a bounded pool of
+daemon threads, each under the call timeout, and judges. Definitive answers (pass or
+fail) are kept between attempts; only transient ones are probed again on the runner's
+retry. Nothing here renders a config value: findings name the kind, the route and the
+config key or variable, and errors are described by their class, never their text.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.backends import (
+    Answer,
+    Endpoint,
+    Finding,
+    ProbeResult,
+    ProbeSubject,
+    Shared,
+    backend,
+)
+from preflight.checks.base import Check, Context
+from preflight.config import Config
+from preflight.retry import is_transient
+from preflight.verdict import Outcome, Status
+
+SUBJECTS_KEY = "backends.subjects"
+ENVIRON_KEY = "backends.environ"
+MAX_PARALLEL = 16
+GRACE = 0.5  # seconds a probe may outlive the call timeout before it counts as hung
+NEXT_ATTEMPT_MIN = 0.5  # less time than this left: the last attempt reports, with details
+MAX_LISTED = 4
+OFF = "probes are off (--no-probes / PREFLIGHT_PROBES=0)"
+UNANSWERED_FIX = ("check that each backend named is up and reachable from this pod; raise "
+                  "--timeout if it is only slow")
+
+SubjectSource = Callable[[Context], Sequence[ProbeSubject] | None]
+
+
+def subjects_from_context(ctx: Context) -> Sequence[ProbeSubject] | None:
+    """THE SEAM: the usable routes of the start-up and serving scopes, and the variables.
+
+    The profile wiring replaces this with the shared registry reader. None means nobody
+    provided subjects (the check is skipped); an empty sequence means there are none.
+    """
+    subjects: Sequence[ProbeSubject] | None = ctx.get(SUBJECTS_KEY)
+    return subjects
+
+
+def environ_from_context(ctx: Context) -> Mapping[str, str]:
+    """The pod's environment, for the engines' stand-in variables (RAW_BUCKET, REDIS_HOST…)."""
+    environ: Mapping[str, str] | None = ctx.get(ENVIRON_KEY)
+    return os.environ if environ is None else environ
+
+
+# ---------------------------------------------------------------------------- planning
+
+@dataclass
+class Plan:
+    """What the engines would build for each subject; pure, no I/O."""
+
+    findings: list[tuple[ProbeSubject, Finding]] = field(default_factory=list)
+    probed: list[tuple[ProbeSubject, Endpoint]] = field(default_factory=list)
+    not_probed: list[ProbeSubject] = field(default_factory=list)  # no probe for the backend
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """Distinct endpoints, in first-seen order: one probe each."""
+        return list(dict.fromkeys(endpoint for _, endpoint in self.probed))
+
+
+def plan(subjects: Sequence[ProbeSubject], environ: Mapping[str, str]) -> Plan:
+    planned = Plan()
+    for subject in dict.fromkeys(subjects):
+        module = backend(subject.backend)
+        if module is None:
+            planned.not_probed.append(subject)
+            continue
+        found = module.target(subject, environ)
+        if isinstance(found, Finding):
+            planned.findings.append((subject, found))
+        else:
+            planned.probed.append((subject, found))
+    return planned
+
+
+# ---------------------------------------------------------------------------- probing
+
+class _NoAnswer:
+    """A probe still running when the attempt stopped waiting for it."""
+
+
+NO_ANSWER = _NoAnswer()
+
+
+def probe_all(endpoints: Sequence[Endpoint], timeout: float, shared: Shared,
+              parallel: int = MAX_PARALLEL) -> dict[Endpoint, Any]:
+    """Observes every endpoint at once (at most `parallel` in flight), waiting at most
+    `timeout` + GRACE for each wave. Values: an observation, the exception a probe raised,
+    or NO_ANSWER. Probes run in daemon threads: a hung one never holds the process."""
+    results: dict[Endpoint, Any] = {}
+    lock = threading.Lock()
+    finished = threading.Condition(lock)
+    stop = threading.Event()
+    slots = threading.BoundedSemaphore(max(1, parallel))
+
+    def run(endpoint: Endpoint) -> None:
+        with slots:
+            if stop.is_set():
+                return
+            try:
+                module = backend(endpoint.backend)
+                assert module is not None
+                value: Any = module.observe(endpoint, timeout, shared)
+            except Exception as error:  # noqa: BLE001 - judged below, by class only
+                value = error
+            with finished:
+                results[endpoint] = value
+                finished.notify_all()
+
+    for endpoint in endpoints:
+        threading.Thread(target=run, args=(endpoint,), name=f"probe:{endpoint.backend}",
+                         daemon=True).start()
+    waves = -(-len(endpoints) // max(1, parallel))
+    deadline = time.monotonic() + waves * (timeout + GRACE)
+    with finished:
+        while len(results) < len(endpoints):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            finished.wait(remaining)
+        stop.set()
+        return {endpoint: results.get(endpoint, NO_ANSWER) for endpoint in endpoints}
+
+
+def judge_one(endpoint: Endpoint, seen: Any, timeout: float) -> ProbeResult:
+    """The backend's judge, or what an unanswered or crashed probe means."""
+    if seen is NO_ANSWER:
+        return ProbeResult(Answer.TRANSIENT, f"no answer from {endpoint.backend} for "
+                           f"{endpoint.where} within {timeout:g}s", UNANSWERED_FIX)
+    if isinstance(seen, Exception):
+        name = type(seen).__name__
+        if is_transient(seen):
+            return ProbeResult(Answer.TRANSIENT, f"no answer from {endpoint.backend} for "
+                               f"{endpoint.where} ({name})", UNANSWERED_FIX)
+        return ProbeResult(Answer.FAIL, f"preflight could not probe {endpoint.where} ({name})",
+                           "this is a bug in preflight's probe for " + endpoint.backend)
+    module = backend(endpoint.backend)
+    assert module is not None
+    return module.judge(endpoint, seen)
+
+
+# ---------------------------------------------------------------------------- the check
+
+@dataclass(frozen=True)
+class Item:
+    subject: ProbeSubject
+    result: ProbeResult
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject.label}: {self.result.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.subject.kind, "origin": self.subject.origin,
+                "backend": self.subject.backend, "status": self.result.answer.value,
+                "message": self.result.message, "fix": self.result.fix}
+
+
+class ProbesUnanswered(ConnectionError):
+    """Transient: some backends gave no definitive answer yet. The text names them."""
+
+
+def _listed(items: Sequence[Item]) -> str:
+    shown = "; ".join(item.text for item in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _fixes(items: Sequence[Item]) -> str | None:
+    fixes = list(dict.fromkeys(item.result.fix for item in items if item.result.fix))
+    return "; ".join(fixes[:MAX_LISTED]) or None
+
+
+class BackendsReachable(Check):
+    name = "backends.reachable"
+
+    def __init__(self, subjects: SubjectSource = subjects_from_context,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self._subjects = subjects
+        self._environ = environ
+        self._lock = threading.Lock()
+        self._answers: dict[Endpoint, Any] = {}  # definitive observations, kept
+
+    def skip_reason(self, config: Config) -> str | None:
+        return None if config.probes else OFF
+
+    def attempt(self, ctx: Context) -> Outcome:
+        subjects = self._subjects(ctx)
+        if subjects is None:
+            return Outcome(Status.SKIPPED, "no backends to probe: nothing provided the routes "
+                           "and variables (the profile wiring does)")
+        environ = self._environ if self._environ is not None else environ_from_context(ctx)
+        planned = plan(subjects, environ)
+        timeout = ctx.call_timeout()
+        with self._lock:
+            pending = [e for e in planned.endpoints if e not in self._answers]
+        observed = probe_all(pending, timeout, ctx.shared)
+        items = [Item(subject, ProbeResult(Answer.FAIL, finding.message, finding.fix))
+                 for subject, finding in planned.findings]
+        for subject, endpoint in planned.probed:
+            with self._lock:
+                seen = self._answers.get(endpoint, observed.get(endpoint, NO_ANSWER))
+            result = judge_one(endpoint, seen, timeout)
+            if result.answer is not Answer.TRANSIENT:
+                with self._lock:
+                    self._answers.setdefault(endpoint, seen)
+            items.append(Item(subject, result))
+        return self._outcome(ctx, planned, items)
+
+    def _outcome(self, ctx: Context, planned: Plan, items: list[Item]) -> Outcome:
+        failing = [item for item in items if item.result.answer is Answer.FAIL]
+        waiting = [item for item in items if item.result.answer is Answer.TRANSIENT]
+        details: dict[str, Any] = {
+            "probes": len(planned.endpoints), "subjects": len(items),
+            "results": [item.to_dict() for item in items],
+            "not_probed": [{"kind": s.kind, "origin": s.origin, "backend": s.backend}
+                           for s in planned.not_probed],
+        }
+        if failing:
+            pending = f" ({len(waiting)} more not answering yet)" if waiting else ""
+            return Outcome(Status.FAIL, f"{len(failing)} of {len(items)} backend(s) will fail "
+                           f"the engines{pending}: {_listed(failing)}",
+                           remediation=_fixes(failing), details=details)
+        if waiting:
+            message = f"{len(waiting)} of {len(items)} backend(s) did not answer: " \
+                      f"{_listed(waiting)}"
+            if ctx.deadline - time.monotonic() >= NEXT_ATTEMPT_MIN:
+                raise ProbesUnanswered(message)
+            return Outcome(Status.ERROR, f"deadline: {message}",
+                           remediation=_fixes(waiting) or UNANSWERED_FIX, details=details,
+                           transient=True)
+        if not items:
+            return Outcome(Status.SKIPPED, "no route or variable names a backend with a probe",
+                           details=details)
+        return Outcome(Status.PASS, f"{len(planned.endpoints)} probe(s) answered for "
+                       f"{len(items)} route(s) and variable(s)", details=details)
