@@ -95,7 +95,8 @@ def observe(endpoint: BigQueryEndpoint, timeout: float, shared: Shared) -> Table
 def judge(endpoint: BigQueryEndpoint, seen: TableObservation) -> ProbeResult:
     where = endpoint.where
     if seen.no_project:
-        return failed(f"no project for the {where}",
+        return failed(f"no project for the {where}: neither GOOGLE_CLOUD_PROJECT nor the "
+                      "credentials name one",
                       "set GOOGLE_CLOUD_PROJECT (the BigQuery client does not read "
                       "GCP_PROJECT_ID), or use credentials that carry a project")
     answer = seen.table

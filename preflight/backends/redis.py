@@ -157,7 +157,9 @@ def judge(endpoint: RedisEndpoint, seen: RedisObservation) -> ProbeResult:
     if outcome == "timeout":
         return transient(f"redis did not answer within {seen.seconds:g}s at {where} "
                          f"(while {_doing(seen.stage)})",
-                         "check that Redis is up and reachable from this pod")
+                         "check that Redis is up and reachable from this pod"
+                         + ("; a server that does not speak TLS on that port never answers "
+                            "the handshake: check `ssl`" if seen.stage == "tls" else ""))
     if outcome == "unresolved":
         return transient(f"the host of {where} does not resolve",
                          "fix the Redis host name, or the pod's DNS")

@@ -14,6 +14,7 @@ config key or variable, and errors are described by their class, never their tex
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -40,6 +41,8 @@ ENVIRON_KEY = "backends.environ"
 MAX_PARALLEL = 16
 GRACE = 0.5  # seconds a probe may outlive the call timeout before it counts as hung
 NEXT_ATTEMPT_MIN = 0.5  # less time than this left: the last attempt reports, with details
+FINISH_MARGIN = 0.3  # the last attempt ends this long before the deadline, to report itself
+MIN_PROBE = 0.25  # with less time than this, the last attempt reports the previous answers
 MAX_LISTED = 4
 OFF = "probes are off (--no-probes / PREFLIGHT_PROBES=0)"
 UNANSWERED_FIX = ("check that each backend named is up and reachable from this pod; raise "
@@ -105,10 +108,11 @@ NO_ANSWER = _NoAnswer()
 
 
 def probe_all(endpoints: Sequence[Endpoint], timeout: float, shared: Shared,
-              parallel: int = MAX_PARALLEL) -> dict[Endpoint, Any]:
+              parallel: int = MAX_PARALLEL, until: float = math.inf) -> dict[Endpoint, Any]:
     """Observes every endpoint at once (at most `parallel` in flight), waiting at most
-    `timeout` + GRACE for each wave. Values: an observation, the exception a probe raised,
-    or NO_ANSWER. Probes run in daemon threads: a hung one never holds the process."""
+    `timeout` + GRACE for each wave, and never past `until` (monotonic). Values: an
+    observation, the exception a probe raised, or NO_ANSWER. Probes run in daemon threads:
+    a hung one never holds the process."""
     results: dict[Endpoint, Any] = {}
     lock = threading.Lock()
     finished = threading.Condition(lock)
@@ -133,7 +137,7 @@ def probe_all(endpoints: Sequence[Endpoint], timeout: float, shared: Shared,
         threading.Thread(target=run, args=(endpoint,), name=f"probe:{endpoint.backend}",
                          daemon=True).start()
     waves = -(-len(endpoints) // max(1, parallel))
-    deadline = time.monotonic() + waves * (timeout + GRACE)
+    deadline = min(until, time.monotonic() + waves * (timeout + GRACE))
     with finished:
         while len(results) < len(endpoints):
             remaining = deadline - time.monotonic()
@@ -202,6 +206,7 @@ class BackendsReachable(Check):
         self._environ = environ
         self._lock = threading.Lock()
         self._answers: dict[Endpoint, Any] = {}  # definitive observations, kept
+        self._recent: dict[Endpoint, tuple[Any, float]] = {}  # the last transient ones
 
     def skip_reason(self, config: Config) -> str | None:
         return None if config.probes else OFF
@@ -213,19 +218,31 @@ class BackendsReachable(Check):
                            "and variables (the profile wiring does)")
         environ = self._environ if self._environ is not None else environ_from_context(ctx)
         planned = plan(subjects, environ)
-        timeout = ctx.call_timeout()
+        until = ctx.deadline - FINISH_MARGIN
+        # A probe's own timeout ends before the attempt stops waiting for it.
+        timeout = min(ctx.call_timeout(), until - GRACE - time.monotonic())
         with self._lock:
             pending = [e for e in planned.endpoints if e not in self._answers]
-        observed = probe_all(pending, timeout, ctx.shared)
+            recent = dict(self._recent)
+        if timeout < MIN_PROBE and all(e in recent for e in pending):
+            observed = recent  # no time for a useful probe: report the last answers
+        else:
+            timeout = max(MIN_PROBE, timeout)
+            probed = probe_all(pending, timeout, ctx.shared, until=until)
+            observed = {endpoint: (seen, timeout) for endpoint, seen in probed.items()}
         items = [Item(subject, ProbeResult(Answer.FAIL, finding.message, finding.fix))
                  for subject, finding in planned.findings]
         for subject, endpoint in planned.probed:
             with self._lock:
-                seen = self._answers.get(endpoint, observed.get(endpoint, NO_ANSWER))
-            result = judge_one(endpoint, seen, timeout)
-            if result.answer is not Answer.TRANSIENT:
-                with self._lock:
+                seen, seconds = ((self._answers[endpoint], timeout) if endpoint in self._answers
+                                 else observed.get(endpoint, (NO_ANSWER, timeout)))
+            result = judge_one(endpoint, seen, seconds)
+            with self._lock:
+                if result.answer is Answer.TRANSIENT:
+                    self._recent[endpoint] = (seen, seconds)
+                else:
                     self._answers.setdefault(endpoint, seen)
+                    self._recent.pop(endpoint, None)
             items.append(Item(subject, result))
         return self._outcome(ctx, planned, items)
 
