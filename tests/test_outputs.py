@@ -106,6 +106,18 @@ def test_known_secrets_come_from_names_urls_and_the_key_file(tmp_path: Path) -> 
     assert scrub("see http://admin:CANARY-pw@db/x") == f"see http://{REDACTED}@db/x"
 
 
+def test_known_secrets_include_the_probes_stand_in_variables() -> None:
+    """Connection strings and keys the engines read from the environment (backends.reachable)."""
+    secrets = known_secrets({
+        "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountName=acct;"
+                                           "AccountKey=CANARY-account-key==;EndpointSuffix=x",
+        "AZURE_COSMOSDB_KEY": "CANARY-cosmos-key", "REDIS_HOST": "cache.internal",
+        "OTHER": "BlobEndpoint=https://b/;SharedAccessSignature=sv=1&sig=CANARY-sas"})
+    assert {"CANARY-account-key==", "CANARY-cosmos-key", "sv=1&sig=CANARY-sas"} <= secrets
+    assert any("AccountName=acct" in secret for secret in secrets)  # the whole string
+    assert "cache.internal" not in secrets
+
+
 def test_exception_descriptions_are_short_single_lines() -> None:
     text = describe_exception(ValueError("line one\nline two " + "z" * 1000))
     assert "\n" not in text
