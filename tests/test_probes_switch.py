@@ -59,3 +59,23 @@ def test_off_means_no_probe_at_all() -> None:
     assert run.status == "skipped"
     assert run.result.outcome.message == "probes are off (--no-probes / PREFLIGHT_PROBES=0)"
     assert door.connections == 0
+
+
+def test_a_run_without_a_backend_never_imports_its_client(tmp_path: Path) -> None:
+    """Only Redis routes: no cloud client library is loaded at all (lazy imports)."""
+    code = (
+        "import json, sys\n"
+        "from tests.probing import route, run_check\n"
+        f"run = run_check([route('chat_bus', 'redis', {{'host': '127.0.0.1', 'port': "
+        f"{harness.closed_port()}}})], timeout=1.5)\n"
+        "print(run.status)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    process = harness.run_command([sys.executable, "-c", code],
+                                  {**harness.minimal_env(tmp_path),
+                                   "PYTHONPATH": str(harness.REPO)}, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    status, modules = process.stdout.splitlines()
+    assert status == "error"
+    loaded = set(json.loads(modules))
+    assert not loaded & {"azure", "botocore", "boto3", "google", "grpc", "requests", "urllib3",
+                         "redis"}, sorted(loaded)

@@ -56,7 +56,10 @@ class ProbeSubject:
 
 
 class Shared(Protocol):
-    """Built once per run and shared between probes (Context.shared)."""
+    """Clients built once per run and shared between probes (Context.shared), and the call
+    timeout they are built with: the configured attempt timeout, as for every check."""
+
+    client_timeout: float
 
     def __call__(self, key: str, factory: Callable[[], T]) -> T: ...
 

@@ -106,7 +106,7 @@ def observe(endpoint: DynamoEndpoint, timeout: float, shared: Shared) -> TableOb
 
     client = shared(f"dynamodb.client:{endpoint.region}:{endpoint.endpoint_url}",
                     lambda: dynamodb.make_client(endpoint.region, endpoint.endpoint_url,
-                                                 timeout))
+                                                 shared.client_timeout))
     return dynamodb.describe_table(client, endpoint.table)
 
 

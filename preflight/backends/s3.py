@@ -52,7 +52,7 @@ def observe(endpoint: S3Endpoint, timeout: float, shared: Shared) -> Any:
     """Raises transient trouble (the runner's rules); definitive answers come back as data."""
     from preflight.probes import s3
 
-    client = shared("s3.client", lambda: s3.make_client(timeout))
+    client = shared("s3.client", lambda: s3.make_client(shared.client_timeout))
     return s3.head_bucket(client, endpoint.bucket)
 
 

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from preflight.backends import (
     Answer,
@@ -38,7 +38,7 @@ from preflight.verdict import Outcome, Status
 
 SUBJECTS_KEY = "backends.subjects"
 ENVIRON_KEY = "backends.environ"
-MAX_PARALLEL = 16
+MAX_PARALLEL = 32
 GRACE = 0.5  # seconds a probe may outlive the call timeout before it counts as hung
 NEXT_ATTEMPT_MIN = 0.5  # less time than this left: the last attempt reports, with details
 FINISH_MARGIN = 0.3  # the last attempt ends this long before the deadline, to report itself
@@ -49,6 +49,7 @@ UNANSWERED_FIX = ("check that each backend named is up and reachable from this p
                   "--timeout if it is only slow")
 
 SubjectSource = Callable[[Context], Sequence[ProbeSubject] | None]
+T = TypeVar("T")
 
 
 def subjects_from_context(ctx: Context) -> Sequence[ProbeSubject] | None:
@@ -107,12 +108,24 @@ class _NoAnswer:
 NO_ANSWER = _NoAnswer()
 
 
+class RunClients:
+    """The run's shared clients (Context.shared), built with the configured attempt timeout."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.client_timeout = ctx.config.attempt_timeout
+
+    def __call__(self, key: str, factory: Callable[[], T]) -> T:
+        return self._ctx.shared(key, factory)
+
+
 def probe_all(endpoints: Sequence[Endpoint], timeout: float, shared: Shared,
               parallel: int = MAX_PARALLEL, until: float = math.inf) -> dict[Endpoint, Any]:
     """Observes every endpoint at once (at most `parallel` in flight), waiting at most
-    `timeout` + GRACE for each wave, and never past `until` (monotonic). Values: an
-    observation, the exception a probe raised, or NO_ANSWER. Probes run in daemon threads:
-    a hung one never holds the process."""
+    `timeout` + GRACE, and never past `until` (monotonic): what has not answered by then
+    is NO_ANSWER, probed again on the next attempt. Values: an observation, the exception a
+    probe raised, or NO_ANSWER. Probes run in daemon threads: a hung one never holds the
+    process, and the attempt stays inside the runner's budget."""
     results: dict[Endpoint, Any] = {}
     lock = threading.Lock()
     finished = threading.Condition(lock)
@@ -136,8 +149,7 @@ def probe_all(endpoints: Sequence[Endpoint], timeout: float, shared: Shared,
     for endpoint in endpoints:
         threading.Thread(target=run, args=(endpoint,), name=f"probe:{endpoint.backend}",
                          daemon=True).start()
-    waves = -(-len(endpoints) // max(1, parallel))
-    deadline = min(until, time.monotonic() + waves * (timeout + GRACE))
+    deadline = min(until, time.monotonic() + timeout + GRACE)
     with finished:
         while len(results) < len(endpoints):
             remaining = deadline - time.monotonic()
@@ -228,7 +240,7 @@ class BackendsReachable(Check):
             observed = recent  # no time for a useful probe: report the last answers
         else:
             timeout = max(MIN_PROBE, timeout)
-            probed = probe_all(pending, timeout, ctx.shared, until=until)
+            probed = probe_all(pending, timeout, RunClients(ctx), until=until)
             observed = {endpoint: (seen, timeout) for endpoint, seen in probed.items()}
         items = [Item(subject, ProbeResult(Answer.FAIL, finding.message, finding.fix))
                  for subject, finding in planned.findings]
