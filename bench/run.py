@@ -85,7 +85,7 @@ QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, lar
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
                  nopyc_reps=0, probe_reps=1)
-PROBE_DELAY = 0.5  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
+PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
 def log(message: str) -> None:
