@@ -5,8 +5,8 @@ Each backend has a module here with two pure functions and one thin I/O function
 - `target(subject, environ) -> Endpoint | Finding` derives exactly what the engines would
   build (the same config keys, environment stand-ins and defaults). A missing or unusable
   key is a `Finding` naming the key, never a probe.
-- `observe(endpoint, timeout, shared) -> Observation` makes the one read-only call (it
-  lives in `preflight.probes.<backend>` and imports its client lazily);
+- `observe(endpoint, timeout, shared) -> Observation` makes the one read-only call, through
+  `preflight.probes.<backend>` (thin I/O that imports its client only when called);
 - `judge(endpoint, observation) -> ProbeResult`: pass, fail with a fix, or transient.
 
 Endpoints are hashable and compare by what identifies the thing probed (so seventeen
