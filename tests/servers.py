@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -69,9 +69,10 @@ class Server:
     """A child process group we can stop, pause (SIGSTOP) and resume."""
 
     def __init__(self, name: str, command: Sequence[str], port: int, ready_line: str | None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.command = list(command)
+        self.env = None if env is None else {**os.environ, **env}
         self.port = port
         self.ready_line = ready_line
         self.log_path = log_path
@@ -86,7 +87,7 @@ class Server:
         ready = threading.Event()
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, stdin=subprocess.DEVNULL)
+            start_new_session=True, stdin=subprocess.DEVNULL, env=self.env)
 
         def pump(stream: Any) -> None:
             for line in stream:
@@ -150,10 +151,12 @@ def firestore_emulator(port: int | None = None) -> Server:
     return Server("firestore emulator", emulator_command(port), port, READY_LINE)
 
 
-def s3_server(port: int | None = None) -> Server:
+def s3_server(port: int | None = None, *, authenticating: bool = False) -> Server:
+    """moto (S3, DynamoDB, …). `authenticating`: it checks keys and IAM policies, as AWS does."""
     port = port or free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    return Server("moto S3 server", command, port, None)
+    env = {"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticating else None
+    return Server("moto S3 server", command, port, None, env=env)
 
 
 def redis_server(port: int | None = None, *, password: str | None = None,

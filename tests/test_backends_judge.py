@@ -288,6 +288,9 @@ SPINE = {"http_status": 200, "status": "ACTIVE", "key_schema": (("event_id", "HA
      Answer.FAIL, "rejected the credentials"),
     ("notes_store", {"http_status": 0, "no_credentials": True}, Answer.FAIL, "no AWS"),
     ("notes_store", {"http_status": 418, "error_code": "Teapot"}, Answer.FAIL, "418 Teapot"),
+    ("notes_store", {"http_status": 403, "error_code": "403"}, Answer.FAIL,
+     "AWS refused to describe table tabular_store (the engines' default) in us-west-2 (the "
+     "engines' default) (403)"),
 ])
 def test_dynamodb_judge(kind: str, seen: dict[str, Any], answer: Answer, text: str) -> None:
     target = endpoint(dynamodb.target(route(kind, "dynamodb", {}), {}))

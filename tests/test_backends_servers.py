@@ -398,6 +398,23 @@ def test_dynamodb_tables(aws: dict[str, str]) -> None:
     assert_fails(run, "missing", "does not exist")
 
 
+def test_aws_unauthorised(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto checking keys as AWS does: the pod's keys are unknown to it."""
+    strict = servers.s3_server(authenticating=True)
+    strict.start()
+    try:
+        endpoint = f"http://{strict.address}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+        run = run_check([route("object_store", "s3", {"bucket": "some-bucket"}, name="s3"),
+                         route("notes_store", "dynamodb", {}, name="dynamodb")],
+                        {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+    finally:
+        strict.stop()
+    assert_fails(run, "s3", "may not read it (403)")
+    assert_fails(run, "dynamodb", "AWS refused to describe table tabular_store (the engines' "
+                 "default) in us-west-2 (the engines' default) (403")
+
+
 def test_dynamodb_refused(aws: dict[str, str]) -> None:
     run = run_check([route("notes_store", "dynamodb", {})],
                     {"AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{harness.closed_port()}"},

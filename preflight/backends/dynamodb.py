@@ -162,5 +162,10 @@ def judge(endpoint: DynamoEndpoint, seen: TableObservation) -> ProbeResult:
                 "ExpiredTokenException", "IncompleteSignature", "InvalidClientTokenId"):
         return failed(f"AWS rejected the credentials when describing {where} ({code})",
                       "check the workload's AWS credentials")
-    return failed(f"DescribeTable on {where} answered {seen.http_status} {code or ''}".rstrip(),
+    shown = f" {code}" if code and code != str(seen.http_status) else ""
+    if seen.http_status == 403:
+        return failed(f"AWS refused to describe {where} (403{shown})",
+                      "check the workload's AWS credentials, and allow dynamodb:DescribeTable "
+                      "(and the engines' item calls) on the table")
+    return failed(f"DescribeTable on {where} answered {seen.http_status}{shown}",
                   "check the table, the region and the credentials")
