@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test servers that are not Python packages: Azurite (Azure Blob) from npm, pinned by its
+# lock file. Debian's redis-server, Java and the Firestore emulator come from apt (.ci/run).
+AZURITE_STAMP := tools/azurite/node_modules/.installed
 
-.PHONY: venv demo test lint typecheck unit bench bench-quick container-test reliability lock \
-	profiles clean image sbom base-digests base-digests-check
+.PHONY: venv tools demo test lint typecheck unit bench bench-quick container-test reliability \
+	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
 
@@ -18,6 +21,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+tools: $(AZURITE_STAMP)
+
+$(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
+	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+	touch $(AZURITE_STAMP)
+
 demo: venv
 	$(PY) -m tests.demo
 
@@ -25,7 +34,7 @@ lint: venv
 	$(VENV)/bin/ruff check preflight tests bench
 	$(VENV)/bin/mypy
 
-test: venv lint
+test: venv lint tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bench-quick
 
@@ -71,4 +80,5 @@ base-digests-check:
 	bash scripts/base-digests.sh --check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo build \
+		tools/azurite/node_modules

@@ -143,6 +143,9 @@ OPTIONS = (
                multiple=True),
     OptionSpec("no_color", "--no-color", (), None,
                "No colours on a terminal.", is_flag=True),
+    OptionSpec("probes", "--probes/--no-probes", "PREFLIGHT_PROBES", None,
+               "Probe every backend the routes and variables name (backends.reachable); "
+               "PREFLIGHT_PROBES=0 turns them off.", is_flag=True, shown_default="on"),
 )
 
 

@@ -455,7 +455,8 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str]) -> Config:
         verdict_file_mode=parse_file_mode(environ.get(VERDICT_FILE_MODE_VARIABLE),
                                           VERDICT_FILE_MODE_VARIABLE),
         serving_scopes=parse_serving_scopes(raw.get("serving_scopes")),
-        probes=parse_flag(raw["probes"]) if "probes" in raw else profile.probes,
+        probes=parse_flag(raw["probes"]) if "probes" in raw
+        and raw["probes"].source is not Source.DEFAULT else profile.probes,
         profile=profile,
         sources=dict(raw),
         aws_web_identity=web_identity.from_environ(environ),

@@ -37,6 +37,7 @@ EFFECTIVE: dict[str, Any] = {
     "disallow_in": lambda c: {env: sorted(b) for env, b in c.disallowed_by_env.items()},
     "extra_envs": lambda c: list(c.extra_envs),
     "no_color": lambda c: not c.color,
+    "probes": lambda c: c.probes,
 }
 
 

@@ -16,8 +16,10 @@ from typing import Any
 
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_KEY"
-                          r"|CONNECTION_STRING|_KEY$|^KEY$",
-                          re.IGNORECASE)
+                          r"|CONNECTION_STRING|(?:^|_)KEY$", re.IGNORECASE)
+# Secret parts of an Azure connection string, e.g. AZURE_STORAGE_CONNECTION_STRING.
+_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature|SharedAccessKey)"
+                                       r"=(?P<secret>[^;]+)", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 _SECRET_JSON_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token",
                        "access_token", "client_id")
@@ -65,6 +67,8 @@ def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
             found.update(_secret_file_secrets(value))
         elif _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
             found.add(value)
+        found.update(match.group("secret") for match in
+                     _CONNECTION_STRING_SECRET.finditer(value))
         for match in _URL_USERINFO.finditer(value):
             _user, colon, password = match.group("userinfo").partition(":")
             if colon:  # the password is the secret; a user name is not (and is often a word)

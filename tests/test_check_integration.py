@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests import harness, seed
+from tests import harness, seed, servers
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -120,18 +120,20 @@ def test_stderr_is_cloud_logging_json_lines(stack: Stack) -> None:
     ("fail", 1, "ERROR"),
 ])
 def test_the_verdict_event_severity_follows_the_verdict(stack: Stack, case: str, code: int,
-                                                        severity: str) -> None:
+                                                        severity: str,
+                                                        redis_server: servers.Server) -> None:
     """A Cloud Logging alert on severity>=ERROR must fire on a failing verdict, only then."""
     documents = stack.seed({**seed.registry(), **harness.FIRST_USE_HEALTHY_ROUTES})
-    env = stack.env(**harness.FIRST_USE_HEALTHY_ENV)
+    healthy = harness.first_use_healthy_env(redis_server.port)
+    env = stack.env(**healthy)
     args = ["--timeout", "3" if case == "not-ready" else "15", "--attempt-timeout", "1"]
     if case == "warn":
         stack.seed({"kpi#t_system#dev": documents["kpi-t_system-dev"]})
     elif case == "not-ready":
-        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV,
+        env = stack.env(**healthy,
                         AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
     elif case == "fail":
-        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV, RAW_BUCKET="no-such-bucket-here")
+        env = stack.env(**healthy, RAW_BUCKET="no-such-bucket-here")
     result = stack.run(*args, env=env)
     assert result.returncode == code, result.describe()
     verdicts = [e for e in result.logs if e.get("message") == "verdict"]

@@ -23,7 +23,7 @@ from preflight.web_identity import (
     WebIdentity,
 )
 
-SERVICES = ("s3", "sts")
+SERVICES = ("s3", "sts", "dynamodb")
 # What preflight's credential_process prints when the failure is transient (see cli.py).
 PROCESS_NOT_READY = "preflight aws-credentials: not ready"
 _CONTAINER_STATUS = re.compile(r"non 200 response (\d{3})")
@@ -55,21 +55,21 @@ class Identity:
 
 
 def restricted_loader(data_path: str | None) -> Any:
-    """botocore's loader, told that S3 and STS are the only services there are.
+    """botocore's loader, told that the services preflight calls are the only ones there are.
 
     Creating a client validates its name against every service botocore knows: about 900
     directory listings and 2,700 stats (~30 ms) on each start, to learn that s3 exists.
     """
     import botocore.loaders
 
-    class TwoServiceLoader(botocore.loaders.Loader):
+    class ListedServicesLoader(botocore.loaders.Loader):
         def list_available_services(self, type_name: str) -> list[str]:
             return [name for name in SERVICES if any(
                 os.path.isdir(os.path.join(path, name)) for path in self.search_paths)]
 
     extra = [os.path.expanduser(os.path.expandvars(path))
              for path in (data_path or "").split(os.pathsep) if path]
-    return TwoServiceLoader(extra_search_paths=extra)
+    return ListedServicesLoader(extra_search_paths=extra)
 
 
 def make_session(timeout: float, web_identity: WebIdentity | None = None) -> Any:
