@@ -54,7 +54,8 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
     ]
     assert [c["note"] for c in document["checks"] if not c["runs"]] == [
         "skipped: no bucket: AWS credentials serve only RAW_BUCKET (set it, or --bucket)",
-        "fails: no bucket: set RAW_BUCKET (or --bucket)"]
+        "fails: no bucket: set RAW_BUCKET (or --bucket) (stricter than the engines: they "
+        "would start)"]
 
 
 def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path) -> None:
