@@ -9,7 +9,6 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -26,7 +25,6 @@ from tests.container.test_manifests import (
     env_value,
     load,
     need,
-    need_module,
     yaml,
 )
 
@@ -58,7 +56,7 @@ def compose(tmp_path: Path, resource: str) -> tuple[dict[str, Any], ...]:
 @pytest.mark.parametrize("resource", ["k8s/base", "k8s/overlays/native-sidecar"])
 def test_aws_web_identity_component_composes_and_validates(tmp_path: Path,
                                                            resource: str) -> None:
-    kubernetes_validate = need_module("kubernetes_validate")
+    import kubernetes_validate  # a test dependency: missing, the import fails loudly
     docs = compose(tmp_path, resource)
     for doc in docs:
         for version in K8S_VERSIONS:
@@ -126,17 +124,18 @@ def test_cloud_run_services_read_the_aws_config_file(name: str) -> None:
         assert item["path"] == "config"
 
 
-def test_cloud_run_job_uses_preflights_own_provider() -> None:
+def test_cloud_run_job_checks_the_engines_aws_path() -> None:
+    """The job runs as the engines: their AWS config file, their credential_process."""
     job = load(DEPLOY / "cloudrun" / "job.yaml")
     task = job["spec"]["template"]["spec"]["template"]["spec"]
     (preflight,) = task["containers"]
-    assert env_value(preflight, "PREFLIGHT_AWS_WEB_IDENTITY") == "gcp"
-    role = env_value(preflight, "AWS_ROLE_ARN") or ""
-    assert re.fullmatch(r"arn:aws:iam::ACCOUNT_ID:role/preflight-raw-bucket-read", role)
-    identity = web_identity.from_environ({"PREFLIGHT_AWS_WEB_IDENTITY": "gcp",
-                                          "AWS_ROLE_ARN": role.replace("ACCOUNT_ID",
-                                                                       "123456789012")})
-    assert identity is not None
+    assert env_value(preflight, "AWS_CONFIG_FILE") == "/etc/aws/config"
+    assert env_value(preflight, "PREFLIGHT_AWS_WEB_IDENTITY") is None
+    assert {"name": "aws-config", "mountPath": "/etc/aws", "readOnly": True} in \
+        preflight["volumeMounts"]
+    (volume,) = [v for v in task["volumes"] if v["name"] == "aws-config"]
+    assert volume["secret"] == {"secretName": "engines-aws-config",
+                                "items": [{"key": "1", "path": "config"}]}
 
 
 def test_shipped_aws_config_runs_preflight_aws_credentials() -> None:

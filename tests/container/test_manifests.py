@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 HERE = Path(__file__).resolve().parent
 KUSTOMIZATIONS = ("k8s/base", "k8s/overlays/init-container", "k8s/overlays/native-sidecar",
-                  "k8s/overlays/managed-prometheus", "k8s/overlays/podman-test")
+                  "k8s/overlays/managed-prometheus", "k8s/overlays/podman-test",
+                  "k8s/overlays/operator-profile")
 COMPONENTS = ("preflight-init", "preflight-sidecar")
 # Oldest release the native sidecar supports (SidecarContainers on by default), and the
 # newest schemas available.
@@ -314,7 +315,8 @@ def test_base_is_the_engines_alone_with_a_tmp_for_their_read_only_root() -> None
     assert "emptyDir" in volume
     configmap = one(render("k8s/base"), "ConfigMap")
     assert configmap["data"]["ROUTING_REGISTRY_BACKEND"] == "firestore"
-    for name in ("GCP_PROJECT_ID", "RAW_BUCKET", "NEXUS_BACKEND", "FEATURE_FLAGS_BACKEND"):
+    for name in ("GCP_PROJECT_ID", "RAW_BUCKET", "NEXUS_BACKEND", "FEATURE_FLAGS_BACKEND",
+                 "BUDGET_BACKEND"):
         assert configmap["data"][name]
     assert not [k for k in configmap["data"] if k.startswith("PREFLIGHT_")], (
         "preflight's options live in each mode's own ConfigMap")
@@ -750,3 +752,30 @@ def test_every_install_line_names_the_distribution() -> None:
              if re.search(r"pip3? install\b.*\bpreflight\b(?![-\w])", line)
              and "engines-preflight" not in line]
     assert not wrong, wrong
+
+
+def test_the_operator_profile_is_mounted_and_valid(tmp_path: Path) -> None:
+    """k8s: a ConfigMap at /etc/preflight named by PREFLIGHT_PROFILE; Cloud Run: a secret."""
+    profile = DEPLOY / "k8s" / "components" / "preflight-profile" / "profile.yaml"
+    done = subprocess.run([sys.executable, "-m", "preflight", "profile", "validate",
+                           str(profile)], capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    (deployment,) = [d for d in render("k8s/overlays/operator-profile")
+                     if d["kind"] == "Deployment"]
+    spec = deployment["spec"]["template"]["spec"]
+    (preflight,) = [c for c in spec["initContainers"] if c["name"] == "preflight"]
+    assert {"name": "PREFLIGHT_PROFILE", "value": "/etc/preflight/profile.yaml"} in \
+        preflight["env"]
+    assert {"name": "preflight-profile", "mountPath": "/etc/preflight", "readOnly": True} in \
+        preflight["volumeMounts"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "preflight-profile"]
+    assert volume["configMap"]["name"].startswith("preflight-profile-")
+    service = yaml.safe_load((DEPLOY / "cloudrun" / "service.yaml").read_text())
+    run_spec = service["spec"]["template"]["spec"]
+    (sidecar,) = [c for c in run_spec["containers"] if c["name"] == "preflight"]
+    assert {"name": "PREFLIGHT_PROFILE", "value": "/etc/preflight/profile.yaml"} in \
+        sidecar["env"]
+    (secret,) = [v for v in run_spec["volumes"] if v["name"] == "preflight-profile"]
+    assert secret["secret"] == {"secretName": "preflight-profile",
+                                "items": [{"key": "1", "path": "profile.yaml"}]}
