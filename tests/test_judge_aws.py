@@ -22,7 +22,7 @@ from preflight.checks.aws_credentials import endpoint_skip, judge
 from preflight.config import ConfigError
 from preflight.probes import aws
 from preflight.probes.aws import Identity, Refusal
-from preflight.retry import is_transient
+from preflight.probes.errors import is_transient
 from preflight.verdict import Status
 from preflight.web_identity import (
     DEFAULT_AUDIENCE,
