@@ -4,16 +4,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test servers that are not Python packages: Azurite (Azure Blob) from npm, pinned by its
+# lock file. Debian's redis-server, Java and the Firestore emulator come from apt (.ci/run).
+AZURITE_STAMP := tools/azurite/node_modules/.installed
 
-.PHONY: venv demo test lint typecheck unit bench bench-quick container-test reliability lock profiles clean
+.PHONY: venv tools demo test lint typecheck unit bench bench-quick container-test reliability \
+	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# The distribution was called "preflight" before 0.1.0 shipped: drop a stale install.
+	$(PY) -m pip uninstall --quiet --yes preflight >/dev/null 2>&1 || true
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+tools: $(AZURITE_STAMP)
+
+$(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
+	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+	touch $(AZURITE_STAMP)
 
 demo: venv
 	$(PY) -m tests.demo
@@ -22,7 +34,7 @@ lint: venv
 	$(VENV)/bin/ruff check preflight tests bench
 	$(VENV)/bin/mypy
 
-test: venv lint
+test: venv lint tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bench-quick
 
@@ -48,5 +60,25 @@ profiles: venv
 	$(PY) -c 'from pathlib import Path; from preflight import profile; [Path("preflight/profiles", n).write_text(t, "utf-8") for n, t in profile.compile_built_in("engines").items()]'
 
 
+# The image, labelled (version and source from pyproject.toml, revision from git):
+# ENGINE=podman|docker, IMAGE=name:tag (default preflight:VERSION).
+image:
+	bash scripts/build-image.sh
+
+# CycloneDX SBOM of an image's Python packages: IMAGE=name:tag [SBOM=path].
+SBOM ?= build/sbom.cdx.json
+sbom: venv
+	@test -n "$(IMAGE)" || { echo "make sbom: set IMAGE=name:tag" >&2; exit 2; }
+	@test -x $(VENV)/bin/cyclonedx-py || $(PY) -m pip install --quiet cyclonedx-bom==7.5.0
+	CYCLONEDX_PY=$(VENV)/bin/cyclonedx-py bash scripts/sbom.sh "$(IMAGE)" "$(SBOM)"
+
+# Re-pin the Dockerfile's FROM images to their current digests (needs skopeo + registries).
+base-digests:
+	bash scripts/base-digests.sh
+
+base-digests-check:
+	bash scripts/base-digests.sh --check
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo build \
+		tools/azurite/node_modules

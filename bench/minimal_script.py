@@ -1,8 +1,9 @@
 """The minimal hand-written check a team would write instead of preflight.
 
 Same round trips as `preflight check` on one scope: import the two clients, one Firestore
-query for the scope's routes (the engines' field equality, all kinds at once), one S3
-HeadBucket, then exit the ordinary way. No retries, no deadline, no verdict file, no
+query for the scope's routes (the engines' field equality, all kinds at once), one STS
+GetCallerIdentity (who the AWS credentials are), one S3 HeadBucket, then exit the ordinary
+way. No retries, no deadline, no verdict file, no
 structured logs: it is the floor preflight is measured against, not a tool.
 
 Reads the same variables as preflight: GCP_PROJECT_ID, RAW_BUCKET, FIRESTORE_EMULATOR_HOST,
@@ -37,6 +38,7 @@ def main() -> int:
     missing = sorted(KINDS - routes.keys())
     refused = sorted(kind for kind in KINDS & routes.keys() if routes[kind] in REFUSED)
 
+    boto3.client("sts").get_caller_identity()
     boto3.client("s3").head_bucket(Bucket=os.environ["RAW_BUCKET"])
 
     if missing or refused:

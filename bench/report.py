@@ -169,6 +169,20 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
             f"up {run['delay_s']:g} s after the start; judged on the worst of {after['n']})",
             f"median {after['median']:.2f} s, worst {after['max']:.2f} s",
             after["max"] <= cap + 0.5)
+    probes = results.get("probes")
+    if probes:
+        add(f"(issue 11) backends.reachable, {probes['routes']} routes over {probes['probes']} "
+            f"distinct endpoints, one slow ({probes['delay_s']:g} s): one attempt ≤ 1.5× the "
+            "slowest single probe",
+            f"{ratio(probes['ratio'])} ({ms(probes['all']['median'])} vs "
+            f"{ms(probes['slowest_single_s'])}; the sum of the single probes: "
+            f"{ms(probes['sum_single_s'])})", probes["ratio"] <= 1.5)
+    value = safe_div(wall(results, "preflight check --no-probes"), minimal)
+    if not math.isnan(value):
+        add("(issue 11) the start-up budget with probes off: `preflight check --no-probes` "
+            "all-pass ≤ 0.8× the minimal hand-written script",
+            f"{ratio(value)} ({ms(wall(results, 'preflight check --no-probes'))} vs "
+            f"{ms(minimal)}, medians of {n})", value <= 0.8)
     footprint = results.get("footprint", {})
     image = footprint.get("image")
     add("the image ships compiled bytecode; report its size",
@@ -383,6 +397,7 @@ def render(results: dict[str, Any], history: list[dict[str, Any]], *, errors: li
     lines += rss_section(results, n)
     lines += ttg_section(results)
     lines += route_model_section(results)
+    lines += probes_section(results)
     lines += imports_section(results)
     lines += history_section(history)
     lines += method_section(results)
@@ -599,6 +614,31 @@ def route_model_section(results: dict[str, Any]) -> list[str]:
               "pydantic decides everything else, so exactness for odd routes is pydantic's own. "
               "A registry copied from the engines' filesystem registry (ISO strings) pays the "
               "import once per start (the last row).", ""]
+
+
+def probes_section(results: dict[str, Any]) -> list[str]:
+    probes = results.get("probes")
+    if not probes:
+        return []
+    lines = ["## 7. Deep probes (backends.reachable)", "",
+             f"One attempt of the check, in one process (`bench/probe_wall.py`, after a "
+             f"discarded warm-up), on {probes['routes']} routes that name {probes['probes']} "
+             f"distinct endpoints; the Redis endpoint sits behind a proxy that holds every "
+             f"reply {probes['delay_s']:g} s. Each group alone is one probe; all together "
+             "are deduplicated to one probe per endpoint and run at once.", "",
+             "| routes | median | min – max | n |", "|---|---|---|---|"]
+    for name, samples in probes["single"].items():
+        lines.append(f"| {name} (alone) | {ms(samples['median'])} | {ms(samples['min'])} – "
+                     f"{ms(samples['max'])} | {samples['n']} |")
+    together = probes["all"]
+    lines += [f"| all {probes['routes']} together | {ms(together['median'])} | "
+              f"{ms(together['min'])} – {ms(together['max'])} | {together['n']} |", "",
+              f"All together: {ratio(probes['ratio'])} the slowest single probe; the single "
+              f"probes one after another would take {ms(probes['sum_single_s'])}. CPU time of "
+              f"the process (all threads): {ms(probes['cpu_all_s']['median'])} for all "
+              f"together, {ms(probes['cpu_single_sum_s']['median'])} for the single probes "
+              "summed: what runs concurrently is the waiting; client set-up (botocore's service "
+              "models, gRPC channels) is CPU under one interpreter lock.", ""]
     return lines
 
 

@@ -12,6 +12,8 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
 5. time to green: a dependency comes up N seconds after the start;
 6. the route model: pydantic's import cost, the cost per document of the fast path and of
    the pydantic path, and a whole check whose routes only pydantic can decide.
+7. backends.reachable (issue 11): 17 routes over 4 distinct endpoints, one slow, probed in
+   one attempt, against the slowest single probe; and `preflight check --no-probes`.
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
 docs/bench-history.json (the before/after record). Quick mode (`make test`) does every
@@ -46,9 +48,11 @@ from bench import report
 from bench.measure import ProcessRun, Samples, TcpFront, run_process
 from tests import seed, servers
 from tests.harness import ENGINES_KINDS
+from tests.metadata_server import MetadataServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "engines-raw"
+ROLE = "arn:aws:iam::123456789012:role/engines-raw-bucket"  # assumed on moto's STS
 SMALL, K170, LARGE, BROKEN = "bench-small", "bench-k170", "bench-large", "bench-broken"
 LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem registry
 EXTRA_KINDS = tuple(f"extra_kind_{i:03d}" for i in range(1, 154))  # 17 + 153 = 170
@@ -56,8 +60,8 @@ VALIDATION_ATTEMPT_TIMEOUT = 300.0
 IMPORTS_ONLY = "import google.cloud.firestore, boto3, structlog, tenacity, click"
 CLOUD_PACKAGES = ("google", "grpc", "boto3", "botocore", "s3transfer", "urllib3", "requests",
                   "proto", "structlog_gcp")
-LIBRARIES = ("preflight", "google-cloud-firestore", "google-api-core", "google-auth", "grpcio",
-             "protobuf", "boto3", "botocore", "click", "structlog", "structlog-gcp",
+LIBRARIES = ("engines-preflight", "google-cloud-firestore", "google-api-core", "google-auth",
+             "grpcio", "protobuf", "boto3", "botocore", "click", "structlog", "structlog-gcp",
              "tenacity", "pydantic", "pydantic-core", "moto", "matplotlib")
 
 
@@ -74,6 +78,7 @@ class Settings:
     engines_k170_large_reps: int
     ttg: tuple[tuple[str, float, int], ...]  # (dependency, delay s, reps)
     nopyc_reps: int
+    probe_reps: int = 5  # backends.reachable: rounds of single probes and all together
 
 
 FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, large_reps=3,
@@ -84,7 +89,8 @@ FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, la
 QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, large_reps=1,
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
-                 nopyc_reps=0)
+                 nopyc_reps=0, probe_reps=1)
+PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
 def log(message: str) -> None:
@@ -100,6 +106,7 @@ class Bench:
         self.preflight = str(Path(sys.executable).parent / "preflight")
         self.fs: servers.Server | None = None
         self.s3: servers.Server | None = None
+        self.metadata: MetadataServer | None = None
         self.max_scopes = max(settings.scope_counts)
 
     # ----------------------------------------------------------------- set-up
@@ -116,6 +123,8 @@ class Bench:
             "RAW_BUCKET": BUCKET,
             "ROUTING_REGISTRY_BACKEND": "firestore",
             "AWS_ENDPOINT_URL_S3": f"http://{s3 or self.s3.address}",
+            # moto answers STS too: aws.credentials calls GetCallerIdentity there.
+            "AWS_ENDPOINT_URL_STS": f"http://{s3 or self.s3.address}",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench-secret",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -124,6 +133,10 @@ class Bench:
         }
         env.update(extra)
         return env
+
+    def metadata_env(self) -> dict[str, str]:
+        assert self.metadata is not None
+        return self.metadata.env()
 
     def scopes(self, count: int) -> list[str]:
         return ["t_system/dev"] + [f"t_{i:04d}/dev" for i in range(1, count)]
@@ -198,7 +211,7 @@ class Bench:
     # --------------------------------------------- 1, 3 and 4: whole processes
     def processes(self) -> None:
         """Interleaved rounds of every whole-process command: wall time and peak RSS."""
-        version_line = f"preflight {metadata.version('preflight')}"
+        version_line = f"preflight {metadata.version('engines-preflight')}"
         commands: dict[str, tuple[list[str], dict[str, str], Callable[[ProcessRun], object]]] = {
             "python -c pass": ([self.python, "-c", "pass"], self.env(),
                                lambda r: self.expect_exit("python -c pass", r, 0)),
@@ -216,6 +229,15 @@ class Bench:
             "preflight check": ([self.preflight, "check", "--format", "json"], self.env(),
                                 lambda r: self.expect_verdict("preflight check (all-pass)", r,
                                                               0, "pass")),
+            # The engines' credential_process on Cloud Run: metadata ID token -> STS.
+            "preflight aws-credentials": (
+                [self.preflight, "aws-credentials", "--role-arn", ROLE],
+                self.env(**self.metadata_env()),
+                lambda r: self.expect_exit("preflight aws-credentials", r, 0, '"AccessKeyId"')),
+            "preflight check --no-probes": (
+                [self.preflight, "check", "--format", "json", "--no-probes"], self.env(),
+                lambda r: self.expect_verdict("preflight check --no-probes (all-pass)", r, 0,
+                                              "pass")),
             "minimal script, failing registry": (
                 [self.python, str(ROOT / "bench" / "minimal_script.py")], self.env(BROKEN),
                 lambda r: self.expect_exit("minimal script (failing registry)", r, 1, "FAIL")),
@@ -537,6 +559,80 @@ class Bench:
         self.results["ttg"] = {"cap_s": Backoff().cap, "initial_s": Backoff().initial,
                                "runs": out}
 
+    # ------------------------------------------- 6: backends.reachable (issue 11)
+    def probes(self) -> None:
+        """17 routes over 4 distinct endpoints, one of them slow (Redis behind a proxy that
+        holds each reply PROBE_DELAY s): one attempt's wall time vs the slowest single probe."""
+        assert self.fs is not None
+        assert self.s3 is not None
+        import boto3
+
+        from tests.faults.tools import DelayProxy
+
+        kinds = list(ENGINES_KINDS)
+        ddb = boto3.client("dynamodb", endpoint_url=f"http://{self.s3.address}",
+                           region_name="us-west-2", aws_access_key_id="bench",
+                           aws_secret_access_key="bench-secret")
+        if "tabular_store" not in ddb.list_tables()["TableNames"]:
+            ddb.create_table(
+                TableName="tabular_store", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                           {"AttributeName": "sk", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                      {"AttributeName": "sk", "AttributeType": "S"}])
+        redis = servers.redis_server()
+        redis.start()
+        slow = DelayProxy(redis.address, PROBE_DELAY)
+
+        def subject(kind: str, backend: str, config: dict[str, Any]) -> dict[str, Any]:
+            return {"kind": kind, "origin": f"route `{kind}-t_system-dev` (t_system/dev)",
+                    "backend": backend, "config": config}
+
+        groups = {
+            "firestore: 8 routes, one project": [subject(k, "firestore", {})
+                                                 for k in kinds[:8]],
+            "s3: 4 routes, one bucket": [subject(k, "s3", {"bucket": BUCKET})
+                                         for k in kinds[8:12]],
+            "dynamodb: 3 routes, one table": [subject(k, "dynamodb", {}) for k in kinds[12:15]],
+            f"redis behind a {PROBE_DELAY:g} s delay: 2 routes": [
+                subject(k, "redis", {"host": "127.0.0.1", "port": slow.port})
+                for k in kinds[15:17]],
+        }
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                spec = Path(folder) / "spec.json"
+                spec.write_text(json.dumps({"groups": groups, "reps": self.s.probe_reps}))
+                run = run_process([self.python, "-m", "bench.probe_wall", str(spec)], self.env(
+                    AWS_ENDPOINT_URL_DYNAMODB=f"http://{self.s3.address}",
+                    PYTHONPATH=str(ROOT)), cwd=ROOT, timeout=600)
+        finally:
+            slow.stop()
+            redis.stop()
+        try:
+            measured = json.loads(run.stdout)
+        except ValueError:
+            self.fail(f"probes: no JSON from bench.probe_wall; {run.describe()}")
+            return
+        wrong = {name: status for name, status in measured["statuses"].items()
+                 if status != "pass"}
+        if wrong or measured["probes"] != 4 or measured["subjects"] != 17:
+            self.fail(f"probes: expected 4 probes for 17 routes, all passing; got "
+                      f"{measured['probes']} probes, {measured['subjects']} routes, {wrong}")
+            return
+        single = {name: Samples(values) for name, values in measured["single"].items()}
+        together = Samples(measured["all"])
+        slowest = max(samples.median for samples in single.values())
+        self.results["probes"] = {
+            "delay_s": PROBE_DELAY, "routes": 17, "probes": measured["probes"],
+            "single": {name: samples.to_dict() for name, samples in single.items()},
+            "all": together.to_dict(), "slowest_single_s": slowest,
+            "sum_single_s": sum(samples.median for samples in single.values()),
+            "cpu_all_s": Samples(measured["cpu_all"]).to_dict(),
+            "cpu_single_sum_s": Samples(measured["cpu_single_sum"]).to_dict(),
+            "ratio": together.median / slowest}
+        log(f"probes: 17 routes / 4 endpoints in {together.median * 1000:.0f} ms; slowest "
+            f"single {slowest * 1000:.0f} ms; ratio {together.median / slowest:.2f}")
+
     @staticmethod
     def _run_into(box: dict[str, ProcessRun], command: list[str], env: dict[str, str]) -> None:
         box["run"] = run_process(command, env, cwd=ROOT)
@@ -547,7 +643,9 @@ class Bench:
         for name, command, env in (
                 ("preflight check", [self.preflight, "check", "--format", "json"], self.env()),
                 ("preflight --version", [self.preflight, "--version"], self.env()),
-                ("preflight check --help", [self.preflight, "check", "--help"], self.env())):
+                ("preflight check --help", [self.preflight, "check", "--help"], self.env()),
+                ("preflight aws-credentials", [self.preflight, "aws-credentials", "--role-arn",
+                                               ROLE], self.env(**self.metadata_env()))):
             run = run_process([self.python, "-X", "importtime", *command], env, cwd=ROOT)
             if run.returncode != 0:
                 self.fail(f"importtime {name}: {run.describe()}")
@@ -591,9 +689,10 @@ class Bench:
     @contextmanager
     def infrastructure(self) -> Iterator[None]:
         started = time.monotonic()
-        with servers.running(servers.firestore_emulator(), servers.s3_server()) as (fs, s3):
-            self.fs, self.s3 = fs, s3
-            log(f"emulator {fs.address}, S3 {s3.address} up in "
+        with servers.running(servers.firestore_emulator(), servers.s3_server()) as (fs, s3), \
+                MetadataServer(lifetime=3600) as metadata:
+            self.fs, self.s3, self.metadata = fs, s3, metadata
+            log(f"emulator {fs.address}, S3 {s3.address}, metadata {metadata.address} up in "
                 f"{time.monotonic() - started:.1f}s")
             yield
 
@@ -603,6 +702,7 @@ class Bench:
             ("first network call", self.first_network_call),
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
             ("time to green", self.time_to_green), ("route model", self.route_model),
+            ("probes", self.probes),
             ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]
         timings: dict[str, float] = {}

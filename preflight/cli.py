@@ -143,6 +143,9 @@ OPTIONS = (
                multiple=True),
     OptionSpec("no_color", "--no-color", (), None,
                "No colours on a terminal.", is_flag=True),
+    OptionSpec("probes", "--probes/--no-probes", "PREFLIGHT_PROBES", None,
+               "Probe every backend the routes and variables name (backends.reachable); "
+               "PREFLIGHT_PROBES=0 turns them off.", is_flag=True, shown_default="on"),
 )
 
 
@@ -219,8 +222,8 @@ def cli() -> None:
     """Decide whether an engines pod may start.
 
     Checks what the engines demand at start-up: their environment rules, Google credentials,
-    Firestore access, the S3 bucket, and a valid, allowed route for every required kind in
-    the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
+    Firestore access, AWS credentials, the S3 bucket, and a valid, allowed route for every
+    required kind in the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
     transient failures), 130/143 interrupted.
     """
 
@@ -449,6 +452,54 @@ def explain(ctx: click.Context, /, **values: Any) -> int:
     return int(ExitCode.PASS)
 
 
+@cli.command("aws-credentials")
+@click.option("--role-arn", envvar="AWS_ROLE_ARN", metavar="ARN",
+              help="The role to assume. Env: AWS_ROLE_ARN.")
+@click.option("--audience", envvar="PREFLIGHT_AWS_AUDIENCE", metavar="TEXT",
+              help="The ID token's audience (the trust policy's accounts.google.com:oaud). "
+              "Env: PREFLIGHT_AWS_AUDIENCE. Default: sts.amazonaws.com.")
+@click.option("--session-name", envvar="AWS_ROLE_SESSION_NAME", metavar="NAME",
+              help="Role session name, shown in CloudTrail. Env: AWS_ROLE_SESSION_NAME. "
+              "Default: the Cloud Run revision or job execution (K_REVISION, "
+              "CLOUD_RUN_EXECUTION), else the host name.")
+@click.option("--duration", envvar="PREFLIGHT_AWS_SESSION_DURATION", metavar="SECONDS",
+              help="Session length, 900-43200 s, at most the role's maximum. Env: "
+              "PREFLIGHT_AWS_SESSION_DURATION. Default: the role's default (1 hour).")
+@click.option("--timeout", default="10", metavar="SECONDS",
+              help="Give up after this long (exit 3). Default: 10.")
+@click.pass_context
+def aws_credentials(ctx: click.Context, /, role_arn: str | None, audience: str | None,
+                    session_name: str | None, duration: str | None, timeout: str) -> int:
+    """Print AWS credentials for a credential_process: the Google ID token of this
+    workload's service account, exchanged with STS AssumeRoleWithWebIdentity.
+
+    For the engines' boto3 on Cloud Run, in the file that AWS_CONFIG_FILE names:
+
+    \b
+    [default]
+    credential_process = preflight aws-credentials --role-arn ROLE_ARN
+
+    stdout: the credential_process JSON (Version 1, with Expiration). On failure, one line on
+    stderr and exit 1 (refused: the line names the fix) or 3 (not ready: the metadata server
+    or STS could not be reached in time).
+    """
+    from preflight import web_identity
+
+    where = {"role_arn": _where(ctx, "role_arn", "--role-arn", "AWS_ROLE_ARN"),
+             "audience": _where(ctx, "audience", "--audience", "PREFLIGHT_AWS_AUDIENCE"),
+             "session_name": _where(ctx, "session_name", "--session-name",
+                                    "AWS_ROLE_SESSION_NAME"),
+             "duration": _where(ctx, "duration", "--duration", "PREFLIGHT_AWS_SESSION_DURATION")}
+    identity = web_identity.parse(role_arn, audience, session_name, duration, where, os.environ)
+    seconds = parse_seconds(Raw(timeout, Source.FLAG, "--timeout"), maximum=300.0)
+    code, line = web_identity.credential_process(identity, seconds)
+    if code == 0:
+        click.echo(line)
+    else:
+        click.echo(f"preflight aws-credentials: {line}", err=True)
+    return code
+
+
 @cli.command()
 @with_options(AUDIT_OPTIONS)
 @click.option("--report-dir", envvar="PREFLIGHT_REPORT_DIR", metavar="DIR",
@@ -558,6 +609,30 @@ def profile_schema() -> int:
     click.echo(files("preflight").joinpath("schema/profile-v1.json").read_text("utf-8"),
                nl=False)
     return int(ExitCode.PASS)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["startup", "readiness", "liveness"]))
+@click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
+              help="Where `preflight serve` listens (its --listen); a wildcard host is asked on "
+              "loopback. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--timeout", default="1", envvar="PREFLIGHT_PROBE_TIMEOUT", metavar="SECONDS",
+              help="Bound on the whole probe. Env: PREFLIGHT_PROBE_TIMEOUT. Default: 1.")
+@click.pass_context
+def probe(ctx: click.Context, /, kind: str, listen: str, timeout: str) -> int:
+    """Ask the local `preflight serve` and print its one-line reason (an exec probe).
+
+    KIND is startup (/startupz), readiness (/readyz) or liveness (/livez). Exit 0 when it
+    answers 200, 1 when it answers otherwise, 3 when it does not answer in time.
+    """
+    from preflight import probe_client
+
+    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    seconds = parse_seconds(Raw(timeout, Source.FLAG, _where(
+        ctx, "timeout", "--timeout", "PREFLIGHT_PROBE_TIMEOUT")), maximum=60.0)
+    code, line = probe_client.run(kind, host, port, seconds)
+    click.echo(line)
+    return code
 
 
 def _where(ctx: click.Context, name: str, flag: str, envvar: str) -> str:

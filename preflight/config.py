@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from preflight.profile import Profile
 
+from preflight.web_identity import WebIdentity
+
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
 # The verdict holds no secrets by design and another container (another uid) reads it.
@@ -29,6 +31,9 @@ FORMATS = ("text", "json", "junit", "tap")
 ALL_CHECKS = "all"
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9._:()-]{1,100}")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
+                          "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 
 class ConfigError(Exception):
@@ -116,6 +121,10 @@ class Config:
     probes: bool = True
     profile: Profile = field(default_factory=default_profile, compare=False, repr=False)
     sources: Mapping[str, Raw] = field(default_factory=dict, compare=False, repr=False)
+    # AWS: preflight's own Google-token provider (PREFLIGHT_AWS_WEB_IDENTITY=gcp), if on, and
+    # the endpoint variables botocore reads (AWS_ENDPOINT_VARIABLES) that are set.
+    aws_web_identity: WebIdentity | None = None
+    aws_endpoints: Mapping[str, str] = field(default_factory=dict)
 
     def disallowed_for(self, env: str) -> frozenset[str]:
         """The base refused backends plus those refused for this env (--disallow-in)."""
@@ -382,6 +391,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError.
 
     `formats`: what --format accepts for this command (`audit` has its own)."""
+    from preflight import web_identity
     from preflight.checks import NAMES
     from preflight.profile import env_variables
 
@@ -448,7 +458,11 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
         verdict_file_mode=parse_file_mode(environ.get(VERDICT_FILE_MODE_VARIABLE),
                                           VERDICT_FILE_MODE_VARIABLE),
         serving_scopes=parse_serving_scopes(raw.get("serving_scopes")),
-        probes=parse_flag(raw["probes"]) if "probes" in raw else profile.probes,
+        probes=parse_flag(raw["probes"]) if "probes" in raw
+        and raw["probes"].source is not Source.DEFAULT else profile.probes,
         profile=profile,
         sources=dict(raw),
+        aws_web_identity=web_identity.from_environ(environ),
+        aws_endpoints={name: environ[name] for name in AWS_ENDPOINT_VARIABLES
+                       if environ.get(name)},
     )

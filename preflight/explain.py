@@ -37,6 +37,7 @@ EFFECTIVE: dict[str, Any] = {
     "disallow_in": lambda c: {env: sorted(b) for env, b in c.disallowed_by_env.items()},
     "extra_envs": lambda c: list(c.extra_envs),
     "no_color": lambda c: not c.color,
+    "probes": lambda c: c.probes,
 }
 
 
@@ -103,8 +104,29 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
         "bucket": {"name": config.bucket, "call": "HeadBucket",
                    "endpoint": strip_url_userinfo(endpoint) if endpoint
                    else "the AWS default for the configured region"},
+        "aws_credentials": _aws_credentials(config),
         "deadline": {"timeout_s": config.timeout, "attempt_timeout_s": config.attempt_timeout,
                      "strict": config.strict},
+    }
+
+
+def _aws_credentials(config: Config) -> dict[str, Any]:
+    """Where AWS credentials will come from, as far as is known without resolving them."""
+    endpoints = config.aws_endpoints
+    sts = endpoints.get("AWS_ENDPOINT_URL_STS") or endpoints.get("AWS_ENDPOINT_URL")
+    identity = config.aws_web_identity
+    return {
+        "call": "STS GetCallerIdentity",
+        "endpoint": strip_url_userinfo(sts) if sts
+        else "the AWS default for the configured region",
+        "source": "the metadata server's Google ID token, exchanged for the role "
+                  "(PREFLIGHT_AWS_WEB_IDENTITY=gcp), then botocore's chain" if identity
+        else "botocore's chain: environment, web identity token file, profiles, "
+             "credential_process, container endpoint, instance metadata",
+        "web_identity": None if identity is None else {
+            "role_arn": identity.role_arn, "audience": identity.audience,
+            "session_name": identity.session_name,
+            "duration_s": identity.duration},
     }
 
 
@@ -159,6 +181,12 @@ def to_text(document: dict[str, Any]) -> str:
     bucket = document["bucket"]
     lines.append("")
     lines.append(f"S3: {bucket['call']} {_value(bucket['name'])} at {bucket['endpoint']}")
+    aws = document["aws_credentials"]
+    lines.append(f"AWS: {aws['call']} at {aws['endpoint']}; credentials from {aws['source']}")
+    if aws["web_identity"]:
+        web = aws["web_identity"]
+        lines.append(f"  role {web['role_arn']}, audience {web['audience']}, session "
+                     f"{web['session_name']}")
     deadline = document["deadline"]
     strict = "; strict: warnings fail" if deadline["strict"] else ""
     lines.append(f"Deadline: {deadline['timeout_s']:g}s overall, "

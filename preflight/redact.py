@@ -16,12 +16,15 @@ from typing import Any
 
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_KEY"
-                          r"|CONNECTION_STRING|_KEY$|^KEY$",
-                          re.IGNORECASE)
+                          r"|CONNECTION_STRING|(?:^|_)KEY$", re.IGNORECASE)
+# Secret parts of an Azure connection string, e.g. AZURE_STORAGE_CONNECTION_STRING.
+_CONNECTION_STRING_SECRET = re.compile(r"(?:AccountKey|SharedAccessSignature|SharedAccessKey)"
+                                       r"=(?P<secret>[^;]+)", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 _SECRET_JSON_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token",
                        "access_token", "client_id")
 _MIN_SECRET_LENGTH = 6
+_MAX_TOKEN_FILE = 65_536
 
 
 def strip_url_userinfo(text: str) -> str:
@@ -39,12 +42,33 @@ def _credential_file_secrets(path: str) -> Iterable[str]:
     return [str(document[key]) for key in _SECRET_JSON_FIELDS if document.get(key)]
 
 
+def _secret_file_secrets(path: str) -> Iterable[str]:
+    """What a secret-named *_FILE variable points at is secret, not its path: a token file's
+    content (AWS_WEB_IDENTITY_TOKEN_FILE), or the secret-named values of an INI file
+    (AWS_SHARED_CREDENTIALS_FILE: aws_secret_access_key, aws_session_token)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = handle.read(_MAX_TOKEN_FILE)
+    except (OSError, ValueError):
+        return ()
+    found = [content.strip()]
+    for line in content.splitlines():
+        name, equals, value = line.partition("=")
+        if equals and _SECRET_NAME.search(name):
+            found.append(value.strip())
+    return found
+
+
 def known_secrets(environ: Mapping[str, str]) -> frozenset[str]:
     """Values that must never be printed, wherever they would come from."""
     found: set[str] = set()
     for name, value in environ.items():
-        if _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
+        if _SECRET_NAME.search(name) and name.endswith("_FILE"):
+            found.update(_secret_file_secrets(value))
+        elif _SECRET_NAME.search(name) and name != "GOOGLE_APPLICATION_CREDENTIALS":
             found.add(value)
+        found.update(match.group("secret") for match in
+                     _CONNECTION_STRING_SECRET.finditer(value))
         for match in _URL_USERINFO.finditer(value):
             _user, colon, password = match.group("userinfo").partition(":")
             if colon:  # the password is the secret; a user name is not (and is often a word)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Renew requirements.lock: the runtime dependencies of [project].dependencies in
 # pyproject.toml, plus the build backend of [build-system].requires (the image builds the
-# package with it, then removes it), resolved for CPython 3.11 (the Python of the image's
-# Debian 12 base) and pinned with the sha256 of every published file of each pinned
-# release, so that `pip install --require-hashes -r requirements.lock` works on any
-# platform the image is built for (amd64, arm64). Run by `make lock`.
+# package with it, then removes it), resolved for CPython 3.13 (the Python of the image's
+# base, distroless python3-debian13; LOCK_PYTHON overrides it) and pinned with the sha256
+# of every published file of each pinned release, so that
+# `pip install --require-hashes -r requirements.lock` works on any platform the image is
+# built for (amd64, arm64). Run by `make lock`; it reads nothing but pyproject.toml, so a
+# dependency added there is locked by running it again.
 #
 # The resolver (uv, pinned below) is installed into a throw-away virtualenv by this script;
 # nothing on the machine or in the project's .venv changes. uv reads the index from
@@ -13,6 +15,7 @@
 set -euo pipefail
 
 UV_VERSION="${UV_VERSION:-0.13.9}"
+LOCK_PYTHON="${LOCK_PYTHON:-3.13}"
 PYTHON="${PYTHON:-python3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -41,7 +44,7 @@ PY
 (cd "$tmp" && "$tmp/venv/bin/uv" pip compile pyproject.toml build-system.requires.txt \
     --quiet \
     --universal \
-    --python-version 3.11 \
+    --python-version "$LOCK_PYTHON" \
     --generate-hashes \
     --no-strip-markers \
     --custom-compile-command "make lock" \
@@ -49,7 +52,8 @@ PY
 
 {
     echo "# Runtime dependencies of pyproject.toml's [project].dependencies, and its"
-    echo "# [build-system].requires (used only to build the wheel in the image's builder stage)."
+    echo "# [build-system].requires (used only to build the wheel in the image's builder stage),"
+    echo "# for CPython $LOCK_PYTHON (the image's Python), amd64 and arm64."
     echo "# Install with: pip install --require-hashes -r requirements.lock"
     cat "$tmp/requirements.out"
 } > requirements.lock

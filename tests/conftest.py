@@ -63,6 +63,39 @@ def s3_server(_graceful_termination: None) -> Iterator[servers.Server]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server(_graceful_termination: None) -> Iterator[servers.Server]:
+    """A real Redis (Debian's redis-server) with no password. Tests may pause/stop it."""
+    server = servers.redis_server()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite_server(_graceful_termination: None) -> Iterator[servers.Server]:
+    """Azurite's Blob service (tools/azurite, `make tools`). Tests may pause/stop it."""
+    server = servers.azurite()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server(_graceful_termination: None) -> Iterator[servers.Server]:
+    """gcp-storage-emulator, in memory. Tests may pause/stop it."""
+    server = servers.gcs_emulator()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 def heal(server: servers.Server) -> None:
     """After a test: a paused server resumes, a stopped or dead one starts again."""
     server.resume()

@@ -28,8 +28,9 @@ from tests import servers
 from tests.verdict_schema import validator
 
 REPO = Path(__file__).resolve().parent.parent
-CHECK_NAMES = ("env.policy", "env.backends", "gcp.credentials", "firestore.access", "s3.bucket",
-               "routing.entries", "routing.serving", "routing.backends")
+CHECK_NAMES = ("env.policy", "env.backends", "gcp.credentials", "firestore.access",
+               "aws.credentials", "s3.bucket", "routing.entries", "routing.serving",
+               "routing.backends", "backends.reachable")
 STATUSES = ("pass", "warn", "fail", "error", "skipped")
 # The engines' 17 required kinds, copied from ENGINES.md (not imported from preflight, so a
 # wrong constant there is caught here).
@@ -41,18 +42,20 @@ ENGINES_KINDS = (
 # What the first-use checks say of the healthy test stack: the engines' sample registry has
 # no event_stream route, and the stack sets none of the backend-selecting variables.
 FIRST_USE_DEFAULTS = {"env.backends": "warn", "routing.serving": "warn",
-                      "routing.backends": "pass"}
+                      "routing.backends": "pass", "backends.reachable": "skipped"}
 # ... and what makes them pass: the event_stream route the engines look up at t_system/dev,
 # and every backend-selecting variable on a durable backend.
 FIRST_USE_HEALTHY_ROUTES = {"event_stream-t_system-dev": {
     "id": "event_stream-t_system-dev", "resource_kind": "event_stream", "tenant_id": "t_system",
     "env": "dev", "project_id": None, "backend_type": "firestore", "config": {}}}
-FIRST_USE_HEALTHY_ENV = {
-    "CHAT_BUS_BACKEND": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
-    "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
-    "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
-    "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
-    "SEO_BACKEND": "firestore"}
+def first_use_healthy_env(redis_port: int) -> dict[str, str]:
+    """The chat bus on a real Redis (backends.reachable probes it): give its port."""
+    return {
+        "CHAT_BUS_BACKEND": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_port),
+        "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
+        "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
+        "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
+        "SEO_BACKEND": "firestore"}
 ENGINES_REFUSED = ("memory", "noop", "local", "tmp", "localhost")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -417,6 +420,7 @@ def stack_env(home: Path, *, emulator: str, s3_endpoint: str, project: str,
         "ROUTING_REGISTRY_BACKEND": "firestore",
         "BUDGET_BACKEND": "filesystem",
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ENDPOINT_URL_STS": s3_endpoint,  # moto's server answers STS on the same port
         "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
         "AWS_DEFAULT_REGION": AWS_REGION,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests import harness, seed
+from tests import harness, seed, servers
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -45,8 +45,9 @@ def assert_passing_verdict(result: harness.Result, stack: Stack) -> dict[str, An
     assert verdict["exit_code"] == 0
     assert verdict["interrupted"] is False
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
-                                 "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "pass", **harness.FIRST_USE_DEFAULTS}
+                                 "firestore.access": "pass", "aws.credentials": "pass",
+                                 "s3.bucket": "pass", "routing.entries": "pass",
+                                 **harness.FIRST_USE_DEFAULTS}
     return verdict
 
 
@@ -71,7 +72,7 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
         "required_kinds": list(harness.ENGINES_KINDS), "serving_scopes": [],
         "profile": "engines", "emulator": True,
     }
-    assert verdict["summary"] == {"pass": 5, "warn": 2, "fail": 0, "error": 0, "skipped": 1}
+    assert verdict["summary"] == {"pass": 6, "warn": 2, "fail": 0, "error": 0, "skipped": 1}
     assert 0 <= verdict["duration_ms"] <= result.wall * 1000 + 50
 
     credentials = result.check("gcp.credentials")
@@ -119,18 +120,20 @@ def test_stderr_is_cloud_logging_json_lines(stack: Stack) -> None:
     ("fail", 1, "ERROR"),
 ])
 def test_the_verdict_event_severity_follows_the_verdict(stack: Stack, case: str, code: int,
-                                                        severity: str) -> None:
+                                                        severity: str,
+                                                        redis_server: servers.Server) -> None:
     """A Cloud Logging alert on severity>=ERROR must fire on a failing verdict, only then."""
     documents = stack.seed({**seed.registry(), **harness.FIRST_USE_HEALTHY_ROUTES})
-    env = stack.env(**harness.FIRST_USE_HEALTHY_ENV)
+    healthy = harness.first_use_healthy_env(redis_server.port)
+    env = stack.env(**healthy)
     args = ["--timeout", "3" if case == "not-ready" else "15", "--attempt-timeout", "1"]
     if case == "warn":
         stack.seed({"kpi#t_system#dev": documents["kpi-t_system-dev"]})
     elif case == "not-ready":
-        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV,
+        env = stack.env(**healthy,
                         AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{harness.closed_port()}")
     elif case == "fail":
-        env = stack.env(**harness.FIRST_USE_HEALTHY_ENV, RAW_BUCKET="no-such-bucket-here")
+        env = stack.env(**healthy, RAW_BUCKET="no-such-bucket-here")
     result = stack.run(*args, env=env)
     assert result.returncode == code, result.describe()
     verdicts = [e for e in result.logs if e.get("message") == "verdict"]
@@ -644,7 +647,7 @@ def test_version_is_the_same_from_the_script_and_the_module(tmp_path: Path) -> N
         assert done.returncode == 0, done.stderr
         assert done.stdout == "preflight 0.1.0\n", done.stdout
         assert done.stderr == ""
-    assert importlib.metadata.version("preflight") == "0.1.0"
+    assert importlib.metadata.version("engines-preflight") == "0.1.0"  # the distribution name
 
 
 def test_check_help_documents_every_option_and_variable(tmp_path: Path) -> None:

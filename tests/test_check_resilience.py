@@ -25,6 +25,10 @@ ATTEMPT_TIMEOUT = "1"
 LOG_WAIT = 15.0
 
 
+# Checks that may also see a failed attempt while a paused server drains its backlog.
+ALSO_WAITING = {"aws.credentials": ("s3.bucket",)}
+
+
 def assert_recovered(result: harness.Result, check: str) -> None:
     assert result.returncode == 0, result.describe()
     assert result.verdict
@@ -35,7 +39,8 @@ def assert_recovered(result: harness.Result, check: str) -> None:
     assert result.status("routing.entries") == "pass"
     failures = [e for e in result.logs if e.get("message") == "check attempt failed"]
     assert failures
-    assert all(e["check"] == check for e in failures), failures
+    assert all(e["check"] in (check, *ALSO_WAITING.get(check, ())) for e in failures), failures
+    assert any(e["check"] == check for e in failures), failures
     for event in failures:
         assert event["severity"] == "WARNING"
         assert isinstance(event["attempt"], int)
@@ -77,7 +82,8 @@ def test_firestore_down_then_up_inside_the_deadline_passes(stack: Stack) -> None
     assert result.scope("t_system/dev")["routed"] == 17
 
 
-@pytest.mark.parametrize(("server", "check"), [("s3", "s3.bucket"),
+# moto serves STS too: aws.credentials, which s3.bucket needs, is the check that waits.
+@pytest.mark.parametrize(("server", "check"), [("s3", "aws.credentials"),
                                               ("firestore", "firestore.access")])
 def test_paused_dependency_resumed_before_the_deadline_passes(stack: Stack, server: str,
                                                               check: str) -> None:

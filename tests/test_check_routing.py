@@ -25,8 +25,9 @@ SCOPE = "t_system/dev"
 def assert_only_routing_fails(result: harness.Result) -> dict[str, Any]:
     assert result.returncode == 1, result.describe()
     assert result.statuses() == {"env.policy": "pass", "gcp.credentials": "skipped",
-                                 "firestore.access": "pass", "s3.bucket": "pass",
-                                 "routing.entries": "fail", **harness.FIRST_USE_DEFAULTS}
+                                 "firestore.access": "pass", "aws.credentials": "pass",
+                                 "s3.bucket": "pass", "routing.entries": "fail",
+                                 **harness.FIRST_USE_DEFAULTS}
     check = result.check("routing.entries")
     assert check["remediation"], check
     assert result.termination_log is not None

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests import harness, seed
+from tests import harness, seed, servers
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -23,12 +23,12 @@ SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store
                  "strategy_lock_store", "notes_store", "seo_config_store", "config_store",
                  "component_registry", "canvas_command_store", "flow_store", "graph_store",
                  "overlay_store", "chat_store", "event_spine")
-DURABLE_VARIABLES = {
-    "CHAT_BUS_BACKEND": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
-    "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
-    "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
-    "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
-    "SEO_BACKEND": "firestore"}
+
+
+@pytest.fixture
+def durable(redis_server: servers.Server) -> dict[str, str]:
+    """Every backend-selecting variable on a durable backend; the chat bus on a real Redis."""
+    return harness.first_use_healthy_env(redis_server.port)
 
 
 def served_route(kind: str, backend: str, config: dict[str, Any] | None = None,
@@ -51,9 +51,9 @@ def serving_registry(scope: str = SERVED, **overrides: tuple[str, dict[str, Any]
     return documents
 
 
-def run(stack: Stack, *args: str, **env: str | None) -> harness.Result:
-    return stack.run("--serve-scope", SERVED, *args,
-                     env=stack.env(**{**DURABLE_VARIABLES, **env}))
+def run(stack: Stack, durable: dict[str, str], *args: str, **env: str | None
+        ) -> harness.Result:
+    return stack.run("--serve-scope", SERVED, *args, env=stack.env(**{**durable, **env}))
 
 
 def findings(result: harness.Result, check: str) -> list[dict[str, Any]]:
@@ -65,9 +65,10 @@ def codes(result: harness.Result, check: str) -> set[tuple[str, str]]:
     return {(f["code"], f["subject"]) for f in findings(result, check)}
 
 
-def test_a_deployment_serving_a_healthy_scope_passes_everything(stack: Stack) -> None:
+def test_a_deployment_serving_a_healthy_scope_passes_everything(
+        stack: Stack, durable: dict[str, str]) -> None:
     stack.seed(serving_registry())
-    result = run(stack)
+    result = run(stack, durable)
     assert result.returncode == 0, result.describe()
     assert set(result.statuses().values()) == {"pass", "skipped"}, result.statuses()
     assert result.verdict is not None
@@ -78,10 +79,11 @@ def test_a_deployment_serving_a_healthy_scope_passes_everything(stack: Stack) ->
     assert result.check("routing.backends")["details"]["routes_judged"] == 15
 
 
-def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(stack: Stack) -> None:
+def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(
+        stack: Stack, durable: dict[str, str]) -> None:
     """The README's example: object_store on s3 with no `bucket` key, RAW_BUCKET unset."""
     stack.seed(serving_registry())
-    result = run(stack, RAW_BUCKET=None)
+    result = run(stack, durable, RAW_BUCKET=None)
     assert result.returncode == 1, result.describe()
     (backend,) = findings(result, "routing.backends")
     assert backend["code"] == "config_key_missing"
@@ -94,14 +96,15 @@ def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(stack: Stack) 
     assert [s["code"] for s in result.check("env.policy")["details"]["stricter_than_engines"]
             ] == ["raw_bucket_required"]
 
-    fixed = run(stack, "--bucket", stack.bucket, RAW_BUCKET=stack.bucket)
+    fixed = run(stack, durable, "--bucket", stack.bucket, RAW_BUCKET=stack.bucket)
     assert fixed.returncode == 0, fixed.describe()
     assert fixed.status("routing.backends") == "pass"
 
 
-def test_every_request_time_kind_is_needed_at_each_serving_scope(stack: Stack) -> None:
+def test_every_request_time_kind_is_needed_at_each_serving_scope(
+        stack: Stack, durable: dict[str, str]) -> None:
     stack.seed(seed.registry())
-    result = run(stack)
+    result = run(stack, durable)
     assert result.returncode == 0, result.describe()  # first-use findings warn
     assert codes(result, "routing.serving") == {
         *(("route_missing", f"{kind} at {SERVED}") for kind in SERVING_KINDS),
@@ -111,21 +114,23 @@ def test_every_request_time_kind_is_needed_at_each_serving_scope(stack: Stack) -
         findings(result, "routing.serving")[0]["consequence"]
 
 
-def test_a_project_less_route_does_not_serve_a_project_scope(stack: Stack) -> None:
+def test_a_project_less_route_does_not_serve_a_project_scope(
+        stack: Stack, durable: dict[str, str]) -> None:
     documents = serving_registry()
     del documents["notes_store-t_acme-prod-p_main"]
     documents["notes_store-t_acme-prod"] = seed.route("notes_store", "t_acme", "prod", None,
                                                       backend="firestore")
     stack.seed(documents)
-    result = run(stack)
+    result = run(stack, durable)
     assert codes(result, "routing.serving") == {("route_missing", f"notes_store at {SERVED}")}
 
 
-def test_an_invalid_request_time_route_fails_its_requests(stack: Stack) -> None:
+def test_an_invalid_request_time_route_fails_its_requests(
+        stack: Stack, durable: dict[str, str]) -> None:
     documents = serving_registry()
     documents["flow_store-t_acme-prod-p_main"]["required"] = "perhaps"
     stack.seed(documents)
-    result = run(stack)
+    result = run(stack, durable)
     (found,) = findings(result, "routing.serving")
     assert found["code"] == "route_invalid"
     assert "flow_store-t_acme-prod-p_main" in found["message"]
@@ -153,23 +158,23 @@ def test_an_invalid_request_time_route_fails_its_requests(stack: Stack) -> None:
     ("config_store", "firestore", {}, {"GCP_PROJECT_ID": None, "GCP_PROJECT": "@project"}, None),
     ("strategy_policy_store", "dynamodb", {}, {}, None),
 ])
-def test_backend_and_config_keys_per_route(stack: Stack, kind: str, backend: str,
-                                           config: dict[str, Any], env: dict[str, str | None],
-                                           expected: str | None) -> None:
+def test_backend_and_config_keys_per_route(
+        stack: Stack, durable: dict[str, str], kind: str, backend: str,
+        config: dict[str, Any], env: dict[str, str | None], expected: str | None) -> None:
     stack.seed(serving_registry(**{kind: (backend, config)}))
     env = {name: stack.project if value == "@project" else value for name, value in env.items()}
-    result = run(stack, **env)
+    result = run(stack, durable, **env)
     messages = [f["message"] for f in findings(result, "routing.backends")]
     assert messages == ([] if expected is None else [expected]), result.describe()
     assert result.returncode == 0, result.describe()
 
 
 def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
-        stack: Stack) -> None:
+        stack: Stack, durable: dict[str, str]) -> None:
     documents = serving_registry()
     documents["event_stream-t_system-dev"]["backend_type"] = "s3"
     stack.seed(documents)
-    result = run(stack)
+    result = run(stack, durable)
     assert codes(result, "routing.backends") == {
         ("backend_unsupported", "event_stream at t_system/dev (route `event_stream-t_system-dev`)")}
 
@@ -188,10 +193,11 @@ def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
     ({"PAGE_CONTENT_BACKEND": None}, {"PAGE_CONTENT_BACKEND": "silent"}),
     ({"SEO_BACKEND": None}, {"SEO_BACKEND": "silent"}),
 ])
-def test_backend_selecting_variables(stack: Stack, env: dict[str, str | None],
+def test_backend_selecting_variables(stack: Stack, durable: dict[str, str],
+                                     env: dict[str, str | None],
                                      expected: dict[str, str]) -> None:
     stack.seed(serving_registry())
-    result = run(stack, **env)
+    result = run(stack, durable, **env)
     assert result.returncode == 0, result.describe()
     found = {v["variable"]: v["effect"] for v in
              result.check("env.backends")["details"]["violations"]}
@@ -204,19 +210,20 @@ def test_backend_selecting_variables(stack: Stack, env: dict[str, str | None],
     ({"BUDGET_BACKEND": "memory"}, "BUDGET_BACKEND"),
     ({"BUDGET_POLICY_BACKEND": "firestore"}, "BUDGET_POLICY_BACKEND"),
 ])
-def test_budget_variables_crash_the_engines_at_import(stack: Stack, env: dict[str, str | None],
+def test_budget_variables_crash_the_engines_at_import(stack: Stack, durable: dict[str, str],
+                                                     env: dict[str, str | None],
                                                      variable: str) -> None:
     stack.seed(serving_registry())
-    result = run(stack, **env)
+    result = run(stack, durable, **env)
     assert result.returncode == 1, result.describe()
     (violation,) = result.check("env.policy")["details"]["violations"]
     assert (violation["variable"], violation["effect"]) == (variable, "startup")
     assert "stricter_than_engines" not in result.check("env.policy")["details"]
 
 
-def test_strict_makes_first_use_findings_block(stack: Stack) -> None:
+def test_strict_makes_first_use_findings_block(stack: Stack, durable: dict[str, str]) -> None:
     stack.seed(serving_registry(notes_store=("redis", {})))
-    result = run(stack, "--strict")
+    result = run(stack, durable, "--strict")
     assert result.returncode == 1, result.describe()
     assert result.status("routing.backends") == "warn"
 
@@ -243,11 +250,11 @@ kinds:
 
 
 def test_an_operator_profile_adds_a_kind_refuses_a_backend_and_blocks_first_use(
-        stack: Stack, tmp_path: Path) -> None:
+        stack: Stack, durable: dict[str, str], tmp_path: Path) -> None:
     profile = tmp_path / "acme.yaml"
     profile.write_text(OPERATOR_PROFILE, encoding="utf-8")
     stack.seed(serving_registry(notes_store=("dynamodb", {})))
-    result = run(stack, "--profile", str(profile))
+    result = run(stack, durable, "--profile", str(profile))
     assert result.returncode == 1, result.describe()
     assert result.verdict is not None
     assert result.verdict["target"]["profile"] == "acme"
@@ -259,7 +266,7 @@ def test_an_operator_profile_adds_a_kind_refuses_a_backend_and_blocks_first_use(
     stricter = result.check("routing.serving")["details"]["stricter_than_engines"]
     assert [item["code"] for item in stricter] == ["route_missing"]
 
-    builtin = run(stack)  # the same registry under the built-in profile only warns
+    builtin = run(stack, durable)  # the same registry under the built-in profile only warns
     assert builtin.returncode == 0, builtin.describe()
 
 
@@ -281,3 +288,40 @@ def test_explain_shows_where_a_profile_value_came_from(stack: Stack, tmp_path: P
     assert configuration["scopes"]["from"].startswith("profile acme (engines.yaml:")
     assert configuration["profile"] == {"value": "acme", "source": "flag",
                                         "from": "flag --profile"}
+
+
+def test_probes_follow_the_routes_the_engines_would_build(stack: Stack,
+                                                          durable: dict[str, str]) -> None:
+    """backends.reachable probes the route the engines would take, named by its route."""
+    secret_bucket = "no-such-bucket-canary-e2e"
+    stack.seed(serving_registry(object_store=("s3", {"bucket": secret_bucket})))
+    result = run(stack, durable)
+    assert result.returncode == 1, result.describe()
+    check = result.check("backends.reachable")
+    assert (check["status"], check["phase"]) == ("fail", "first_use")
+    failing = [r for r in check["details"]["results"] if r["status"] == "fail"]
+    assert [(r["kind"], r["origin"], r["backend"]) for r in failing] == [
+        ("object_store", f"route `object_store-t_acme-prod-p_main` ({SERVED})", "s3")]
+    assert "does not exist" in failing[0]["message"]
+    assert secret_bucket not in result.everything()  # config values never reach an output
+    # one probe per endpoint: 13 tabular routes and event_stream share the engines' project
+    assert check["details"]["probes"] < check["details"]["subjects"]
+
+
+def test_a_chat_bus_whose_redis_is_down_is_not_ready(stack: Stack,
+                                                     durable: dict[str, str]) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, durable, "--timeout", "4", "--attempt-timeout", "1",
+                 REDIS_PORT=str(harness.closed_port()))
+    assert result.returncode == 3, result.describe()
+    check = result.check("backends.reachable")
+    assert (check["status"], check["transient"]) == ("error", True)
+    assert "CHAT_BUS_BACKEND" in check["message"]
+    assert result.wall < 4 + 1.5
+
+
+def test_no_probes_turns_the_deep_probes_off(stack: Stack, durable: dict[str, str]) -> None:
+    stack.seed(serving_registry(object_store=("s3", {"bucket": "no-such-bucket-here"})))
+    result = run(stack, durable, "--no-probes")
+    assert result.returncode == 0, result.describe()
+    assert result.check("backends.reachable")["status"] == "skipped"

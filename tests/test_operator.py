@@ -53,7 +53,9 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
          "where": [["tenant_id", "==", "b"], ["env", "==", "prod"], ["project_id", "==", "p1"]]},
     ]
     assert [c["note"] for c in document["checks"] if not c["runs"]] == [
-        "fails: no bucket: set RAW_BUCKET (or --bucket)"]
+        "skipped: no bucket: AWS credentials serve only RAW_BUCKET (set it, or --bucket)",
+        "fails: no bucket: set RAW_BUCKET (or --bucket) (stricter than the engines: they "
+        "would start)"]
 
 
 def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path) -> None:
@@ -68,7 +70,8 @@ def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path
     assert time.monotonic() - started < 10
     text = result.stdout
     assert "gcp.credentials: skipped: FIRESTORE_EMULATOR_HOST is set" in text
-    assert "s3.bucket: skipped: not selected (--skip)" in text
+    assert "s3.bucket (after aws.credentials): skipped: not selected (--skip)" in text
+    assert "aws.credentials: skipped: no bucket" in text
     assert 'WHERE tenant_id == "t_system" AND env == "dev" AND project_id == null' in text
     assert "CANARY" not in text + result.stderr
     assert not ANSI.search(text)
@@ -119,8 +122,9 @@ def test_ignore_from_the_environment_is_a_comma_list(stack: Stack) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (("--ignore", "all", "--ignore", "s3.bucket"), "--ignore: expected 'all' on its own"),
     (("--ignore", "s3.bukket"), "--ignore: expected check names: env.policy, env.backends, "
-                                "gcp.credentials, firestore.access, s3.bucket, routing.entries, "
-                                "routing.serving, routing.backends, or all (got 's3.bukket')"),
+                                "gcp.credentials, firestore.access, aws.credentials, s3.bucket, "
+                                "routing.entries, routing.serving, routing.backends, or all "
+                                "(got 's3.bukket')"),
     (("--only", "nope"), "--only: expected check names"),
     (("--only", "s3.bucket", "--skip", "env.policy"), "--only: expected either --only or --skip"),
     (("--disallow-in", "prod"), "--disallow-in: expected ENV=BACKEND"),
@@ -139,9 +143,10 @@ def test_only_and_skip_show_deselected_checks_as_skipped(stack: Stack) -> None:
     only = stack.run("--only", "routing.entries")
     assert only.returncode == 0, only.describe()
     assert only.statuses() == {"env.policy": "skipped", "gcp.credentials": "skipped",
-                               "firestore.access": "skipped", "s3.bucket": "skipped",
-                               "routing.entries": "pass", "env.backends": "skipped",
-                               "routing.serving": "skipped", "routing.backends": "skipped"}
+                               "firestore.access": "skipped", "aws.credentials": "skipped",
+                               "s3.bucket": "skipped", "routing.entries": "pass",
+                               "env.backends": "skipped", "routing.serving": "skipped",
+                               "routing.backends": "skipped"}
     assert only.check("s3.bucket")["message"] == "not selected (--only)"
     skip = stack.run(env=stack.env(PREFLIGHT_SKIP="s3.bucket", RAW_BUCKET="missing-bucket"))
     assert skip.returncode == 0, skip.describe()
@@ -368,7 +373,8 @@ def test_junit_output_validates_against_the_junit_schema(stack: Stack) -> None:
     assert "missing 1 (kpi)" in cases["routing.entries"]["failure"][0]["@message"]
     assert "failure" in cases["s3.bucket"]
     assert "skipped" in cases["gcp.credentials"]
-    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (8, 3, 1)
+    assert "skipped" in cases["aws.credentials"]
+    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (9, 3, 2)
 
 
 def test_tap_output_parses(stack: Stack) -> None:

@@ -110,6 +110,32 @@ def test_known_secrets_come_from_names_urls_and_the_key_file(tmp_path: Path) -> 
     assert scrub("see http://admin:CANARY-pw@db/x") == f"see http://{REDACTED}@db/x"
 
 
+def test_token_files_hide_their_content_not_their_path(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.CANARY-token.sig\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = AKIAPUBLICID\n"
+                           "aws_secret_access_key = CANARY-secret-key\n")
+    secrets = known_secrets({"AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(tmp_path / "none"),
+                             "AWS_SHARED_CREDENTIALS_FILE": str(credentials)})
+    assert "eyJhbGciOiJSUzI1NiJ9.CANARY-token.sig" in secrets
+    assert "CANARY-secret-key" in secrets
+    assert not {str(token), str(credentials)} & secrets
+
+
+def test_known_secrets_include_the_probes_stand_in_variables() -> None:
+    """Connection strings and keys the engines read from the environment (backends.reachable)."""
+    secrets = known_secrets({
+        "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountName=acct;"
+                                           "AccountKey=CANARY-account-key==;EndpointSuffix=x",
+        "AZURE_COSMOSDB_KEY": "CANARY-cosmos-key", "REDIS_HOST": "cache.internal",
+        "OTHER": "BlobEndpoint=https://b/;SharedAccessSignature=sv=1&sig=CANARY-sas"})
+    assert {"CANARY-account-key==", "CANARY-cosmos-key", "sv=1&sig=CANARY-sas"} <= secrets
+    assert any("AccountName=acct" in secret for secret in secrets)  # the whole string
+    assert "cache.internal" not in secrets
+
+
 def test_exception_descriptions_are_short_single_lines() -> None:
     text = describe_exception(ValueError("line one\nline two " + "z" * 1000))
     assert "\n" not in text

@@ -1,5 +1,7 @@
 """The checks, one module each; this registry is the one line to add a new one."""
 
+from preflight.checks.aws_credentials import AwsCredentials
+from preflight.checks.backends_reachable import BackendsReachable
 from preflight.checks.base import Check
 from preflight.checks.env_backends import EnvBackends
 from preflight.checks.env_policy import EnvPolicy
@@ -15,10 +17,12 @@ REGISTRY: tuple[type[Check], ...] = (
     EnvBackends,
     GcpCredentials,
     FirestoreAccess,
+    AwsCredentials,
     S3Bucket,
     RoutingEntries,
     RoutingServing,
     RoutingBackends,
+    BackendsReachable,
 )
 NAMES = tuple(check.name for check in REGISTRY)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from enum import StrEnum
 
 from preflight import strictness
+from preflight.checks.aws_credentials import KEYLESS_HELP, aws_session
 from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.probes import s3
@@ -74,6 +76,34 @@ def judge_forbidden(seen: s3.BucketObservation, details: dict[str, object]) -> O
                    "workload's role", details=details)
 
 
+class Answer(StrEnum):
+    """What a HeadBucket observation means; shared with the probes of s3 routes."""
+
+    NO_CREDENTIALS = "no_credentials"
+    OK = "ok"
+    MOVED = "moved"  # exists, but in another region than the client's: calls are redirected
+    MISSING = "missing"
+    FORBIDDEN = "forbidden"
+    WRONG_REGION = "wrong_region"
+    OTHER = "other"
+
+
+def classify(seen: s3.BucketObservation) -> Answer:
+    if seen.no_credentials:
+        return Answer.NO_CREDENTIALS
+    if seen.http_status == 200:
+        moved = (seen.bucket_region and seen.client_region
+                 and seen.bucket_region != seen.client_region)
+        return Answer.MOVED if moved else Answer.OK
+    if seen.http_status == 404:
+        return Answer.MISSING
+    if seen.http_status == 403:
+        return Answer.FORBIDDEN
+    if seen.http_status in (301, 307, 400) and seen.bucket_region:
+        return Answer.WRONG_REGION
+    return Answer.OTHER
+
+
 def judge(seen: s3.BucketObservation) -> Outcome:
     return stricter(_judge(seen))
 
@@ -83,28 +113,26 @@ def _judge(seen: s3.BucketObservation) -> Outcome:
                "bucket_region": seen.bucket_region, "client_region": seen.client_region,
                "error_code": seen.error_code}
     name = seen.bucket
-    if seen.no_credentials:
-        return Outcome(Status.FAIL, "no AWS credentials found",
-                       remediation="provide AWS credentials: IRSA / web identity on EKS, or "
-                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret",
+    answer = classify(seen)
+    if answer is Answer.NO_CREDENTIALS:
+        return Outcome(Status.FAIL, "no AWS credentials found", remediation=KEYLESS_HELP,
                        details=details)
-    if seen.http_status == 200:
-        if seen.bucket_region and seen.client_region \
-                and seen.bucket_region != seen.client_region:
-            return Outcome(
-                Status.WARN, f"bucket {name} exists in {seen.bucket_region}, but the client is "
-                f"configured for {seen.client_region}: every call is redirected",
-                remediation=region_fix(seen.bucket_region), details=details)
+    if answer is Answer.MOVED:
+        return Outcome(
+            Status.WARN, f"bucket {name} exists in {seen.bucket_region}, but the client is "
+            f"configured for {seen.client_region}: every call is redirected",
+            remediation=region_fix(str(seen.bucket_region)), details=details)
+    if answer is Answer.OK:
         return Outcome(Status.PASS, f"bucket {name} exists and is readable", details=details)
-    if seen.http_status == 404:
+    if answer is Answer.MISSING:
         return Outcome(Status.FAIL, f"bucket {name} does not exist at {seen.endpoint}",
                        remediation=f"create bucket {name}, or fix RAW_BUCKET / the endpoint "
                        "(AWS_ENDPOINT_URL_S3)", details=details)
-    if seen.http_status == 403:
+    if answer is Answer.FORBIDDEN:
         return judge_forbidden(seen, details)
-    if seen.http_status in (301, 307, 400) and seen.bucket_region:
+    if answer is Answer.WRONG_REGION:
         return Outcome(Status.FAIL, f"bucket {name} is in region {seen.bucket_region}, not "
-                       f"{seen.client_region}", remediation=region_fix(seen.bucket_region),
+                       f"{seen.client_region}", remediation=region_fix(str(seen.bucket_region)),
                        details=details)
     return Outcome(Status.FAIL, f"HeadBucket {name} answered {seen.http_status} "
                    f"{seen.error_code or ''}".rstrip(),
@@ -113,6 +141,7 @@ def _judge(seen: s3.BucketObservation) -> Outcome:
 
 class S3Bucket(Check):
     name = "s3.bucket"
+    needs = ("aws.credentials",)
 
     def unconfigured(self, config: Config) -> Outcome | None:
         if config.bucket:
@@ -131,5 +160,6 @@ class S3Bucket(Check):
         invalid = judge_name(bucket)
         if invalid:
             return invalid
-        client = ctx.shared("s3.client", lambda: s3.make_client(ctx.config.attempt_timeout))
+        client = ctx.shared("s3.client", lambda: s3.make_client(ctx.config.attempt_timeout,
+                                                                aws_session(ctx)))
         return judge(s3.head_bucket(client, bucket))

@@ -33,6 +33,7 @@ TRANSIENT_AWS_CODES = frozenset({
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
     "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException",
     "503", "500", "502", "504", "429",
+    "IDPCommunicationError",  # STS could not reach the identity provider's keys: try again
 })
 # gRPC status codes that say "try again".
 TRANSIENT_GRPC = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"})
@@ -93,7 +94,8 @@ def is_transient(error: BaseException) -> bool:
     if module.startswith(("botocore", "urllib3")):
         if name in TRANSIENT_BOTOCORE:
             return True
-        if name == "ClientError":
+        # ClientError, or a modeled subclass (botocore.errorfactory.*Exception).
+        if isinstance(getattr(error, "response", None), dict):
             status = _http_status(error) or 0
             aws_code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
             return status >= 500 or status == 429 or aws_code in TRANSIENT_AWS_CODES

@@ -32,9 +32,11 @@ class RouteDoc(NamedTuple):
 # gRPC waits up to 120 s between reconnects to a server that went away, and channels share
 # that back-off through the global subchannel pool. A dependency that comes back must be
 # seen by the next attempt: reconnect within a second, on a channel of our own.
+# Not grpc.min_reconnect_backoff_ms: gRPC also takes it as the minimum time it gives one
+# connection to complete (MIN_CONNECT_TIMEOUT, 20 s by default). At 100 ms, a TLS
+# handshake with a Firestore more than ~40 ms away, or a cold emulator, could never finish.
 RECONNECT_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
     ("grpc.use_local_subchannel_pool", 1),
 )

@@ -20,39 +20,18 @@ class BucketObservation:
     no_credentials: bool = False
 
 
-def make_client(timeout: float) -> Any:
+def make_client(timeout: float, session: Any | None = None) -> Any:
+    """An S3 client on the run's botocore session (see preflight.probes.aws)."""
     import botocore.config
-    import botocore.session
+
+    from preflight.probes import aws
 
     config = botocore.config.Config(
         connect_timeout=timeout,
         read_timeout=timeout,
         retries={"total_max_attempts": 1},
     )
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _s3_only_loader(
-        session.get_config_variable("data_path")))
-    return session.create_client("s3", config=config)
-
-
-def _s3_only_loader(data_path: str | None) -> Any:
-    """botocore's loader, told that S3 is the only service there is.
-
-    Creating a client validates its name against every service botocore knows: about 900
-    directory listings and 2,700 stats (~30 ms) on each start, to learn that s3 exists.
-    """
-    import os
-
-    import botocore.loaders
-
-    class S3OnlyLoader(botocore.loaders.Loader):
-        def list_available_services(self, type_name: str) -> list[str]:
-            present = any(os.path.isdir(os.path.join(path, "s3")) for path in self.search_paths)
-            return ["s3"] if present else []
-
-    extra = [os.path.expanduser(os.path.expandvars(path))
-             for path in (data_path or "").split(os.pathsep) if path]
-    return S3OnlyLoader(extra_search_paths=extra)
+    return (session or aws.make_session(timeout)).create_client("s3", config=config)
 
 
 def head_bucket(client: Any, bucket: str) -> BucketObservation:

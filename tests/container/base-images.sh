@@ -1,39 +1,48 @@
 # shellcheck shell=bash
 # Sourced by the container harness. No registry is reachable here, so the two base images
-# that the Dockerfile's FROM lines name are made locally from Debian 12 packages, fetched
-# from the Debian mirror this machine's apt is configured with:
+# of the Dockerfile are made locally from Debian 13 (trixie) packages, fetched from the
+# Debian mirror this machine's apt is configured with, and handed to the build with
+# build arguments that override the Dockerfile's digest-pinned references:
 #
-#   docker.io/library/debian:12-slim
-#       debootstrap --variant=minbase bookworm, apt sources as on a real debian:12-slim
-#       (bookworm, bookworm-updates, bookworm-security).
-#   gcr.io/distroless/python3-debian12:nonroot
-#       made the way distroless makes it: the same Debian packages (base + cc + python3
-#       package lists of GoogleContainerTools/distroless) unpacked without running any
-#       maintainer script, plus /etc/passwd with root/nobody/nonroot(65532), the python3
-#       symlinks, the CA bundle and ld.so.cache. No shell, no apt, no dpkg in it.
+#   --build-arg BUILDER_IMAGE=$BUILDER_BASE   (for docker.io/library/debian:13.x-slim@sha256:…)
+#       debootstrap --variant=minbase trixie, apt sources as on a real debian:13-slim
+#       (trixie, trixie-updates, trixie-security).
+#   --build-arg RUNTIME_IMAGE=$RUNTIME_BASE   (for gcr.io/distroless/python3-debian13:nonroot@sha256:…)
+#       made the way distroless makes it: the same Debian packages (static + base + cc +
+#       python3 package lists of GoogleContainerTools/distroless for debian13) unpacked
+#       without running any maintainer script on a merged /usr, plus /etc/passwd with
+#       root/nobody/nonroot(65532), the python3 symlinks, the CA bundle and ld.so.cache.
+#       No shell, no apt, no dpkg in it.
 #
-# The Dockerfile stays the one users build against the real images. Results are cached
-# as tarballs under $CACHE_DIR/base and as images in the harness's private podman
-# storage; PREFLIGHT_CONTAINER_REFRESH=1 (or a cache older than 14 days) rebuilds them.
+# The Dockerfile stays the one users build against the real images; only the two FROM
+# references change. Results are cached as tarballs under $CACHE_DIR/base and as images in
+# the harness's private podman storage; PREFLIGHT_CONTAINER_REFRESH=1 (or a cache older
+# than 14 days) rebuilds them.
 #
 # Needs: CACHE_DIR, podman env (podman-env.sh), root, debootstrap, dpkg-deb, ldconfig.
 
-BASE_RECIPE=3
-BUILDER_BASE="docker.io/library/debian:12-slim"
-RUNTIME_BASE="gcr.io/distroless/python3-debian12:nonroot"
+BASE_RECIPE=4
+BASE_SUITE="trixie"
+BASE_PYTHON="python3.13"
+BUILDER_BASE="localhost/stand-in/debian:13-slim"
+RUNTIME_BASE="localhost/stand-in/distroless-python3-debian13:nonroot"
 BASE_LABEL="io.preflight.harness.recipe"
 
-# Debian packages of distroless //base, //cc and //python3 for debian12.
+# Debian packages of distroless //static, //base, //cc and //python3 for debian13
+# (static/config.bzl, base/config.bzl, cc/config.bzl, python3/config.bzl), and the CA
+# certificates of //common.
 DISTROLESS_PACKAGES=(
-    base-files netbase tzdata ca-certificates libc6 libssl3
-    libgcc-s1 libgomp1 libstdc++6
-    libbz2-1.0 libdb5.3 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6
-    python3-distutils zlib1g libcom-err2 libcrypt1 libgssapi-krb5-2 libk5crypto3
-    libkeyutils1 libkrb5-3 libkrb5support0 libnsl2 libreadline8 libtirpc3 libffi8
-    libpython3.11-minimal libpython3.11-stdlib python3.11-minimal
+    base-files netbase tzdata tzdata-legacy media-types ca-certificates
+    libc6 libssl3t64 libzstd1 zlib1g
+    libgomp1 libstdc++6 libgcc-s1 gcc-14-base
+    libbz2-1.0 libdb5.3t64 libexpat1 liblzma5 libsqlite3-0 libuuid1 libncursesw6 libtinfo6
+    libcom-err2 libcrypt1 libc-bin libgssapi-krb5-2 libk5crypto3 libkeyutils1 libkrb5-3
+    libkrb5support0 libnsl2 libreadline8t64 libtirpc3t64 libffi8
+    libpython3.13-minimal libpython3.13-stdlib python3.13-minimal python3.13-venv
 )
 
-# The Debian mirror apt uses on this host (deb822 .sources or one-line sources.list).
+# The Debian mirror apt uses on this host (deb822 .sources or one-line sources.list), for
+# any suite: the same mirror serves trixie.
 debian_mirror() {
     python3 - <<'EOF'
 import glob, re
@@ -46,7 +55,9 @@ for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
                 continue
             key, _, value = line.partition(":")
             fields[key.strip().lower()] = value.strip()
-        if "bookworm" in fields.get("suites", "").split() and "deb" in fields.get("types", ""):
+        suites = fields.get("suites", "").split()
+        if "deb" in fields.get("types", "") and any(
+                s in ("bookworm", "trixie", "stable") for s in suites):
             uri = uri or fields.get("uris", "").split()[0]
 for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
     try:
@@ -55,7 +66,7 @@ for path in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d
         continue
     for line in lines:
         parts = line.split()
-        if len(parts) >= 3 and parts[0] == "deb" and parts[2] == "bookworm":
+        if len(parts) >= 3 and parts[0] == "deb" and parts[2] in ("bookworm", "trixie", "stable"):
             uri = uri or parts[1]
 print((uri or "http://deb.debian.org/debian").rstrip("/"))
 EOF
@@ -69,7 +80,7 @@ debian_security_mirror() {
 import glob, re
 for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
     for stanza in re.split(r"\n\s*\n", open(path, encoding="utf-8").read()):
-        if re.search(r"^Suites:.*bookworm-security", stanza, re.M):
+        if re.search(r"^Suites:.*-security", stanza, re.M):
             m = re.search(r"^URIs:\s*(\S+)", stanza, re.M)
             if m:
                 print(m.group(1).rstrip("/"))
@@ -93,29 +104,29 @@ _tarball_fresh() {
 }
 
 build_builder_base() {
-    local tarball="$CACHE_DIR/base/debian-12-slim.r$BASE_RECIPE.tar"
+    local tarball="$CACHE_DIR/base/debian-13-slim.r$BASE_RECIPE.tar"
     if ! _tarball_fresh "$tarball"; then
         local mirror security rootfs
         mirror="$(debian_mirror)"
         security="$(debian_security_mirror "$mirror")"
         rootfs="$CACHE_DIR/base/rootfs-debian"
         rm -rf "$rootfs"
-        echo "    debootstrap bookworm (minbase) from $mirror"
-        debootstrap --variant=minbase \
+        echo "    debootstrap $BASE_SUITE (minbase) from $mirror"
+        debootstrap --variant=minbase --merged-usr \
             --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
-            bookworm "$rootfs" "$mirror" > "$CACHE_DIR/base/debootstrap.log" 2>&1 \
+            "$BASE_SUITE" "$rootfs" "$mirror" > "$CACHE_DIR/base/debootstrap.log" 2>&1 \
             || { tail -n 30 "$CACHE_DIR/base/debootstrap.log" >&2; return 1; }
         rm -f "$rootfs/etc/apt/sources.list"
         cat > "$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
 URIs: $mirror
-Suites: bookworm bookworm-updates
+Suites: $BASE_SUITE $BASE_SUITE-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: $security
-Suites: bookworm-security
+Suites: $BASE_SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
@@ -136,7 +147,7 @@ EOF
 }
 
 build_runtime_base() {
-    local tarball="$CACHE_DIR/base/distroless-python3-debian12.r$BASE_RECIPE.tar"
+    local tarball="$CACHE_DIR/base/distroless-python3-debian13.r$BASE_RECIPE.tar"
     if ! _tarball_fresh "$tarball"; then
         local debs="$CACHE_DIR/base/debs" rootfs="$CACHE_DIR/base/rootfs-distroless"
         rm -rf "$debs" "$rootfs"
@@ -147,9 +158,18 @@ build_runtime_base() {
                 apt-get -qq -o APT::Sandbox::User=root download ${DISTROLESS_PACKAGES[*]}" \
             > "$CACHE_DIR/base/debs.log" 2>&1 \
             || { tail -n 30 "$CACHE_DIR/base/debs.log" >&2; return 1; }
+        # Merged /usr, as distroless debian13: the top-level folders are symlinks into
+        # /usr, and unpacking keeps them (a package's ./lib/... lands in /usr/lib/...).
+        mkdir -p "$rootfs/usr/bin" "$rootfs/usr/sbin" "$rootfs/usr/lib" "$rootfs/usr/lib64"
+        ln -s usr/bin "$rootfs/bin"
+        ln -s usr/sbin "$rootfs/sbin"
+        ln -s usr/lib "$rootfs/lib"
+        ln -s usr/lib64 "$rootfs/lib64"
         local deb
         for deb in "$debs"/*.deb; do
-            dpkg-deb -x "$deb" "$rootfs"
+            dpkg-deb --fsys-tarfile "$deb" \
+                | tar -x --keep-directory-symlink --no-same-owner -C "$rootfs" \
+                || { echo "cannot unpack $deb" >&2; return 1; }
         done
         # What distroless adds around the packages.
         (
@@ -175,12 +195,13 @@ EOF
             printf 'hosts: files dns\n' > etc/nsswitch.conf
             printf 'include /etc/ld.so.conf.d/*.conf\n' > etc/ld.so.conf
             cat usr/share/ca-certificates/mozilla/*.crt > etc/ssl/certs/ca-certificates.crt
-            ln -sf python3.11 usr/bin/python3
-            ln -sf python3.11 usr/bin/python
+            ln -sf "$BASE_PYTHON" usr/bin/python3
+            ln -sf "$BASE_PYTHON" usr/bin/python
         )
         ldconfig -r "$rootfs"
         # Nothing that would make it more than distroless: no shell, no package tools.
-        rm -rf "$rootfs/bin/sh" "$rootfs/usr/bin/dpkg" "$rootfs/var/lib/dpkg"
+        rm -rf "$rootfs/usr/bin/sh" "$rootfs/usr/bin/dash" "$rootfs/usr/bin/dpkg" \
+            "$rootfs/var/lib/dpkg"
         tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" .
         mv "$tarball.tmp" "$tarball"
         rm -rf "$rootfs" "$debs"
@@ -193,7 +214,7 @@ EOF
             --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
             --change 'USER 65532' \
             --change 'WORKDIR /home/nonroot' \
-            --change 'ENTRYPOINT ["/usr/bin/python3.11"]' \
+            --change "ENTRYPOINT [\"/usr/bin/$BASE_PYTHON\"]" \
             --change "LABEL $BASE_LABEL=$BASE_RECIPE" \
             "$tarball" "$RUNTIME_BASE" >/dev/null
     fi

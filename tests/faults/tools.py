@@ -223,6 +223,8 @@ class FakeHTTP(_Tool):
         super().__init__(lifetime)
         self.script = script
         self.requests: list[tuple[str, str]] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers, in order
+        self.current = threading.local()  # .headers: the request being answered, for scripts
         tool = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -236,6 +238,8 @@ class FakeHTTP(_Tool):
                 if length:
                     self.rfile.read(length)
                 tool.requests.append((self.command, self.path))
+                tool.headers.append(dict(self.headers.items()))
+                tool.current.headers = dict(self.headers.items())
                 reply = tool.script(self.command, self.path)
                 if reply.hang:
                     tool.stopped.wait()

@@ -1,0 +1,37 @@
+"""`python -m tests.probe_cli SUBJECTS.json check ARGS…`: preflight's real CLI, with
+backends.reachable fed the subjects in the JSON file instead of the registry's routes.
+
+The secrets audit plants canaries in every config key of every backend: feeding them
+directly lets it cover backends no route of the test registry would name. Nothing else
+of preflight is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from preflight import checks
+from preflight.backends import ProbeSubject
+from preflight.checks.backends_reachable import BackendsReachable
+
+
+def main() -> None:
+    path, *argv = sys.argv[1:]
+    subjects = [ProbeSubject(**entry) for entry in json.loads(Path(path).read_text())]
+
+    class FedFromFile(BackendsReachable):
+        def __init__(self) -> None:
+            super().__init__(lambda _ctx: subjects)
+
+    checks.REGISTRY = tuple(FedFromFile if check is BackendsReachable else check
+                            for check in checks.REGISTRY)
+    checks.NAMES = tuple(check.name for check in checks.REGISTRY)
+    from preflight.cli import main as preflight_main
+
+    preflight_main(argv)
+
+
+if __name__ == "__main__":
+    main()
