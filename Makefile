@@ -5,10 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Test servers that are not Python packages: Azurite (Azure Blob) from npm, pinned by its
-# lock file. Debian's redis-server, Java and the Firestore emulator come from apt (.ci/run).
+# lock file. Debian's redis-server, Java, chromium (the audit report's browser test) and the
+# Firestore emulator come from apt (.ci/run).
 AZURITE_STAMP := tools/azurite/node_modules/.installed
 
 .PHONY: venv tools demo test lint typecheck unit bench bench-quick container-test reliability \
+	audit-screenshot \
 	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
@@ -42,6 +44,12 @@ test: venv lint tools
 # renders it into .pytest-results/faults/ only). A partial run (-k) leaves the doc as is.
 reliability: venv
 	PREFLIGHT_RELIABILITY_DOC=docs/RELIABILITY.md $(VENV)/bin/pytest -q -p no:cacheprovider tests/faults
+
+# The README's picture of the audit's HTML report, taken by its browser test in headless
+# Chromium (make test keeps it in .pytest-results/audit/ only).
+audit-screenshot: venv
+	PREFLIGHT_AUDIT_SCREENSHOT=docs/audit-report.png $(VENV)/bin/pytest -q -p no:cacheprovider \
+		tests/test_audit_html.py -k test_the_grid_and_the_failing_scopes_findings_are_on_the_page
 
 bench: venv
 	$(PY) -m bench.run

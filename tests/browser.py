@@ -51,10 +51,11 @@ class Browser:
         self.profile = Path(tempfile.mkdtemp(prefix="preflight-chromium-"))
         commands_read, self._commands = os.pipe()
         self._answers, answers_write = os.pipe()
-        # The protocol wants fds 3 and 4: the shell moves the pipes there, then execs.
+        # The protocol wants fds 3 and 4: bash moves the pipes there, then execs (not sh:
+        # dash cannot name a file descriptor above 9, and under pytest the pipes are above).
         wiring = f'exec "$0" "$@" 3<&{commands_read} 4>&{answers_write}'
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", wiring, chromium_path(), *FLAGS,
+            ["/bin/bash", "-c", wiring, chromium_path(), *FLAGS,
              f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
              "--remote-debugging-pipe", "about:blank"],
             pass_fds=(commands_read, answers_write), start_new_session=True,
@@ -73,6 +74,10 @@ class Browser:
         for line in self.process.stderr:
             self._stderr.append(line)
 
+    def _tail(self) -> str:
+        lines = [line for line in self._stderr if b"dbus" not in line]
+        return b"".join(lines[-20:]).decode(errors="replace")
+
     def send(self, method: str, params: dict[str, Any] | None = None,
              session: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
         with self._lock:
@@ -81,7 +86,11 @@ class Browser:
             message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
             if session:
                 message["sessionId"] = session
-            os.write(self._commands, json.dumps(message).encode() + b"\0")
+            try:
+                os.write(self._commands, json.dumps(message).encode() + b"\0")
+            except BrokenPipeError:
+                raise RuntimeError(f"Chromium is gone (exit {self.process.poll()}) before "
+                                   f"{method}:\n{self._tail()}") from None
             deadline = time.monotonic() + timeout
             while True:
                 while b"\0" in self._buffer:
@@ -98,8 +107,8 @@ class Browser:
                     raise TimeoutError(f"{method}: no answer within {timeout}s")
                 chunk = os.read(self._answers, 1 << 16)
                 if not chunk:
-                    tail = b"".join(self._stderr[-20:]).decode(errors="replace")
-                    raise RuntimeError(f"Chromium closed the pipe during {method}:\n{tail}")
+                    raise RuntimeError(f"Chromium closed the pipe during {method}:\n"
+                                       f"{self._tail()}")
                 self._buffer += chunk
 
     def page(self) -> Page:

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 
 from tests import harness, seed, servers
+from tests.audit_fleet import broken_registry
+
+__all__ = ["broken_registry"]  # a session fixture of the audit tests (seeded once)
 
 
 @pytest.fixture(scope="session")

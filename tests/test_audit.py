@@ -21,13 +21,11 @@ from tests.audit_fleet import (
     UNPLACED,
     WARNED,
     Registry,
-    broken_registry,
     run_audit,
 )
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
-__all__ = ["broken_registry"]  # a session fixture, shared with test_audit_html.py
 
 JUNIT_XSD = Path(__file__).resolve().parent / "data" / "junit.xsd"
 
