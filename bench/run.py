@@ -14,6 +14,9 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
    the pydantic path, and a whole check whose routes only pydantic can decide.
 7. backends.reachable (issue 11): 17 routes over 4 distinct endpoints, one slow, probed in
    one attempt, against the slowest single probe; and `preflight check --no-probes`.
+8. `preflight audit` (issue 13) on fleets of 10,000 and 100,000 route documents
+   (bench/audit_scale.py) against the same client only streaming the collection
+   (bench/stream_collection.py): wall time, CPU time and peak RSS.
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
 docs/bench-history.json (the before/after record). Quick mode (`make test`) does every
@@ -79,6 +82,9 @@ class Settings:
     ttg: tuple[tuple[str, float, int], ...]  # (dependency, delay s, reps)
     nopyc_reps: int
     probe_reps: int = 5  # backends.reachable: rounds of single probes and all together
+    # preflight audit: documents -> interleaved rounds of (stream, audit)
+    audit_rounds: Mapping[int, int] = dataclasses.field(
+        default_factory=lambda: {10_000: 3, 100_000: 1})
 
 
 FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, large_reps=3,
@@ -89,7 +95,7 @@ FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, la
 QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, large_reps=1,
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
-                 nopyc_reps=0, probe_reps=1)
+                 nopyc_reps=0, probe_reps=1, audit_rounds={1_700: 1})
 PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
@@ -685,6 +691,77 @@ class Bench:
             out["image"] = image
         self.results["footprint"] = out
 
+    # --------------------------------------------------- 8: preflight audit
+    def audit(self) -> None:
+        """The whole registry audited vs the same client streaming it, fleet by fleet."""
+        assert self.fs is not None
+        from bench import audit_scale
+        from bench.stream_collection import CALL_TIMEOUT
+        from preflight.probes.collection import PAGE_SIZE
+
+        sizes = []
+        for documents, count in sorted(self.s.audit_rounds.items()):
+            project = f"bench-audit-{documents}"
+            want = audit_scale.expected(documents)
+            started = time.monotonic()
+            written = audit_scale.write(self.fs.address, project, documents)
+            seeded = time.monotonic() - started
+            log(f"audit: seeded {written:,} documents in {seeded:.0f}s")
+            if written != want["documents"]:
+                self.fail(f"audit: seeded {written} documents, expected {want['documents']}")
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                   "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
+                   "FIRESTORE_EMULATOR_HOST": self.fs.address, "GCP_PROJECT_ID": project}
+            samples = {side: {"wall_s": Samples(), "cpu_s": Samples(), "rss_mib": Samples()}
+                       for side in ("stream", "audit")}
+            with tempfile.TemporaryDirectory(prefix="bench-audit-") as reports:
+                commands = {
+                    "stream": [self.python, str(ROOT / "bench" / "stream_collection.py")],
+                    "audit": [self.preflight, "audit", "--format", "json", "--report-dir",
+                              reports, "--timeout", "3000", "--attempt-timeout",
+                              str(CALL_TIMEOUT)]}
+                for _ in range(count):
+                    for side, command in commands.items():
+                        run = run_process(command, env, cwd=ROOT, rss=True, timeout=3600)
+                        self._check_audit_run(side, run, want)
+                        samples[side]["wall_s"].add(run.wall_s)
+                        samples[side]["cpu_s"].add(run.user_s + run.sys_s)
+                        if run.max_rss_kib >= 0:
+                            samples[side]["rss_mib"].add(run.max_rss_kib / 1024)
+                report_bytes = {path.name: path.stat().st_size
+                                for path in sorted(Path(reports).iterdir())}
+            servers.clear_firestore(self.fs.address, project)
+            row = {"documents": written, "scopes": want["scopes"], "seed_s": seeded,
+                   "rounds": count, "reports_bytes": report_bytes,
+                   **{side: {k: v.to_dict() for k, v in data.items()}
+                      for side, data in samples.items()}}
+            sizes.append(row)
+            log(f"audit: {written:,} documents: stream "
+                f"{samples['stream']['wall_s'].median:.1f}s, audit "
+                f"{samples['audit']['wall_s'].median:.1f}s, RSS "
+                f"{samples['stream']['rss_mib'].median:.0f} / "
+                f"{samples['audit']['rss_mib'].median:.0f} MiB")
+        self.results["audit"] = {"page_size": PAGE_SIZE, "sizes": sizes,
+                                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                                 "commit": git_commit(), "code_fingerprint": code_fingerprint()}
+
+    def _check_audit_run(self, side: str, run: ProcessRun, want: Mapping[str, int]) -> None:
+        if side == "stream":
+            if run.returncode != 0 or run.stdout.strip() != str(want["documents"]):
+                self.fail(f"audit: the stream read {run.stdout.strip()!r}, expected "
+                          f"{want['documents']}; {run.describe()}")
+            return
+        try:
+            report_json = json.loads(run.stdout)
+        except ValueError:
+            self.fail(f"audit: no JSON report on stdout; {run.describe()}")
+            return
+        got = {"documents": report_json["registry"]["documents"],
+               "scopes": report_json["registry"]["scopes"], **report_json["summary"]["scopes"]}
+        if run.returncode != 1 or got != dict(want):
+            self.fail(f"audit: expected exit 1 and {dict(want)}, got exit {run.returncode} "
+                      f"and {got}")
+
     # ------------------------------------------------------------------ run
     @contextmanager
     def infrastructure(self) -> Iterator[None]:
@@ -696,15 +773,20 @@ class Bench:
                 f"{time.monotonic() - started:.1f}s")
             yield
 
-    def run(self) -> None:
+    def run(self, only: Sequence[str] = ()) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("seed", self.seed), ("processes", self.processes),
             ("first network call", self.first_network_call),
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
             ("time to green", self.time_to_green), ("route model", self.route_model),
-            ("probes", self.probes),
+            ("probes", self.probes), ("audit", self.audit),
             ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]
+        if only:
+            unknown = set(only) - {name for name, _ in steps}
+            if unknown:
+                raise SystemExit(f"--only: no step named {', '.join(sorted(unknown))}")
+            steps = [(name, step) for name, step in steps if name in only]
         timings: dict[str, float] = {}
         with self.infrastructure():
             for name, step in steps:
@@ -843,8 +925,7 @@ def machine() -> dict[str, Any]:
                 emulator = component["version"]["version_string"]
     except (OSError, ValueError, KeyError):
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True, check=False).stdout.strip()
+    commit = git_commit()
     return {
         "nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), "cpu": cpu,
         "memory": memory, "kernel": platform.release(), "python": platform.python_version(),
@@ -852,6 +933,12 @@ def machine() -> dict[str, Any]:
         "java": (java.stderr.splitlines() or ["?"])[0], "firestore_emulator": emulator,
         "commit": commit or None, "code_fingerprint": code_fingerprint(),
     }
+
+
+def git_commit() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip() or None
 
 
 def code_fingerprint() -> str:
@@ -877,8 +964,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="measure nothing: rewrite BENCHMARKS.md from the folder's "
                         "bench-results.json and bench-history.json (e.g. after editing a label)")
+    parser.add_argument("--only", default="", metavar="STEP[,STEP]",
+                        help="measure these steps only (e.g. audit) and rewrite BENCHMARKS.md "
+                        "with their results merged into the folder's bench-results.json; the "
+                        "other sections keep their run's figures, the history is left as is")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
+    only = [step.strip() for step in args.only.split(",") if step.strip()]
     out: Path = args.out or ROOT / ("docs" if not args.quick else ".bench-out")
     out.mkdir(parents=True, exist_ok=True)
     if args.render_only:
@@ -908,6 +1000,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      **{k: (dict(v) if isinstance(v, Mapping) else v)
                         for k, v in dataclasses.asdict(settings).items()}},
     }
+    if only:
+        return run_only(bench, only, out, started)
     bench.run()
     bench.results["meta"]["seconds"] = time.monotonic() - started
     bench.results["meta"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -942,6 +1036,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  - {error[:500]}")
         return 1
     return 0
+
+
+def run_only(bench: Bench, only: Sequence[str], out: Path, started: float) -> int:
+    """Some steps measured anew, merged into the folder's last full results."""
+    path = out / "bench-results.json"
+    if not path.exists():
+        raise SystemExit(f"--only needs an earlier run's {path}: run without --only first")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    bench.run(only)
+    timings = bench.results.pop("step_seconds", {})
+    for key, value in bench.results.items():
+        if key != "meta":
+            results[key] = value
+    results.setdefault("step_seconds", {}).update(timings)
+    results["errors"] = [e for e in results.get("errors", []) if not any(
+        e.startswith(f"{step}:") or f"step {step} " in e for step in only)] + bench.errors
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    plot = out / "bench-scaling.png"
+    (out / "BENCHMARKS.md").write_text(report.render(
+        results, report.load_history(out / "bench-history.json"), errors=results["errors"],
+        plot=plot.name if plot.exists() else None), encoding="utf-8")
+    log(f"measured {', '.join(only)} in {time.monotonic() - started:.0f}s; rewrote "
+        f"{out / 'BENCHMARKS.md'}")
+    for error in bench.errors:
+        log(f"  - {error[:500]}")
+    return 1 if bench.errors else 0
 
 
 if __name__ == "__main__":

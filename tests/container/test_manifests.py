@@ -31,7 +31,7 @@ DEPLOY = ROOT / "deploy"
 HERE = Path(__file__).resolve().parent
 KUSTOMIZATIONS = ("k8s/base", "k8s/overlays/init-container", "k8s/overlays/native-sidecar",
                   "k8s/overlays/managed-prometheus", "k8s/overlays/podman-test",
-                  "k8s/overlays/operator-profile")
+                  "k8s/overlays/operator-profile", "k8s/overlays/audit")
 COMPONENTS = ("preflight-init", "preflight-sidecar")
 # Oldest release the native sidecar supports (SidecarContainers on by default), and the
 # newest schemas available.
@@ -434,6 +434,56 @@ def test_podman_test_overlay_plays_the_init_component() -> None:
     assert one(docs, "Secret")
 
 
+def audit_options() -> set[str]:
+    """The environment variables `preflight audit` reads (its click options' envvars)."""
+    from preflight.cli import audit
+
+    names: set[str] = set()
+    for param in audit.params:
+        envvar = getattr(param, "envvar", None)
+        names.update([envvar] if isinstance(envvar, str) else envvar or ())
+    return names
+
+
+def test_the_audit_cronjob() -> None:
+    """Daily, one at a time, failing the Job at once on exit 1 or 2, reports on a volume
+    that outlives the pod, with the engines' variables and a read-only identity."""
+    docs = render("k8s/overlays/audit")
+    cron = one(docs, "CronJob")
+    spec = cron["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert len(spec["schedule"].split()) == 5 and spec["timeZone"] == "Etc/UTC"
+    job = spec["jobTemplate"]["spec"]
+    (rule,) = job["podFailurePolicy"]["rules"]
+    assert rule["action"] == "FailJob"
+    assert rule["onExitCodes"] == {"containerName": "preflight", "operator": "In",
+                                   "values": [1, 2]}
+    assert job["backoffLimit"] == 1
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"  # podFailurePolicy requires it
+    (preflight,) = pod["containers"]
+    assert preflight["name"] == "preflight" and preflight["args"] == ["audit"]
+    hardened(preflight)
+    env = environment(docs, preflight)
+    assert job["activeDeadlineSeconds"] > float(env["PREFLIGHT_TIMEOUT"]) + 60
+    assert {name for name in env if name.startswith("PREFLIGHT_")} <= audit_options()
+    (mount,) = preflight["volumeMounts"]
+    assert env["PREFLIGHT_REPORT_DIR"] == mount["mountPath"]
+    assert Path(env["PREFLIGHT_AUDIT_BASELINE"]).parent == Path(mount["mountPath"])
+    (volume,) = pod["volumes"]
+    claim = volume["persistentVolumeClaim"]["claimName"]
+    assert claim in [d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    # The engines' variables, as the engines get them; an identity of its own.
+    engines = container(one(docs, "Deployment")["spec"]["template"]["spec"], "engines")
+    preflight_reads_what_the_engines_read(docs, preflight, engines)
+    (account,) = [d for d in docs if d["kind"] == "ServiceAccount"
+                  and d["metadata"]["name"] == pod["serviceAccountName"]]
+    assert pod["serviceAccountName"] != "engines"
+    assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith(
+        "preflight-audit@")
+    assert pod["automountServiceAccountToken"] is False
+
+
 # --- Cloud Run -----------------------------------------------------------------------------
 
 def load(path: Path) -> dict[str, Any]:
@@ -441,7 +491,7 @@ def load(path: Path) -> dict[str, Any]:
     return document
 
 
-CLOUD_RUN = ("service.yaml", "service-exec.yaml", "job.yaml")
+CLOUD_RUN = ("service.yaml", "service-exec.yaml", "job.yaml", "audit-job.yaml")
 
 
 def secret_refs(document: Any) -> Iterator[dict[str, Any]]:
@@ -554,6 +604,49 @@ def test_cloud_run_job_checks_as_the_engines() -> None:
             continue
         assert job_env.get(entry["name"]) == entry, entry["name"]
     assert "a green execution proves" in " ".join(text.split())
+
+
+def test_cloud_run_audit_job() -> None:
+    """The audit as a scheduled Cloud Run job: a read-only identity of its own, the engines'
+    variables that routes fall back to, the reports on a Cloud Storage volume."""
+    text = (DEPLOY / "cloudrun" / "audit-job.yaml").read_text()
+    job = yaml.safe_load(text)
+    assert (job["apiVersion"], job["kind"]) == ("run.googleapis.com/v1", "Job")
+    name = job["metadata"]["name"]
+    execution = job["spec"]["template"]["spec"]
+    assert execution["taskCount"] == 1
+    task = execution["template"]["spec"]
+    (preflight,) = task["containers"]
+    assert preflight["args"] == ["audit", "--report-dir", "/reports"]
+    deadline = float(env_value(preflight, "PREFLIGHT_TIMEOUT") or 600)
+    assert task["timeoutSeconds"] > deadline + 60
+    assert {e["name"] for e in preflight["env"] if e["name"].startswith("PREFLIGHT_")} <= \
+        audit_options()
+    assert env_value(preflight, "PREFLIGHT_AUDIT_BASELINE") == "/reports/audit.json"
+    (mount,) = preflight["volumeMounts"]
+    (volume,) = task["volumes"]
+    assert mount == {"name": volume["name"], "mountPath": "/reports"}
+    assert volume["csi"]["driver"] == "gcsfuse.run.googleapis.com"
+    assert task["serviceAccountName"].startswith("preflight-audit@")
+    # The engines' variables that the profile reads, exactly as the service's engines get
+    # them; nothing of AWS (the audit reads the registry only).
+    from preflight.profile import env_variables
+    from preflight.profile import load as load_profile
+
+    read = set(env_variables(load_profile("engines")))
+    service = load(DEPLOY / "cloudrun" / "service.yaml")["spec"]["template"]["spec"]
+    (engines,) = [c for c in service["containers"] if c["name"] == "engines"]
+    job_env = {e["name"]: e for e in preflight["env"]}
+    shared = [e for e in engines["env"] if e["name"] in read]
+    assert {e["name"] for e in shared} >= {"GCP_PROJECT_ID", "RAW_BUCKET"}
+    for entry in shared:
+        assert job_env.get(entry["name"]) == entry, entry["name"]
+    assert not [n for n in job_env if n.startswith("AWS_")]
+    # The schedule is documented as a command that runs this job.
+    flat = " ".join(line.lstrip("# ") for line in text.splitlines())
+    assert "gcloud scheduler jobs create http " + name in flat
+    assert f"/jobs/{name}:run" in flat
+    assert re.search(r"#\s*maxRetries: \d", text) and re.search(r"#\s*timeoutSeconds: \d", text)
 
 
 # --- monitoring ----------------------------------------------------------------------------
