@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from preflight.verdict import Status, Verdict
@@ -94,16 +95,17 @@ def fit(text: str, limit: int) -> str:
     return encoded[:max(0, limit - 3)].decode(errors="ignore") + "…"
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
-    """A reader never sees half a verdict: temp file in the same folder, fsync, rename.
+def write_atomically(path: Path, text: str | Iterable[str], mode: int = 0o644) -> None:
+    """A reader never sees half a file: temp file in the same folder, fsync, rename.
 
-    `mode` is set on the file itself, whatever the umask: the readers are other containers.
+    `text` may come in pieces (the audit's reports). `mode` is set on the file itself,
+    whatever the umask: the readers are other containers.
     """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            stream.writelines([text] if isinstance(text, str) else text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

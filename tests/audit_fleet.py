@@ -11,13 +11,13 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import harness, seed, servers
+from tests.verdict_schema import schema_validator
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / "audit-v1.json"
 # The request-time kinds of ENGINES.md section 5 (copied, not imported from preflight).
@@ -154,19 +154,10 @@ def broken_fleet(tenants: int = 300) -> dict[str, dict[str, Any]]:
 
 # --------------------------------------------------------------------------- running
 
-@cache
-def validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-
-
 def check_report(document: Any, where: str = "report") -> dict[str, Any]:
     """Schema-valid and self-consistent, or an AssertionError saying why."""
-    errors = sorted(validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = sorted(schema_validator(SCHEMA_PATH).iter_errors(document),
+                    key=lambda e: list(e.absolute_path))
     assert not errors, f"{where} violates audit-v1.json:\n" + "\n".join(
         f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
     scopes = document["scopes"]

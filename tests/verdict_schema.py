@@ -11,13 +11,18 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / 
 
 
 @cache
-def validator() -> Any:
+def schema_validator(path: Path) -> Any:
+    """A published schema (itself checked), validating formats too."""
     import jsonschema
 
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def validator() -> Any:
+    return schema_validator(SCHEMA_PATH)
 
 
 def validate_verdict(document: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from preflight.checks.gcp_credentials import GcpCredentials
 from preflight.config import Config, ConfigError
 from preflight.probes.collection import CollectionScan
 from preflight.probes.errors import Refused
+from preflight.render import write_atomically
 from preflight.runner import Runner
 from preflight.session import wall_clock_of
 from preflight.verdict import Outcome, Status
@@ -165,22 +165,6 @@ def chunks_for(report: AuditReport, form: str, *, color: bool = False) -> Iterat
     return render.text_chunks(report, color=color)
 
 
-def write_atomically(path: Path, chunks: Iterable[str], scrub: Callable[[str], str]) -> None:
-    """A reader never sees half a report: a temporary file in the same folder, then rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o644)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            for chunk in chunks:
-                stream.write(scrub(chunk))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def emit(report: AuditReport, config: Config, *, log: Any, scrub: Callable[[str], str],
          report_dir: Path | None) -> None:
     """Logs (a summary, one event per scope with findings), the report files, stdout."""
@@ -203,7 +187,8 @@ def emit(report: AuditReport, config: Config, *, log: Any, scrub: Callable[[str]
     if report_dir is not None:
         for form, name in REPORT_FILES.items():
             try:
-                write_atomically(report_dir / name, chunks_for(report, form), scrub)
+                write_atomically(report_dir / name,
+                                 (scrub(chunk) for chunk in chunks_for(report, form)))
             except OSError as error:
                 log.error("could not write the report", path=str(report_dir / name),
                           error=error.strerror)
