@@ -123,9 +123,8 @@ def test_ignore_from_the_environment_is_a_comma_list(stack: Stack) -> None:
     (("--ignore", "all", "--ignore", "s3.bucket"), "--ignore: expected 'all' on its own"),
     (("--ignore", "s3.bukket"), "--ignore: expected check names: env.policy, env.backends, "
                                 "gcp.credentials, firestore.access, aws.credentials, s3.bucket, "
-                                "routing.entries, routing.serving, routing.backends, backends.reachable, "
-                                "or all "
-                                "(got 's3.bukket')"),
+                                "routing.entries, routing.serving, routing.backends, "
+                                "backends.reachable, or all (got 's3.bukket')"),
     (("--only", "nope"), "--only: expected check names"),
     (("--only", "s3.bucket", "--skip", "env.policy"), "--only: expected either --only or --skip"),
     (("--disallow-in", "prod"), "--disallow-in: expected ENV=BACKEND"),

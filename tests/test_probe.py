@@ -41,7 +41,8 @@ def check(name: str, status: str, message: str, **extra: object) -> dict[str, ob
 
 
 MISSING_KPI = check("routing.entries", "fail",
-                    "1 of 1 scope(s) blocked: t_system/dev: the engines will not start: missing 1 (kpi)")
+                    "1 of 1 scope(s) blocked: t_system/dev: the engines will not start: "
+                    "missing 1 (kpi)")
 
 
 # --- the line, judged without a server ----------------------------------------------------
