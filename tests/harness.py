@@ -421,6 +421,8 @@ def stack_env(home: Path, *, emulator: str, s3_endpoint: str, project: str,
         "BUDGET_BACKEND": "filesystem",
         "AWS_ENDPOINT_URL_S3": s3_endpoint,
         "AWS_ENDPOINT_URL_STS": s3_endpoint,  # moto's server answers STS on the same port
+        # Every other AWS service (DynamoDB probes) on moto too: never a real AWS address.
+        "AWS_ENDPOINT_URL": s3_endpoint,
         "AWS_ACCESS_KEY_ID": AWS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
         "AWS_DEFAULT_REGION": AWS_REGION,

@@ -396,7 +396,7 @@ def test_no_credentials_is_a_definitive_fail_with_the_fix(aws: Aws) -> None:
     assert "PREFLIGHT_AWS_WEB_IDENTITY=gcp" in check["remediation"]
     assert "aws-web-identity" in check["remediation"]
     s3 = result.check("s3.bucket")
-    assert s3["status"] == "skipped" and s3["details"]["needs"] == "aws.credentials"
+    assert (s3["status"], s3["details"]["blocked_by"]) == ("error", "aws.credentials")
 
 
 def test_sts_at_a_closed_port_is_transient_until_the_deadline(aws: Aws) -> None:
@@ -534,7 +534,7 @@ def test_sts_refuses_the_credentials(aws: Aws, moto_iam: Any, which: str, code: 
     assert check["details"]["http_status"] == 403
     assert words in check["remediation"]
     assert "AWS_ACCESS_KEY_ID" in check["remediation"]  # the keys came from the environment
-    assert result.status("s3.bucket") == "skipped"
+    assert result.status("s3.bucket") == "error"  # blocked, never neutral
     assert time.monotonic() - started < 15, "a refusal is not retried until the deadline"
     secrets_absent(result, secret)
 

@@ -507,7 +507,20 @@ def test_one_probe_per_distinct_endpoint() -> None:
     planned = plan(subjects, {"GCP_PROJECT_ID": "p", "REDIS_HOST": "h", "REDIS_PORT": "1"})
     assert len(planned.probed) == 21
     assert [e.backend for e in planned.endpoints] == ["firestore", "redis", "redis"]
-    assert [s.backend for s in planned.not_probed] == ["filesystem"]
+    assert [(s.backend, why) for s, why in planned.not_probed] == [
+        ("filesystem", "no probe for filesystem")]
+
+
+def test_a_variable_without_an_endpoint_is_left_to_env_backends() -> None:
+    """REDIS_PORT=six is env.backends' finding (with the profile's severity), not a probe's."""
+    planned = plan([variable("CHAT_BUS_BACKEND", "redis")], {"REDIS_PORT": "six"})
+    assert (planned.probed, planned.findings) == ([], [])
+    ((subject, why),) = planned.not_probed
+    assert (subject.kind, why) == ("CHAT_BUS_BACKEND",
+                                   "REDIS_PORT is not a port number (see env.backends)")
+    route_subject = route("chat_bus", "redis", {"host": "h", "port": "six"})
+    assert [f.message for _, f in plan([route_subject], {}).findings] == [
+        "`port` in its config is not a port number"]
 
 
 def test_every_backend_has_a_target_and_judge() -> None:

@@ -595,7 +595,8 @@ def test_all_backends_at_once_and_the_switch(redis: servers.Server, aws: dict[st
     run = run_check(subjects)
     assert run.status == "pass", run.describe()
     assert run.details["not_probed"] == [{"kind": "budget", "origin": subjects[2].origin,
-                                          "backend": "filesystem"}]
+                                          "backend": "filesystem",
+                                          "reason": "no probe for filesystem"}]
     off = run_check(subjects, probes=False)
     assert off.status == "skipped"
     assert off.result.outcome.message == "probes are off (--no-probes / PREFLIGHT_PROBES=0)"

@@ -22,7 +22,7 @@ from preflight.checks.aws_credentials import endpoint_skip, judge
 from preflight.config import ConfigError
 from preflight.probes import aws
 from preflight.probes.aws import Identity, Refusal
-from preflight.probes.errors import is_transient
+from preflight.probes.errors import Transient, is_transient
 from preflight.verdict import Status
 from preflight.web_identity import (
     DEFAULT_AUDIENCE,
@@ -202,8 +202,9 @@ def test_client_errors_become_refusals_with_their_operation() -> None:
 ])
 def test_transient_errors_are_raised_again(error: Exception) -> None:
     assert is_transient(error)
-    with pytest.raises(type(error)):
+    with pytest.raises(Transient) as caught:
         aws.refusal(error, "gcp-web-identity")
+    assert caught.value.cause is error
 
 
 @pytest.mark.parametrize(("text", "transient"), [
@@ -215,9 +216,9 @@ def test_transient_errors_are_raised_again(error: Exception) -> None:
 def test_container_endpoint(text: str, transient: bool) -> None:
     error = CredentialRetrievalError(provider="container-role", error_msg=text)
     if transient:
-        with pytest.raises(ConnectionError) as caught:
+        with pytest.raises(Transient) as caught:
             aws.refusal(error, None)
-        assert is_transient(caught.value)
+        assert caught.value.cause is error
     else:
         refusal = aws.refusal(error, None)
         assert (refusal.code, refusal.http_status) == ("ContainerEndpointRefused", 403)
@@ -227,7 +228,7 @@ def test_credential_process_not_ready_is_transient_and_error_is_definitive() -> 
     not_ready = CredentialRetrievalError(
         provider="custom-process",
         error_msg="preflight aws-credentials: not ready after 3 attempt(s): ...\n")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(Transient):
         aws.refusal(not_ready, None)
     failed = CredentialRetrievalError(
         provider="custom-process", error_msg="preflight aws-credentials: error: STS refused\n")

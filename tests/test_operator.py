@@ -123,8 +123,8 @@ def test_ignore_from_the_environment_is_a_comma_list(stack: Stack) -> None:
     (("--ignore", "all", "--ignore", "s3.bucket"), "--ignore: expected 'all' on its own"),
     (("--ignore", "s3.bukket"), "--ignore: expected check names: env.policy, env.backends, "
                                 "gcp.credentials, firestore.access, aws.credentials, s3.bucket, "
-                                "routing.entries, routing.serving, routing.backends, or all "
-                                "(got 's3.bukket')"),
+                                "routing.entries, routing.serving, routing.backends, "
+                                "backends.reachable, or all (got 's3.bukket')"),
     (("--only", "nope"), "--only: expected check names"),
     (("--only", "s3.bucket", "--skip", "env.policy"), "--only: expected either --only or --skip"),
     (("--disallow-in", "prod"), "--disallow-in: expected ENV=BACKEND"),
@@ -146,7 +146,7 @@ def test_only_and_skip_show_deselected_checks_as_skipped(stack: Stack) -> None:
                                "firestore.access": "skipped", "aws.credentials": "skipped",
                                "s3.bucket": "skipped", "routing.entries": "pass",
                                "env.backends": "skipped", "routing.serving": "skipped",
-                               "routing.backends": "skipped"}
+                               "routing.backends": "skipped", "backends.reachable": "skipped"}
     assert only.check("s3.bucket")["message"] == "not selected (--only)"
     skip = stack.run(env=stack.env(PREFLIGHT_SKIP="s3.bucket", RAW_BUCKET="missing-bucket"))
     assert skip.returncode == 0, skip.describe()
@@ -374,7 +374,7 @@ def test_junit_output_validates_against_the_junit_schema(stack: Stack) -> None:
     assert "failure" in cases["s3.bucket"]
     assert "skipped" in cases["gcp.credentials"]
     assert "skipped" in cases["aws.credentials"]
-    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (9, 3, 2)
+    assert (suite["@tests"], suite["@failures"], suite["@skipped"]) == (10, 3, 3)
 
 
 def test_tap_output_parses(stack: Stack) -> None:

@@ -41,7 +41,8 @@ def check(name: str, status: str, message: str, **extra: object) -> dict[str, ob
 
 
 MISSING_KPI = check("routing.entries", "fail",
-                    "1 of 1 scope(s) cannot start: t_system/dev: missing 1 (kpi)")
+                    "1 of 1 scope(s) blocked: t_system/dev: the engines will not start: "
+                    "missing 1 (kpi)")
 
 
 # --- the line, judged without a server ----------------------------------------------------
@@ -56,8 +57,8 @@ def test_pass_prints_the_body() -> None:
 def test_final_failure_names_each_failing_check_with_its_message() -> None:
     line = reason("startup", Answer(503, b"fail: routing.entries\n"),
                   Answer(200, verdict(check("env.policy", "pass", "ok"), MISSING_KPI)))
-    assert line == ("fail: routing.entries: 1 of 1 scope(s) cannot start: t_system/dev: "
-                    "missing 1 (kpi)")
+    assert line == ("fail: routing.entries: 1 of 1 scope(s) blocked: t_system/dev: "
+                    "the engines will not start: missing 1 (kpi)")
 
 
 def test_failures_come_before_errors_and_passes_are_left_out() -> None:
@@ -182,8 +183,8 @@ def test_probe_reports_the_failing_route_then_passes(stack: Stack,
 
     failed = probe("startup", "--listen", where)
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert failed.stdout == ("fail: routing.entries: 1 of 1 scope(s) cannot start: "
-                             "t_system/dev: missing 1 (kpi)\n")
+    assert failed.stdout == ("fail: routing.entries: 1 of 1 scope(s) blocked: "
+                             "t_system/dev: the engines will not start: missing 1 (kpi)\n")
     assert failed.stderr == ""
     readiness = probe("readiness", "--listen", where)
     assert (readiness.returncode, readiness.stdout) == (1, failed.stdout)

@@ -186,5 +186,7 @@ def test_scopes_with_duplicates_preflight_never_passes_what_the_engines_crash_on
     print(f"scopes: {dict(seen)}")  # shown with -s
     assert seen["scopes"] >= SCOPES, seen
     assert seen["documents"] >= 2_000, seen
+    # Every outcome is exercised. The generator makes about 5% passes (34 to 50 of 700 seen),
+    # so the floor is 2%: low enough not to flake, high enough to catch a generator gone dry.
     for outcome in ("engines crash", "stricter block", "pass or warn", "with duplicates"):
-        assert seen[outcome] >= SCOPES // 20, seen
+        assert seen[outcome] >= SCOPES // 50, seen

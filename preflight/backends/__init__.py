@@ -54,6 +54,11 @@ class ProbeSubject:
     def label(self) -> str:
         return f"{self.kind} ({self.origin})"
 
+    @property
+    def from_variable(self) -> bool:
+        """A backend-selecting variable's subject names the variable as kind and origin."""
+        return self.kind == self.origin
+
 
 class Shared(Protocol):
     """Clients built once per run and shared between probes (Context.shared), and the call

@@ -123,7 +123,9 @@ class Plan:
 
     findings: list[tuple[ProbeSubject, Finding]] = field(default_factory=list)
     probed: list[tuple[ProbeSubject, Endpoint]] = field(default_factory=list)
-    not_probed: list[ProbeSubject] = field(default_factory=list)  # no probe for the backend
+    # No probe for the backend; or a variable whose endpoint env.backends already judges
+    # unusable (e.g. REDIS_PORT=six), which it reports with the profile's severity.
+    not_probed: list[tuple[ProbeSubject, str]] = field(default_factory=list)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -136,10 +138,12 @@ def plan(subjects: Sequence[ProbeSubject], environ: Mapping[str, str]) -> Plan:
     for subject in dict.fromkeys(subjects):
         module = backend(subject.backend)
         if module is None:
-            planned.not_probed.append(subject)
+            planned.not_probed.append((subject, f"no probe for {subject.backend}"))
             continue
         found = module.target(subject, environ)
-        if isinstance(found, Finding):
+        if isinstance(found, Finding) and subject.from_variable:
+            planned.not_probed.append((subject, f"{found.message} (see env.backends)"))
+        elif isinstance(found, Finding):
             planned.findings.append((subject, found))
         else:
             planned.probed.append((subject, found))
@@ -219,7 +223,8 @@ def judge_one(endpoint: Endpoint, seen: Any, timeout: float) -> ProbeResult:
         return ProbeResult(Answer.TRANSIENT, f"no answer from {endpoint.backend} for "
                            f"{endpoint.where} within {timeout:g}s", UNANSWERED_FIX)
     if isinstance(seen, Exception):
-        name = type(seen).__name__
+        cause = seen.cause if isinstance(seen, Transient) and seen.cause is not None else seen
+        name = type(cause).__name__
         if isinstance(seen, Transient) or is_transient(seen):
             return ProbeResult(Answer.TRANSIENT, f"no answer from {endpoint.backend} for "
                                f"{endpoint.where} ({name})", UNANSWERED_FIX)
@@ -329,8 +334,8 @@ class BackendsReachable(Check):
         details: dict[str, Any] = {
             "probes": len(planned.endpoints), "subjects": len(items),
             "results": [item.to_dict() for item in items],
-            "not_probed": [{"kind": s.kind, "origin": s.origin, "backend": s.backend}
-                           for s in planned.not_probed],
+            "not_probed": [{"kind": s.kind, "origin": s.origin, "backend": s.backend,
+                            "reason": reason} for s, reason in planned.not_probed],
         }
         if failing:
             pending = f" ({len(waiting)} more not answering yet)" if waiting else ""

@@ -282,7 +282,7 @@ def summarise(kinds: Sequence[str], findings: Mapping[Scope, ScopeFindings], que
             fixes.append("delete all but one of the disagreeing duplicate routes")
         if hints:
             fixes.append(hints[0])
-        return Outcome(Status.FAIL, f"{len(bad)} of {len(findings)} scope(s) cannot start: "
+        return Outcome(Status.FAIL, f"{len(bad)} of {len(findings)} scope(s) blocked: "
                        f"{shown}{more}", remediation="; ".join(fixes), details=details)
     if warned:
         shown = "; ".join(f"{scope.label}: {findings[scope].problems()}" for scope in warned[:3])
