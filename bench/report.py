@@ -694,7 +694,8 @@ def audit_section(results: dict[str, Any]) -> list[str]:
              "`bench/audit_scale.py`: serving scopes of 17 documents (the 14 request-time "
              "kinds, and 3 agreeing duplicates under the `{kind}#…` id convention), one scope "
              "in 100 with a refused backend; seeded through the real client, in batches. "
-             "Each round runs, back to back, the same client only streaming the collection "
+             "Each round runs, back to back and in alternating order (ABBA), the same client "
+             "only streaming the collection "
              "(`bench/stream_collection.py`: the audit's own query and pages of "
              f"{audit['page_size']:,} documents, handing each to a no-op) and the whole "
              "`preflight audit --format json --report-dir DIR` process (read, judge, and all "
@@ -702,20 +703,25 @@ def audit_section(results: dict[str, Any]) -> list[str]:
              "needs seconds per page at 100,000 documents; the default 5 s is for Firestore). "
              "Every run's output is checked: the documents, scopes "
              "and failing/warning counts the fleet must give.", "",
-             "| documents | scopes | rounds | stream | audit | audit / stream | CPU stream / "
-             "audit | peak RSS stream / audit | reports written |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| documents | scopes | rounds | stream | audit | audit / stream (each round) | "
+             "CPU stream / audit | peak RSS stream / audit | load before → after | "
+             "reports written |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in audit["sizes"]:
         stream, mine = row["stream"], row["audit"]
         reports = ", ".join(f"{name} {size / 2**20:,.1f} MiB"
                             for name, size in row["reports_bytes"].items())
+        rounds_ratio = ", ".join(ratio(safe_div(a, b)) for a, b in zip(
+            mine["wall_s"]["values"], stream["wall_s"]["values"], strict=False))
+        load = row.get("load", {})
         lines.append(
             f"| {row['documents']:,} | {row['scopes']:,} | {row['rounds']} | "
             f"{stream['wall_s']['median']:,.1f} s | {mine['wall_s']['median']:,.1f} s | "
-            f"{ratio(safe_div(mine['wall_s']['median'], stream['wall_s']['median']))} | "
+            f"{ratio(safe_div(mine['wall_s']['median'], stream['wall_s']['median']))} "
+            f"({rounds_ratio}) | "
             f"{stream['cpu_s']['median']:,.1f} s / {mine['cpu_s']['median']:,.1f} s | "
             f"{stream['rss_mib']['median']:,.0f} / {mine['rss_mib']['median']:,.0f} MiB | "
-            f"{reports} |")
+            f"{load.get('before', ['?'])[0]} → {load.get('after', ['?'])[0]} | {reports} |")
     lines += ["", "On the emulator the time is the emulator's: it scans the whole collection "
               "for every page (see Method), so streaming N documents costs N²/page, and the "
               "audit's own work (keeping compact facts per document, judging, rendering) "
@@ -746,13 +752,14 @@ def ten_million(figures: dict[str, Any]) -> list[str]:
         f"releasing each. At the marginal {per_doc:,.0f} bytes per document measured above, "
         f"10 million documents need about {memory} on top of the process's base: more than "
         "the 1 GiB the deploy/ manifests give. Up to a few million documents, raise the "
-        "limit (Cloud Run jobs allow up to 32 GiB). Beyond that, the read must be grouped "
-        "by scope so that each scope's facts can be judged and dropped as soon as it is "
-        "complete: read the collection ordered by `tenant_id` (pages by cursor, as now) — "
-        "documents lacking `tenant_id` are left out of such an ordered query, so a second, "
-        "filtered pass (`tenant_id == null` is not enough; a by-id scan of the unplaced "
-        "remainder) must find them — or spill facts to disk keyed by scope and judge per "
-        "key.",
+        "limit (Cloud Run jobs allow up to 32 GiB). Beyond that, facts must be let go before "
+        "the read ends: spill them to disk keyed by scope and judge key by key, or read the "
+        "collection ordered by `tenant_id` (pages by cursor, as now), so that a tenant's "
+        "documents arrive together and its scopes can be judged and dropped as soon as the "
+        "next tenant begins. A query ordered by a field leaves out every document lacking "
+        "it — exactly the documents an audit must report — so that design needs a second "
+        "pass by document id to find them, and Firestore bills that pass a read per "
+        "document again.",
         f"- **Time.** The client-side work measured above is {cpu * 1e6:,.0f} µs of CPU per "
         f"document, about {cpu_total} for 10 million in one process, under one interpreter "
         "lock; the rest is waiting on the stream. Firestore bills one read per document "
