@@ -25,7 +25,7 @@ def test_bare_preflight_prints_the_help_laid_out_not_an_error_line(tmp_path: Pat
     assert lines[0] == "Usage: preflight [OPTIONS] COMMAND [ARGS]...", done.stderr
     assert "preflight: error:" not in done.stderr
     commands = [line.split()[0] for line in lines[lines.index("Commands:") + 1:] if line.strip()]
-    assert commands == ["aws-credentials", "check", "exec", "explain", "probe", "profile",
+    assert commands == ["audit", "aws-credentials", "check", "exec", "explain", "probe", "profile",
                         "schema", "serve"], done.stderr
     assert len(lines) > 10
 
