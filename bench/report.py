@@ -614,6 +614,7 @@ def route_model_section(results: dict[str, Any]) -> list[str]:
               "pydantic decides everything else, so exactness for odd routes is pydantic's own. "
               "A registry copied from the engines' filesystem registry (ISO strings) pays the "
               "import once per start (the last row).", ""]
+    return lines
 
 
 def probes_section(results: dict[str, Any]) -> list[str]:
