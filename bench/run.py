@@ -128,12 +128,12 @@ class Bench:
             "GCP_PROJECT_ID": project,
             "RAW_BUCKET": BUCKET,
             "ROUTING_REGISTRY_BACKEND": "firestore",
-            # A start-up requirement of the engines (ENGINES.md section 1): without it the
-            # all-pass commands fail env.policy.
             "BUDGET_BACKEND": "filesystem",
             "AWS_ENDPOINT_URL_S3": f"http://{s3 or self.s3.address}",
             # moto answers STS too: aws.credentials calls GetCallerIdentity there.
             "AWS_ENDPOINT_URL_STS": f"http://{s3 or self.s3.address}",
+            "AWS_ENDPOINT_URL": f"http://{s3 or self.s3.address}",  # any other AWS call too
+            "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench-secret",
             "AWS_DEFAULT_REGION": "us-east-1",

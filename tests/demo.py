@@ -39,8 +39,11 @@ def main() -> int:
             "FIRESTORE_EMULATOR_HOST": firestore.address, "GCP_PROJECT_ID": PROJECT,
             "RAW_BUCKET": BUCKET, "ROUTING_REGISTRY_BACKEND": "firestore",
             "BUDGET_BACKEND": "filesystem",
-            "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "demo",
+            # moto answers S3 and STS; every AWS call stays on loopback.
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_ENDPOINT_URL_STS": endpoint, "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo-secret", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
             "PREFLIGHT_LOG_LEVEL": "warning",
         }
         print(f"firestore emulator: {firestore.address}   s3: {endpoint}")

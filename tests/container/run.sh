@@ -687,7 +687,8 @@ serve_sidecar() {
     if ! podman run -d --name preflight-serve-test --read-only --read-only-tmpfs=false \
         --cap-drop=ALL --security-opt=no-new-privileges --network=host \
         -e GCP_PROJECT_ID -e RAW_BUCKET -e FIRESTORE_EMULATOR_HOST -e AWS_ENDPOINT_URL_S3 \
-        -e ROUTING_REGISTRY_BACKEND=firestore -e AWS_DEFAULT_REGION=us-east-1 \
+        -e ROUTING_REGISTRY_BACKEND=firestore -e BUDGET_BACKEND=filesystem \
+        -e AWS_DEFAULT_REGION=us-east-1 \
         -e AWS_ACCESS_KEY_ID=testing -e AWS_SECRET_ACCESS_KEY=testing \
         -e "PREFLIGHT_LISTEN=0.0.0.0:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
         cat "$WORK/serve.log" >&2
@@ -788,10 +789,9 @@ if verdict["status"] != "fail" or verdict["exit_code"] != 1:
     problems.append(f"status {verdict['status']} exit_code {verdict['exit_code']}")
 if missing != ["timeline"]:
     problems.append(f"missing {missing}")
-schemas = sorted(pathlib.Path(sys.argv[2], "preflight", "schema").glob("*.json"))
-if schemas:
-    import jsonschema
-    jsonschema.validate(verdict, json.loads(schemas[0].read_text()))
+import jsonschema
+schema = pathlib.Path(sys.argv[2], "preflight", "schema", "verdict-v1.json")
+jsonschema.validate(verdict, json.loads(schema.read_text()))
 print("; ".join(problems) or f"fail, missing {missing}, summary {verdict['summary']}")
 EOF
 )" || verdict_check="unreadable verdict on stdout"
