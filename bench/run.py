@@ -58,6 +58,9 @@ BUCKET = "engines-raw"
 ROLE = "arn:aws:iam::123456789012:role/engines-raw-bucket"  # assumed on moto's STS
 SMALL, K170, LARGE, BROKEN = "bench-small", "bench-k170", "bench-large", "bench-broken"
 LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem registry
+# The README's worked example (issue 14): serving t_acme/prod/p_main, object_store on s3
+# without a `bucket`, RAW_BUCKET unset.
+WORKED = "bench-worked"
 EXTRA_KINDS = tuple(f"extra_kind_{i:03d}" for i in range(1, 154))  # 17 + 153 = 170
 VALIDATION_ATTEMPT_TIMEOUT = 300.0
 IMPORTS_ONLY = "import google.cloud.firestore, boto3, structlog, tenacity, click"
@@ -173,10 +176,11 @@ class Bench:
         del broken["kpi-t_system-dev"]
         broken["chat_bus-t_system-dev"]["backend_type"] = "memory"
         lax = lax_registry()
+        worked = seed.serving_registry()
         self.docs = {SMALL: len(small), K170: len(k170), LARGE: len(large), BROKEN: len(broken),
-                     LAX: len(lax)}
+                     LAX: len(lax), WORKED: len(worked)}
         for project, documents in ((SMALL, small), (K170, k170), (LARGE, large),
-                                   (BROKEN, broken), (LAX, lax)):
+                                   (BROKEN, broken), (LAX, lax), (WORKED, worked)):
             seed.write(seed.firestore_client(self.fs.address, project), documents)
         seed.s3_client(f"http://{self.s3.address}").create_bucket(Bucket=BUCKET)
         self.results["seed"] = {"documents": self.docs, "seconds": time.monotonic() - started}
@@ -257,6 +261,10 @@ class Bench:
             LAX_CHECK: (
                 [self.preflight, "check", "--format", "json"], self.env(LAX),
                 lambda r: self.expect_verdict(f"{LAX_CHECK} (all-pass)", r, 0, "pass")),
+            WORKED_CHECK: (
+                [self.preflight, "check", "--format", "json", "--serve-scope", seed.SERVED],
+                {k: v for k, v in self.env(WORKED).items() if k != "RAW_BUCKET"},
+                lambda r: self.expect_verdict(WORKED_CHECK, r, 1, "fail", ("env.policy",))),
         }
         wall: dict[str, Samples] = defaultdict(Samples)
         rss: dict[str, Samples] = defaultdict(Samples)
@@ -813,6 +821,7 @@ class Bench:
 
 # ---------------------------------------------------------------- helpers
 LAX_CHECK = "preflight check, routes only pydantic decides"
+WORKED_CHECK = "preflight check, the README's worked example (serving scope)"
 IMPORT_COST = """
 import json, time
 started = time.perf_counter()

@@ -20,11 +20,7 @@ from tests import harness, seed, servers
 from tests.verdict_schema import schema_validator
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / "audit-v1.json"
-# The request-time kinds of ENGINES.md section 5 (copied, not imported from preflight).
-SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store",
-                 "strategy_lock_store", "notes_store", "seo_config_store", "config_store",
-                 "component_registry", "canvas_command_store", "flow_store", "graph_store",
-                 "overlay_store", "chat_store", "event_spine")
+SERVING_KINDS = seed.SERVING_KINDS
 RANK = {"fail": 3, "warn": 2, "pass": 1}
 # A config value that must never appear in any output.
 SECRET = "CANARY-cosmos-key-0f3a"

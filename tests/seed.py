@@ -41,6 +41,30 @@ def registry(tenant: str = "t_system", env: str = "dev", project: str | None = N
             for kind in kinds}
 
 
+# The request-time kinds of ENGINES.md section 5 (copied, not imported from preflight), and
+# the scope the first-use tests and the bench serve.
+SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store",
+                 "strategy_lock_store", "notes_store", "seo_config_store", "config_store",
+                 "component_registry", "canvas_command_store", "flow_store", "graph_store",
+                 "overlay_store", "chat_store", "event_spine")
+SERVED = "t_acme/prod/p_main"
+
+
+def serving_registry(scope: str = SERVED, **overrides: tuple[str, dict[str, Any]]
+                     ) -> dict[str, dict[str, Any]]:
+    """Start-up routes, event_stream, and a request-time route per kind at `scope`: s3 for
+    object_store (bucket from RAW_BUCKET), firestore for the rest, unless overridden."""
+    documents = registry()
+    documents["event_stream-t_system-dev"] = route("event_stream", backend="firestore")
+    tenant, env, project = scope.split("/")
+    for kind in SERVING_KINDS:
+        backend, config = overrides.get(kind, ("s3" if kind == "object_store" else "firestore",
+                                               {}))
+        documents[f"{kind}-{tenant}-{env}-{project}"] = route(
+            kind, tenant, env, project, backend=backend, config=config or {})
+    return documents
+
+
 def firestore_client(emulator: str, project: str) -> Any:
     os.environ["FIRESTORE_EMULATOR_HOST"] = emulator
     from google.cloud import firestore

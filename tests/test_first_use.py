@@ -18,37 +18,15 @@ from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
-SERVED = "t_acme/prod/p_main"
-SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store",
-                 "strategy_lock_store", "notes_store", "seo_config_store", "config_store",
-                 "component_registry", "canvas_command_store", "flow_store", "graph_store",
-                 "overlay_store", "chat_store", "event_spine")
+SERVED = seed.SERVED
+SERVING_KINDS = seed.SERVING_KINDS
+serving_registry = seed.serving_registry
 
 
 @pytest.fixture
 def durable(redis_server: servers.Server) -> dict[str, str]:
     """Every backend-selecting variable on a durable backend; the chat bus on a real Redis."""
     return harness.first_use_healthy_env(redis_server.port)
-
-
-def served_route(kind: str, backend: str, config: dict[str, Any] | None = None,
-                 scope: str = SERVED) -> tuple[str, dict[str, Any]]:
-    tenant, env, project = scope.split("/")
-    return (f"{kind}-{tenant}-{env}-{project}",
-            seed.route(kind, tenant, env, project, backend=backend, config=config or {}))
-
-
-def serving_registry(scope: str = SERVED, **overrides: tuple[str, dict[str, Any]]
-                     ) -> dict[str, dict[str, Any]]:
-    """Start-up routes, event_stream, and a healthy request-time route per kind."""
-    documents = seed.registry()
-    documents["event_stream-t_system-dev"] = seed.route("event_stream", backend="firestore")
-    for kind in SERVING_KINDS:
-        backend, config = overrides.get(kind, ("s3" if kind == "object_store" else "firestore",
-                                               {}))
-        doc_id, document = served_route(kind, backend, config, scope)
-        documents[doc_id] = document
-    return documents
 
 
 def run(stack: Stack, durable: dict[str, str], *args: str, **env: str | None
