@@ -65,7 +65,7 @@ lock:
 
 # The built-in profiles ship compiled (JSON) next to their YAML source; a test keeps them in step.
 profiles: venv
-	$(PY) -c 'from pathlib import Path; from preflight import profile; [Path("preflight/profiles", n).write_text(t, "utf-8") for n, t in profile.compile_built_in("engines").items()]'
+	$(PY) -c 'from pathlib import Path; from preflight.contract import profile; [Path("preflight/contract/profiles", n).write_text(t, "utf-8") for n, t in profile.compile_built_in("engines").items()]'
 
 
 # The image, labelled (version and source from pyproject.toml, revision from git):

@@ -1,6 +1,6 @@
 """Run a command in this process with every gRPC channel intercepted, then report the RPCs.
 
-    python -m bench.counted_cli preflight check ...        # preflight.cli.main
+    python -m bench.counted_cli preflight check ...        # preflight.app.cli.main
     python -m bench.counted_cli script bench/minimal_script.py
 
 The counts (method -> calls) are written as JSON to $BENCH_RPC_COUNT_FILE at exit, whether
@@ -63,7 +63,7 @@ def main() -> None:
     atexit.register(_write)
     what, *rest = sys.argv[1:]
     if what == "preflight":
-        from preflight.cli import main as preflight_main
+        from preflight.app.cli import main as preflight_main
 
         sys.argv = ["preflight", *rest]
         preflight_main(rest)

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from preflight.backends import ProbeSubject
+from preflight.app.cli import check as check_command
+from preflight.app.cli import raw_values
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.checks.base import Context
-from preflight.cli import check as check_command
-from preflight.cli import raw_values
 from preflight.config import build
+from preflight.contract.targets import ProbeSubject
 
 
 def attempt(subjects: list[ProbeSubject], config: Any) -> tuple[float, float, dict[str, Any],

@@ -330,12 +330,12 @@ class Bench:
     def validation(self) -> None:
         """In-process: preflight's real routing check vs the engines' loop, RPCs counted."""
         from bench.engines_loop import RpcCounter, counting_client, engines_loop
+        from preflight.app.cli import check as check_command
+        from preflight.app.cli import raw_values
         from preflight.checks.base import Context
         from preflight.checks.routing_entries import RoutingEntries
-        from preflight.cli import check as check_command
-        from preflight.cli import raw_values
         from preflight.config import build, parse_scope
-        from preflight.verdict import Status
+        from preflight.report.verdict import Status
 
         click_ctx = check_command.make_context("check", [
             "--project", SMALL, "--bucket", BUCKET, "--format", "json"])
@@ -500,7 +500,7 @@ class Bench:
         """pydantic's import cost (fresh processes) and per-document cost of each path."""
         import timeit
 
-        from preflight import _route_pydantic, route_model
+        from preflight.contract import _route_pydantic, route_model
 
         imports: dict[str, Samples] = defaultdict(Samples)
         for _ in range(self.s.rounds):
@@ -543,7 +543,7 @@ class Bench:
     def time_to_green(self) -> None:
         assert self.fs is not None
         assert self.s3 is not None
-        from preflight.retry import Backoff
+        from preflight.run.retry import Backoff
 
         out: list[dict[str, Any]] = []
         for dependency, delay, reps in self.s.ttg:
@@ -708,7 +708,7 @@ class Bench:
         assert self.fs is not None
         from bench import audit_scale
         from bench.stream_collection import CALL_TIMEOUT
-        from preflight.probes.collection import PAGE_SIZE
+        from preflight.observe.collection import PAGE_SIZE
 
         sizes = []
         for documents, count in sorted(self.s.audit_rounds.items()):
@@ -827,7 +827,7 @@ import json, time
 started = time.perf_counter()
 import pydantic
 imported = time.perf_counter()
-import preflight._route_pydantic
+import preflight.contract._route_pydantic
 built = time.perf_counter()
 print(json.dumps({"import pydantic": imported - started,
                   "build the route model": built - imported,

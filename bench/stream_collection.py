@@ -1,6 +1,6 @@
 """The floor `preflight audit` is measured against: the same client streaming the collection.
 
-The same query as the audit's read (preflight/probes/collection.py: the route fields, in
+The same query as the audit's read (preflight/observe/collection.py: the route fields, in
 document-id order, pages of the same size, each after the last document), handing every
 document to a function that does nothing. Prints the number of documents read.
 Environment: FIRESTORE_EMULATOR_HOST, GCP_PROJECT_ID.
@@ -13,7 +13,7 @@ from typing import Any
 
 from google.cloud import firestore
 
-from preflight.probes.collection import CollectionScan
+from preflight.observe.collection import CollectionScan
 
 # One page's call, here and for the audit it is compared with (bench/run.py): the emulator
 # scans the whole collection for every page, seconds at 100,000 documents (Firestore does not).

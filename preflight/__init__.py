@@ -1,6 +1,6 @@
 """Decides whether an engines pod may start."""
 
-from preflight._clock import PROCESS_START
+from preflight.core.clock import PROCESS_START
 
 __version__ = "0.1.0"
 __all__ = ["PROCESS_START", "__version__"]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from preflight.profile import Profile
+    from preflight.contract.profile import Profile
 
-from preflight.web_identity import WebIdentity
+from preflight.observe.web_identity import WebIdentity
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
@@ -87,7 +87,7 @@ class Scope:
 
 
 def default_profile() -> Profile:
-    from preflight.profile import DEFAULT_PROFILE, load
+    from preflight.contract.profile import DEFAULT_PROFILE, load
 
     return load(DEFAULT_PROFILE)
 
@@ -346,7 +346,7 @@ def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...
 
 def load_profile(raw: Raw | None) -> Profile:
     """The profile named by --profile / PREFLIGHT_PROFILE (a built-in name or a file)."""
-    from preflight.profile import DEFAULT_PROFILE, ProfileError, load
+    from preflight.contract.profile import DEFAULT_PROFILE, ProfileError, load
 
     reference = DEFAULT_PROFILE if raw is None or not raw.value else raw.value
     assert isinstance(reference, str)
@@ -391,9 +391,9 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError.
 
     `formats`: what --format accepts for this command (`audit` has its own)."""
-    from preflight import web_identity
     from preflight.checks import NAMES
-    from preflight.profile import env_variables
+    from preflight.contract.profile import env_variables
+    from preflight.observe import web_identity
 
     profile = load_profile(raw.get("profile"))
     raw = from_profile(raw, profile)

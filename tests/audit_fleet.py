@@ -19,7 +19,8 @@ import pytest
 from tests import harness, seed, servers
 from tests.verdict_schema import schema_validator
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / "audit-v1.json"
+SCHEMA_PATH = (Path(__file__).resolve().parent.parent / "preflight" / "audit" / "schema"
+               / "audit-v1.json")
 SERVING_KINDS = seed.SERVING_KINDS
 RANK = {"fail": 3, "warn": 2, "pass": 1}
 # A config value that must never appear in any output.

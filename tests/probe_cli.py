@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from preflight import checks
-from preflight.backends import ProbeSubject
 from preflight.checks.backends_reachable import BackendsReachable
+from preflight.contract.targets import ProbeSubject
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     checks.REGISTRY = tuple(FedFromFile if check is BackendsReachable else check
                             for check in checks.REGISTRY)
     checks.NAMES = tuple(check.name for check in checks.REGISTRY)
-    from preflight.cli import main as preflight_main
+    from preflight.app.cli import main as preflight_main
 
     preflight_main(argv)
 

@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.backends import ProbeSubject
+from preflight.app.cli import check as check_command
+from preflight.app.cli import raw_values
 from preflight.checks.backends_reachable import BackendsReachable
-from preflight.cli import check as check_command
-from preflight.cli import raw_values
 from preflight.config import Config, build
-from preflight.runner import Runner
-from preflight.verdict import CheckResult
+from preflight.contract.targets import ProbeSubject
+from preflight.report.verdict import CheckResult
+from preflight.run.runner import Runner
 
 
 class EventLog:

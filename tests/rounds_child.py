@@ -4,7 +4,7 @@
 
 Runs the real command layer (`Run.prepare`) and the real `Session` rounds and pauses that
 `check --wait` and `exec --wait` use, with collection switched off at start exactly as
-`preflight.cli.main` does; only the backoff between rounds is made short, so that hundreds
+`preflight.app.cli.main` does; only the backoff between rounds is made short, so that hundreds
 of rounds fit in a test. Writes the resident set size (KiB) measured after each round, the
 cyclic garbage automatic collection freed during the rounds, and what is left at the end.
 """
@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from preflight import cli
-from preflight.retry import Backoff
+from preflight.app import cli
+from preflight.run.retry import Backoff
 
 
 def rss_kib() -> int:
@@ -30,7 +30,7 @@ def rss_kib() -> int:
 def main() -> None:
     rounds, out, *rest = sys.argv[1:]
     options = rest[1:] if rest[:1] == ["--"] else rest
-    gc.disable()  # as preflight.cli.main does at start
+    gc.disable()  # as preflight.app.cli.main does at start
     context = cli.check.make_context("check", list(options))
     run = cli.Run.prepare(context, dict(context.params), live=False)
     session = run.session

@@ -22,9 +22,9 @@ from preflight.audit.model import AuditReport, Change, ReadError
 from preflight.checks.routing_backends import judge_route
 from preflight.checks.routing_entries import judge_scope
 from preflight.config import Scope
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import load
-from preflight.registry import Located
+from preflight.contract.profile import load
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import Located
 from tests import seed
 from tests.route_documents import route_document
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from preflight.backends import (
+from preflight.checks.backends_reachable import NO_ANSWER, judge_one, plan
+from preflight.contract.targets import (
     BACKENDS,
     Answer,
     Endpoint,
@@ -30,8 +31,7 @@ from preflight.backends import (
     redis,
     s3,
 )
-from preflight.checks.backends_reachable import NO_ANSWER, judge_one, plan
-from preflight.probes.s3 import BucketObservation
+from preflight.observe.s3 import BucketObservation
 from tests.probing import route, variable
 
 COSMOS_KEY = ("dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/"

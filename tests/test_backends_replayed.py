@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from preflight.probes import cosmos as cosmos_probe
-from preflight.probes import rest
+from preflight.observe import cosmos as cosmos_probe
+from preflight.observe import rest
 from tests import harness
 from tests.faults import tools
 from tests.probing import route, run_check, variable

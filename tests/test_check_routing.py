@@ -341,7 +341,7 @@ def test_other_tenants_in_the_env_are_never_read(stack: Stack) -> None:
 
 
 def test_more_tenants_than_one_query_may_name_are_split(stack: Stack) -> None:
-    from preflight.registry import TENANTS_PER_QUERY
+    from preflight.observe.registry import TENANTS_PER_QUERY
 
     tenants = [f"t_{n:02d}" for n in range(TENANTS_PER_QUERY + 1)]
     stack.seed({key: doc for tenant in tenants

@@ -20,11 +20,10 @@ from botocore.exceptions import (
 from preflight.checks import aws_credentials
 from preflight.checks.aws_credentials import endpoint_skip, judge
 from preflight.config import ConfigError
-from preflight.probes import aws
-from preflight.probes.aws import Identity, Refusal
-from preflight.probes.errors import Transient, is_transient
-from preflight.verdict import Status
-from preflight.web_identity import (
+from preflight.observe import aws
+from preflight.observe.aws import Identity, Refusal
+from preflight.observe.errors import Transient, is_transient
+from preflight.observe.web_identity import (
     DEFAULT_AUDIENCE,
     MetadataRefused,
     MetadataUnavailable,
@@ -33,6 +32,7 @@ from preflight.web_identity import (
     from_environ,
     public_claims,
 )
+from preflight.report.verdict import Status
 
 ROLE = "arn:aws:iam::123456789012:role/engines-raw"
 ARN = "arn:aws:sts::123456789012:assumed-role/engines-raw/rev-1"

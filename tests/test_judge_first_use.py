@@ -9,11 +9,11 @@ import pytest
 from preflight.checks import routing_backends, routing_serving
 from preflight.checks.routing_serving import request_time_scopes
 from preflight.config import Config, Raw, Scope, Source, build
-from preflight.findings import Effect
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import load
-from preflight.registry import Located
-from preflight.verdict import Status
+from preflight.contract.profile import load
+from preflight.core.findings import Effect
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import Located
+from preflight.report.verdict import Status
 from tests.seed import route
 
 PROFILE = load("engines")

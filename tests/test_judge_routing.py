@@ -12,9 +12,9 @@ import pytest
 
 from preflight.checks.routing_entries import judge_scope, near_misses, validate_route
 from preflight.config import Scope
-from preflight.probes.firestore import RouteDoc
-from preflight.registry import TENANTS_PER_QUERY, QueryPlan, plan_queries
-from preflight.verdict import Status
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import TENANTS_PER_QUERY, QueryPlan, plan_queries
+from preflight.report.verdict import Status
 from tests.harness import ENGINES_KINDS, ENGINES_REFUSED
 from tests.seed import registry, route
 
@@ -176,14 +176,14 @@ def test_the_fast_path_imports_no_pydantic() -> None:
     program = (
         "import sys\n"
         "from preflight.checks.routing_entries import judge_scope\n"
-        "from preflight.probes.firestore import RouteDoc\n"
+        "from preflight.observe.firestore import RouteDoc\n"
         "from tests.harness import ENGINES_KINDS\n"
         "from tests.seed import registry\n"
         "docs = [RouteDoc(k, v) for k, v in registry().items()]\n"
         "found = judge_scope(ENGINES_KINDS, docs, frozenset())\n"
         "assert found.routed == 17, found\n"
         "print('pydantic' in sys.modules)\n"
-        "from preflight.route_model import parse\n"
+        "from preflight.contract.route_model import parse\n"
         "parse({**registry()['kpi-t_system-dev'], 'required': 'yes'})\n"
         "print('pydantic' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.checks import env_backends, env_policy
-from preflight.profile import load
-from preflight.verdict import Status
+from preflight.contract.profile import load
+from preflight.report.verdict import Status
 
 PROFILE = load("engines")
 Env = Mapping[str, str | None]
@@ -234,7 +234,7 @@ def test_whitespace_the_engines_keep_is_named_with_its_own_code() -> None:
 
 
 def test_every_stricter_code_of_the_built_in_profile_is_in_the_readme_table() -> None:
-    from preflight import strictness
+    from preflight.core import strictness
 
     for rule in PROFILE.environment.values():
         assert rule.code in strictness.CODES or (

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests import harness, seed, servers
 from tests.conftest import Stack
 
-BACKOFF_CAP = 2.0  # preflight.retry.Backoff.cap
+BACKOFF_CAP = 2.0  # preflight.run.retry.Backoff.cap
 
 
 class Sidecar:

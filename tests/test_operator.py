@@ -42,7 +42,7 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
     assert configuration["project"]["from"] == "env GCP_PROJECT"
     assert configuration["database"] == {
         "value": "(default)", "source": "profile",
-        "from": "profile engines (preflight/profiles/engines.yaml:14)"}
+        "from": "profile engines (preflight/contract/profiles/engines.yaml:14)"}
     queries = document["firestore"]["queries"]
     assert queries == [
         # t_system/dev joins: the profile's event_stream is looked up there

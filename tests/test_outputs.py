@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from google.auth import exceptions as auth
 
-from preflight import render
 from preflight.config import Config, Scope
-from preflight.probes import gcp
-from preflight.probes.errors import Refused, Transient, is_transient
-from preflight.redact import REDACTED, Scrubber, describe_exception, known_secrets
-from preflight.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
+from preflight.core.redact import REDACTED, Scrubber, describe_exception, known_secrets
+from preflight.observe import gcp
+from preflight.observe.errors import Refused, Transient, is_transient
+from preflight.report import text as render
+from preflight.report.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 from tests.verdict_schema import validate_verdict
 

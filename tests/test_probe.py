@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from preflight import probe_client
-from preflight.probe_client import Answer, reason
+from preflight.app import health_probe as probe_client
+from preflight.app.health_probe import Answer, reason
 from tests import harness, servers
 from tests.conftest import Stack
 
@@ -32,7 +32,7 @@ HEAVY_STDLIB = ("http", "ssl", "email", "urllib", "dataclasses", "inspect", "ast
 
 
 def verdict(*checks: dict[str, object], strict: bool = False) -> bytes:
-    return json.dumps({"schema": "preflight.verdict/v1", "status": "fail", "strict": strict,
+    return json.dumps({"schema": "preflight.report.verdict/v1", "status": "fail", "strict": strict,
                        "checks": list(checks)}).encode()
 
 
@@ -278,8 +278,8 @@ def test_the_probe_module_itself_imports_almost_nothing() -> None:
         return {line.split("|")[-1].strip() for line in done.stderr.splitlines()
                 if line.startswith("import time:")}
 
-    imported = imports("import preflight.probe_client") - imports("pass")  # less site's
-    assert {"socket", "preflight.probe_client"} <= imported
+    imported = imports("import preflight.app.health_probe") - imports("pass")  # less site's
+    assert {"socket", "preflight.app.health_probe"} <= imported
     top = {name.split(".")[0] for name in imported}
     assert not top & set(HEAVY_STDLIB + CLOUD_MODULES + ("json", "typing", "click")), sorted(
         top & set(HEAVY_STDLIB + CLOUD_MODULES + ("json", "typing", "click")))

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
-from preflight import profile
 from preflight.config import Scope
-from preflight.profile import ProfileError, load
+from preflight.contract import profile
+from preflight.contract.profile import ProfileError, load
 from tests import harness
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,14 +34,14 @@ def refused(tmp_path: Path, text: str) -> ProfileError:
 def test_the_compiled_built_in_profile_is_up_to_date() -> None:
     """engines.json and its line index come from engines.yaml (`make profiles`)."""
     for name, text in profile.compile_built_in("engines").items():
-        shipped = (REPO / "preflight/profiles" / name).read_text("utf-8")
+        shipped = (REPO / "preflight/contract/profiles" / name).read_text("utf-8")
         assert shipped == text, f"{name} is stale: run `make profiles`"
 
 
 def test_the_built_in_profile_is_valid_against_the_published_schema() -> None:
-    schema = json.loads((REPO / "preflight/schema/profile-v1.json").read_text("utf-8"))
+    schema = json.loads((REPO / "preflight/contract/schema/profile-v1.json").read_text("utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    data = yaml.safe_load((REPO / "preflight/profiles/engines.yaml").read_text("utf-8"))
+    data = yaml.safe_load((REPO / "preflight/contract/profiles/engines.yaml").read_text("utf-8"))
     jsonschema.Draft202012Validator(schema).validate(data)
 
 
@@ -72,7 +72,7 @@ def test_the_built_in_profile_holds_the_engines_rules() -> None:
 def test_lines_point_into_the_yaml_source() -> None:
     engines = load("engines")
     file, line = engines.where("kinds", "object_store").rsplit(":", 1)
-    assert file == "preflight/profiles/engines.yaml"
+    assert file == "preflight/contract/profiles/engines.yaml"
     text = (REPO / file).read_text("utf-8").splitlines()
     assert text[int(line) - 1].strip() == "object_store:"
 
@@ -183,5 +183,5 @@ def test_a_bad_profile_stops_check_before_any_network_call(tmp_path: Path) -> No
 def test_profile_show_prints_the_built_in_source(tmp_path: Path) -> None:
     result = cli("profile", "show", "engines", tmp_path=tmp_path)
     assert result.returncode == 0
-    assert result.stdout == (REPO / "preflight/profiles/engines.yaml").read_text("utf-8")
+    assert result.stdout == (REPO / "preflight/contract/profiles/engines.yaml").read_text("utf-8")
     assert cli("profile", "show", "nginx", tmp_path=tmp_path).returncode == 2

@@ -24,11 +24,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight import route_model, strictness
 from preflight.checks.routing_entries import judge_scope, summarise
 from preflight.config import Scope
-from preflight.probes.firestore import RouteDoc
-from preflight.verdict import Status
+from preflight.contract import route_model
+from preflight.core import strictness
+from preflight.observe.firestore import RouteDoc
+from preflight.report.verdict import Status
 from tests import engines_oracle
 from tests.route_documents import CANARY, REFUSED, route_document
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from preflight.app.http_server import State
 from preflight.config import Config, Scope
-from preflight.serve import State
-from preflight.verdict import CheckResult, Outcome, Status, Verdict
+from preflight.report.verdict import CheckResult, Outcome, Status, Verdict
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 
 CONFIG = Config(project="p", database="(default)", bucket="raw", collection="routing_registry",

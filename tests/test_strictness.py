@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight import strictness
+from preflight.core import strictness
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "<!-- strictness-table:"
@@ -39,7 +39,7 @@ def test_every_code_is_emitted_somewhere(code: str) -> None:
     """A code no check can emit is a promise the README makes for nothing."""
     sources = [path for path in (ROOT / "preflight").rglob("*.py")
                if path.name != "strictness.py" and f'"{code}"' in path.read_text("utf-8")]
-    sources += [path for path in (ROOT / "preflight" / "profiles").glob("*.yaml")
+    sources += [path for path in (ROOT / "preflight" / "contract" / "profiles").glob("*.yaml")
                 if f"code: {code}\n" in path.read_text("utf-8")]
     assert sources, f"no module emits {code}"
 
@@ -51,6 +51,7 @@ def test_an_unknown_code_cannot_be_emitted() -> None:
 
 def test_the_verdict_schema_admits_every_code() -> None:
     """An operator's profile may bring codes of its own: the schema names their form."""
-    schema = json.loads((ROOT / "preflight" / "schema" / "verdict-v1.json").read_text("utf-8"))
+    schema_file = ROOT / "preflight" / "report" / "schema" / "verdict-v1.json"
+    schema = json.loads(schema_file.read_text("utf-8"))
     pattern = re.compile(schema["$defs"]["stricter"]["items"]["properties"]["code"]["pattern"])
     assert all(pattern.match(rule.code) for rule in strictness.RULES)

@@ -7,7 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "preflight" / "schema" / "verdict-v1.json"
+SCHEMA_PATH = (Path(__file__).resolve().parent.parent / "preflight" / "report" / "schema"
+               / "verdict-v1.json")
 
 
 @cache

@@ -30,12 +30,12 @@ from preflight.checks.firestore_access import (
 )
 from preflight.checks.gcp_credentials import GcpCredentials
 from preflight.config import Config, ConfigError
-from preflight.probes.collection import CollectionScan
-from preflight.probes.errors import Refused
-from preflight.render import write_atomically
-from preflight.runner import Runner
-from preflight.session import wall_clock_of
-from preflight.verdict import Outcome, Status
+from preflight.observe.collection import CollectionScan
+from preflight.observe.errors import Refused
+from preflight.report.text import write_atomically
+from preflight.report.verdict import Outcome, Status
+from preflight.run.runner import Runner
+from preflight.run.session import wall_clock_of
 
 FORMATS = ("text", "json", "junit", "html")
 DEFAULT_TIMEOUT = 600.0

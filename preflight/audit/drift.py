@@ -30,7 +30,8 @@ class BaselineError(ValueError):
 def _validator() -> Any:
     import jsonschema
 
-    schema = json.loads(files("preflight").joinpath("schema/audit-v1.json").read_text("utf-8"))
+    schema_file = files("preflight").joinpath("audit/schema/audit-v1.json")
+    schema = json.loads(schema_file.read_text("utf-8"))
     return jsonschema.Draft202012Validator(schema)
 
 

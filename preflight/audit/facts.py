@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from preflight import route_model
-from preflight.profile import Profile
+from preflight.contract import route_model
+from preflight.contract.profile import Profile
 
 Key = tuple[str, str, str | None]  # tenant_id, env, project_id (None: a present null)
 CONFIG_FINGERPRINT = "\x00fingerprint"  # a key no profile can name (names are [A-Za-z0-9_.-])

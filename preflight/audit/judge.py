@@ -15,17 +15,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from preflight import strictness
 from preflight.audit.facts import CONFIG_FINGERPRINT, DocFact, Facts, Key, NearMiss
 from preflight.audit.model import Cell, Item, KindColumn, ScopeResult, shown_backend, worst
 from preflight.checks.routing_backends import judge_route
 from preflight.checks.routing_entries import MISSING, ScopeFindings, judge_scope, near_misses
 from preflight.checks.routing_serving import MISSING_FIX, to_findings
 from preflight.config import Scope
-from preflight.findings import Effect, Finding
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import Profile
-from preflight.registry import Located
+from preflight.contract.profile import Profile
+from preflight.core import strictness
+from preflight.core.findings import Effect, Finding
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import Located
 
 WARN, FAIL = "warn", "fail"
 STRICT_FIXES = {

@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from preflight.audit.model import AuditReport, Change, Item, ScopeResult
-from preflight.findings import TAG
-from preflight.render import paint
+from preflight.core.findings import TAG
+from preflight.report.text import paint
 
 SHOWN_SCOPES = 50  # scopes a text summary details; the HTML and JSON hold them all
 SHOWN_CHANGES = 100

@@ -12,8 +12,8 @@ from typing import Any
 
 from preflight.checks.base import Check, Context
 from preflight.config import Config
-from preflight.probes import aws
-from preflight.verdict import Outcome, Status
+from preflight.observe import aws
+from preflight.report.verdict import Outcome, Status
 
 # botocore's credential `method` names (botocore/credentials.py), and preflight's own.
 SOURCES = {

@@ -26,16 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from preflight.backends import (
-    BACKENDS,
-    Answer,
-    Endpoint,
-    Finding,
-    ProbeResult,
-    ProbeSubject,
-    Shared,
-    backend,
-)
 from preflight.checks.base import Check, Context
 from preflight.checks.firestore_access import (
     firestore_client,
@@ -45,11 +35,21 @@ from preflight.checks.firestore_access import (
 )
 from preflight.checks.routing_backends import judge_route
 from preflight.config import Config
-from preflight.probes.errors import Refused, Transient, is_transient
-from preflight.registry import first_matches, lookups, registry_read
-from preflight.route_model import reason as invalid_reason
-from preflight.variables import read as read_variable
-from preflight.verdict import Outcome, Status
+from preflight.contract.route_model import reason as invalid_reason
+from preflight.contract.targets import (
+    BACKENDS,
+    Answer,
+    Endpoint,
+    Finding,
+    ProbeResult,
+    ProbeSubject,
+    Shared,
+    backend,
+)
+from preflight.judge.variables import read as read_variable
+from preflight.observe.errors import Refused, Transient, is_transient
+from preflight.observe.registry import first_matches, lookups, registry_read
+from preflight.report.verdict import Outcome, Status
 
 SUBJECTS_KEY = "backends.subjects"
 ENVIRON_KEY = "backends.environ"

@@ -1,6 +1,6 @@
 """What a check is: a stable name, what it needs, and one attempt that yields an Outcome.
 
-A check's attempt observes (through `preflight.probes`) and hands the observation to a pure
+A check's attempt observes (through `preflight.observe`) and hands the observation to a pure
 judge function in the same module. Transient trouble is raised, not judged: the runner
 owns retries, the deadline and concurrency.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from preflight.config import Config
-from preflight.verdict import Outcome
+from preflight.report.verdict import Outcome
 
 T = TypeVar("T")
 

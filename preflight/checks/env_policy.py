@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from preflight.checks.base import Check, Context
-from preflight.findings import summarise
-from preflight.profile import Profile
-from preflight.variables import judge as judge_variables
-from preflight.verdict import Outcome
+from preflight.contract.profile import Profile
+from preflight.core.findings import summarise
+from preflight.judge.variables import judge as judge_variables
+from preflight.report.verdict import Outcome
 
 
 def judge(profile: Profile, env: Mapping[str, str | None]) -> Outcome:

@@ -6,9 +6,9 @@ from typing import Any
 
 from preflight.checks.base import Check, Context
 from preflight.config import Config
-from preflight.probes import firestore
-from preflight.probes.errors import Refused
-from preflight.verdict import Outcome, Status
+from preflight.observe import firestore
+from preflight.observe.errors import Refused
+from preflight.report.verdict import Outcome, Status
 
 NO_PROJECT = "no Firestore project: set GCP_PROJECT_ID (or --project)"
 

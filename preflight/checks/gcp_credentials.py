@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from preflight.checks.base import Check, Context
 from preflight.config import Config
-from preflight.probes import gcp
-from preflight.probes.errors import Refused
-from preflight.verdict import Outcome, Status
+from preflight.observe import gcp
+from preflight.observe.errors import Refused
+from preflight.report.verdict import Outcome, Status
 
 ADC_HELP = (
     "provide Application Default Credentials: on GKE bind the Kubernetes service account "

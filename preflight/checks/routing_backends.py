@@ -21,12 +21,12 @@ from preflight.checks.firestore_access import (
 )
 from preflight.checks.routing_entries import validate_route
 from preflight.config import Config
-from preflight.findings import Effect, Finding, summarise
-from preflight.probes.errors import Refused
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import BackendSpec, KindSpec, Profile
-from preflight.registry import Located, first_matches, lookups, registry_read
-from preflight.verdict import Outcome
+from preflight.contract.profile import BackendSpec, KindSpec, Profile
+from preflight.core.findings import Effect, Finding, summarise
+from preflight.observe.errors import Refused
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import Located, first_matches, lookups, registry_read
+from preflight.report.verdict import Outcome
 
 
 def _present(value: Any) -> bool:

@@ -5,7 +5,7 @@ tenant_id, env and project_id (a null project matches only a present null field)
 document id. Observation is one query per (env, project) group of up to 10 scopes' tenants,
 not one per kind, returning only those scopes' routes; judging the documents it returns is
 the pure function `judge_scope`, which judges as the engines do (their model, via
-`preflight.route_model`; the first document in id order; their refused backends) and marks
+`preflight.contract.route_model`; the first document in id order; their refused backends) and marks
 every block that goes beyond them with a strictness code.
 """
 
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from preflight import route_model, strictness
 from preflight.checks.base import Check, Context
 from preflight.checks.firestore_access import (
     firestore_client,
@@ -26,12 +25,14 @@ from preflight.checks.firestore_access import (
     principal_of,
 )
 from preflight.config import Config, Scope
-from preflight.probes.errors import Refused
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import DEFAULT_PROFILE, Profile
-from preflight.profile import load as load_profile
-from preflight.registry import registry_read
-from preflight.verdict import Outcome, Status
+from preflight.contract import route_model
+from preflight.contract.profile import DEFAULT_PROFILE, Profile
+from preflight.contract.profile import load as load_profile
+from preflight.core import strictness
+from preflight.observe.errors import Refused
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import registry_read
+from preflight.report.verdict import Outcome, Status
 
 MAX_HINTS = 20
 SHOWN_BACKEND = 40

@@ -21,12 +21,12 @@ from preflight.checks.firestore_access import (
 )
 from preflight.checks.routing_entries import MAX_HINTS, ScopeFindings, judge_scope, near_misses
 from preflight.config import Config, Scope
-from preflight.findings import Effect, Finding, summarise
-from preflight.probes.errors import Refused
-from preflight.probes.firestore import RouteDoc
-from preflight.profile import Profile
-from preflight.registry import registry_read
-from preflight.verdict import Outcome, Status
+from preflight.contract.profile import Profile
+from preflight.core.findings import Effect, Finding, summarise
+from preflight.observe.errors import Refused
+from preflight.observe.firestore import RouteDoc
+from preflight.observe.registry import registry_read
+from preflight.report.verdict import Outcome, Status
 
 MISSING_FIX = ("write the route (resource_kind, tenant_id, env, project_id exactly as the "
                "engines look it up, and a backend_type the kind accepts)")

@@ -6,12 +6,12 @@ import re
 from dataclasses import replace
 from enum import StrEnum
 
-from preflight import strictness
 from preflight.checks.aws_credentials import KEYLESS_HELP, aws_session
 from preflight.checks.base import Check, Context
 from preflight.config import Config
-from preflight.probes import s3
-from preflight.verdict import Outcome, Status
+from preflight.core import strictness
+from preflight.observe import s3
+from preflight.report.verdict import Outcome, Status
 
 # botocore (1.44, the lock file's) reads the region from AWS_DEFAULT_REGION or the profile's
 # `region`; AWS_REGION is read only for the "auto" defaults mode on AWS compute.

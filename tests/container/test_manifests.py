@@ -436,7 +436,7 @@ def test_podman_test_overlay_plays_the_init_component() -> None:
 
 def audit_options() -> set[str]:
     """The environment variables `preflight audit` reads (its click options' envvars)."""
-    from preflight.cli import audit
+    from preflight.app.cli import audit
 
     names: set[str] = set()
     for param in audit.params:
@@ -630,8 +630,8 @@ def test_cloud_run_audit_job() -> None:
     assert task["serviceAccountName"].startswith("preflight-audit@")
     # The engines' variables that the profile reads, exactly as the service's engines get
     # them; nothing of AWS (the audit reads the registry only).
-    from preflight.profile import env_variables
-    from preflight.profile import load as load_profile
+    from preflight.contract.profile import env_variables
+    from preflight.contract.profile import load as load_profile
 
     read = set(env_variables(load_profile("engines")))
     service = load(DEPLOY / "cloudrun" / "service.yaml")["spec"]["template"]["spec"]
@@ -836,7 +836,7 @@ def test_lock_pins_every_dependency_with_hashes_for_the_images_python() -> None:
 def test_every_install_line_names_the_distribution() -> None:
     """`pip install preflight` would install an unrelated project from PyPI."""
     assert DISTRIBUTION == "engines-preflight"
-    assert PYPROJECT["project"]["scripts"] == {"preflight": "preflight.cli:main"}
+    assert PYPROJECT["project"]["scripts"] == {"preflight": "preflight.app.cli:main"}
     files = [ROOT / "README.md", ROOT / "Dockerfile", ROOT / "Makefile",
              *(ROOT / "docs").glob("*.md"), *(ROOT / "scripts").glob("*.sh"),
              *(ROOT / "deploy").rglob("*.md"), *(ROOT / "deploy").rglob("*.yaml")]

@@ -131,7 +131,8 @@ def _matrix(rows: list[dict[str, Any]]) -> list[str]:
     out += ["", f"{len(rows)} scenarios, {len(rows) - len(problems)} as the contract says, "
             f"{len(problems)} unexpected; "
             f"{sum(1 for r in rows if r['verdict_status'] != 'none')} of {len(rows)} runs "
-            "wrote a verdict file that validated against `preflight/schema/verdict-v1.json`.",
+            "wrote a verdict file that validated against "
+            "`preflight/report/schema/verdict-v1.json`.",
             ""]
     return out
 

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 def _options() -> dict[str, tuple[str, tuple[str, ...], bool]]:
     """Every option of `preflight check` that has a variable: name -> (flag, variables, is
     a flag), read from the CLI itself so options added later are fuzzed too."""
-    from preflight import cli
+    from preflight.app import cli
 
     found = {}
     for param in cli.check.params:

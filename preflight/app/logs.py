@@ -1,0 +1,54 @@
+"""stderr logging: Cloud Logging JSON lines off a terminal, readable lines on one."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from preflight import __version__
+from preflight.core.redact import Scrubber
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> None:
+    import structlog
+
+    if console is None:
+        console = sys.stderr.isatty()
+
+    def scrubbed(_logger: Any, _name: str, event: Any) -> Any:
+        """Values only: keys and the rendered structure are never touched."""
+        return scrub.tree(event)
+
+    processors: list[Any]
+    if console:
+        colors = "NO_COLOR" not in os.environ
+        processors = [
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
+            structlog.processors.format_exc_info,
+            scrubbed,
+            structlog.dev.ConsoleRenderer(colors=colors, pad_event_to=0),
+        ]
+    else:
+        import structlog_gcp
+
+        processors = [
+            *structlog_gcp.build_gcp_processors(service="preflight", version=__version__),
+            scrubbed,
+            structlog.processors.JSONRenderer(),
+        ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get() -> Any:
+    import structlog
+
+    return structlog.get_logger("preflight")

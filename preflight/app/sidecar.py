@@ -1,0 +1,85 @@
+"""The serve loop: rounds until pass, then optional rechecks, verdicts published to probes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from preflight.app.http_server import State, start_http
+from preflight.core.redact import describe_exception
+from preflight.report import outputs
+from preflight.report.verdict import ExitCode, Verdict
+from preflight.run.session import Session, collect_garbage_from_now_on
+
+
+class Sidecar:
+    def __init__(self, session: Session, log: Any, host: str, port: int,
+                 recheck_interval: float | None) -> None:
+        self.session = session
+        self.log = log
+        self.recheck_interval = recheck_interval
+        self.state = State(log)
+        self.exit_code = ExitCode.PASS
+        session.on_change = self._progress
+        session.log_every_round = False
+        # Listen before the first check: probes get a 503, not a refused connection.
+        self.server = start_http(self.state, host, port)
+        log.info("serving probes", listen=f"{host}:{self.server.server_address[1]}",
+                 recheck_interval_s=recheck_interval)
+
+    def _progress(self) -> None:
+        if self.state.snapshot.final:
+            return
+        verdict = self.session.in_progress()
+        if verdict is not None:
+            self.state.publish(verdict, final=False)
+
+    def _publish(self, verdict: Verdict) -> None:
+        self.state.publish(verdict, final=True)
+        outputs.write_verdict_file(verdict, self.log)
+
+    def _loop(self) -> None:
+        session = self.session
+        cancel = session.cancel
+        verdict = session.run_round()
+        collect_garbage_from_now_on()  # long-running, even when no further round comes
+        while not cancel.is_set():
+            self._publish(verdict)
+            if not verdict.failed and self.recheck_interval is None:
+                cancel.wait()
+                break
+            if not verdict.failed:
+                assert self.recheck_interval is not None
+                if cancel.wait(self.recheck_interval):
+                    break
+                verdict = session.run_round(everything=True)
+                continue
+            if not session.pause():
+                if not cancel.is_set():  # the deadline (only with --timeout): give up
+                    self.exit_code = verdict.exit_code
+                    cancel.set()
+                break
+            verdict = session.run_round()
+
+    def _guarded_loop(self) -> None:
+        try:
+            self._loop()
+        except Exception as error:  # fail closed: the probes must never pass on a crashed loop
+            self.log.error("serve loop crashed", error=describe_exception(error))
+            self.log.debug("serve loop traceback", exc_info=True)
+            self.exit_code = ExitCode.FAIL
+            self.session.cancel.set()
+
+    def serve_until_stopped(self) -> int:
+        worker = threading.Thread(target=self._guarded_loop, name="serve-loop", daemon=True)
+        self.state.worker = worker
+        worker.start()
+        self.session.cancel.wait()
+        self.server.server_close()
+        latest = self.session.latest
+        if latest is not None:
+            outputs.write_termination_log(latest, self.log)
+        signalled = self.session.interrupted() is not None
+        self.log.info("stopping", reason="signal" if signalled else "deadline or error",
+                      exit_code=0 if signalled else int(self.exit_code))
+        return 0 if signalled else int(self.exit_code)

@@ -1,0 +1,172 @@
+"""Environment variables judged the way the engines read them. Pure: no I/O.
+
+A rule (from the profile) says how the engines read a variable — empty as unset or as a
+value, lower-cased or exact (never trimmed), a fall-through variable, a default — what they
+accept and what they do otherwise, and what the contract adds. Only backend names are ever
+shown back; any other value (a host, a path) is described, not printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from preflight.contract.profile import VariableRule
+from preflight.core import strictness
+from preflight.core.findings import Effect, Finding
+from preflight.core.redact import strip_url_userinfo
+
+
+class Reading(NamedTuple):
+    """What the engines end up using for one variable."""
+
+    variable: str  # where the value came from: the rule's variable or its fallback
+    raw: str | None  # as set in the environment (None: unset, or empty read as unset)
+    value: str | None  # as the engines compare it: default applied, case folded
+
+    @property
+    def from_default(self) -> bool:
+        return self.raw is None and self.value is not None
+
+
+def read(rule: VariableRule, environ: Mapping[str, str | None]) -> Reading:
+    variable = rule.variable
+    raw = environ.get(variable)
+    if raw == "" and rule.empty_unset:
+        raw = None
+    if raw is None and rule.fallback:
+        fallback = environ.get(rule.fallback)
+        if fallback is not None and not (fallback == "" and rule.empty_unset):
+            variable, raw = rule.fallback, fallback
+    value = raw if raw is not None else rule.default
+    if value is not None and rule.lower:
+        value = value.lower()
+    return Reading(variable, raw, value)
+
+
+def _shown(rule: VariableRule, reading: Reading) -> str:
+    """Backend names are safe to echo; other values (hosts, folders) are not echoed."""
+    if reading.raw is None:
+        return "is unset" + (f" (the engines use {reading.value!r})" if reading.value else "")
+    if rule.accept is None and rule.allowed is None:
+        return "is set" if reading.raw else "is empty"
+    text = strip_url_userinfo(reading.raw)
+    text = text if len(text) <= 60 else text[:59] + "…"
+    return f"is {text!r}"
+
+
+def _failure(rule: VariableRule) -> Effect:
+    if rule.silent:
+        return Effect.SILENT
+    return Effect.STARTUP if rule.reads == "startup" else Effect.FIRST_USE
+
+
+def _finding(rule: VariableRule, message: str, effect: Effect, severity: str,
+             reading: Reading, *, code: str | None = None, fix: str | None = None) -> Finding:
+    value = None if reading.raw is None or (rule.accept is None and rule.allowed is None) \
+        else strip_url_userinfo(reading.raw)
+    code = code or rule.code
+    reason = None if effect is Effect.STARTUP else rule.reason or strictness.reason_of(code)
+    return Finding(
+        code=code, subject=rule.variable, message=message, fix=fix or rule.fix, effect=effect,
+        severity=rule.severity or severity, reason=reason,
+        extra={"variable": rule.variable, "value": value, "read_from": reading.variable})
+
+
+def _unset(rule: VariableRule) -> str:
+    if rule.fallback:
+        return f"neither {rule.variable} nor {rule.fallback} is set"
+    return "is unset"
+
+
+def _needed_now(rule: VariableRule, rules: Mapping[str, VariableRule],
+                environ: Mapping[str, str | None]) -> bool:
+    """For a variable only some backends need: does the environment choose one of them?"""
+    if rule.require_when is None:
+        return True
+    return any(read(rules[name], environ).value in values
+               for name, values in rule.require_when.items() if name in rules)
+
+
+def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
+               environ: Mapping[str, str | None], severity: str) -> list[Finding]:
+    reading = read(rule, environ)
+    shown = _shown(rule, reading)
+    if reading.value is None:
+        if rule.engines_require and not _needed_now(rule, rules, environ):
+            if rule.required:
+                return [_finding(rule, f"{_unset(rule)}: the engines start without it, as "
+                                 "nothing they run now needs it", Effect.CONTRACT, severity,
+                                 reading)]
+            return []
+        if rule.fallback and rule.engines_require:
+            return [_finding(rule, _unset(rule), _failure(rule), severity, reading)]
+        if rule.engines_require or rule.accept is not None:
+            consequence = (f"the engines fall back to {rule.falls_back_to} silently"
+                           if rule.silent else "the engines need a value")
+            return [_finding(rule, f"{shown}: {consequence}", _failure(rule), severity,
+                             reading)]
+        if rule.required:
+            return [_finding(rule, shown, Effect.CONTRACT, severity, reading)]
+        return []
+    value = reading.value
+    if rule.trim and reading.raw and reading.raw != reading.raw.strip():
+        return [_finding(rule, f"{reading.variable} has leading or trailing whitespace, which "
+                         "the engines keep; preflight checks the trimmed name",
+                         Effect.CONTRACT, severity, reading, code="value_untrimmed",
+                         fix=f"remove the whitespace around {reading.variable}")]
+    if rule.integer and not _is_integer(value):
+        return [_finding(rule, f"{shown}, not an integer", _failure(rule), severity, reading)]
+    if rule.accept is not None and value not in rule.accept:
+        if rule.silent:
+            shown = "is unset" if reading.raw is None else shown
+            message = (f"{shown}: the engines fall back to {rule.falls_back_to} silently "
+                       f"(they use only {', '.join(rule.accept)})")
+        else:
+            why = (rule.why or {}).get(value) or f"the engines accept only {', '.join(rule.accept)}"
+            message = f"{shown}: {why}"
+        return [_finding(rule, message, _failure(rule), severity, reading)]
+    allowed = None if rule.allowed is None else {
+        item.lower() if rule.lower else item for item in rule.allowed}
+    if allowed is not None and value not in allowed:
+        return [_finding(rule, f"{shown}: the contract allows only "
+                         f"{', '.join(rule.allowed or ())}", Effect.CONTRACT, severity, reading)]
+    if rule.required and not reading.raw:
+        return [_finding(rule, shown, Effect.CONTRACT, severity, reading)]
+    findings: list[Finding] = []
+    for name in (rule.needs or {}).get(value, ()):
+        findings += judge_rule(rules[name], rules, environ, severity)
+    return findings
+
+
+def _is_integer(text: str) -> bool:
+    """As Python's int() reads it, which is what the engines call."""
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def judge(rules: Mapping[str, VariableRule], environ: Mapping[str, str | None],
+          severity: str) -> list[Finding]:
+    """Every rule that is not only needed by another, in the profile's order."""
+    needed = {name for rule in rules.values() for names in (rule.needs or {}).values()
+              for name in names}
+    findings: list[Finding] = []
+    for name, rule in rules.items():
+        if name not in needed:
+            findings += judge_rule(rule, rules, environ, severity)
+    return findings
+
+
+def echoable(rules: Mapping[str, VariableRule]) -> frozenset[str]:
+    """Variables whose values are backend names, safe to print; the others are described."""
+    return frozenset(rule.variable for rule in rules.values()
+                     if rule.accept is not None or rule.allowed is not None)
+
+
+def described(value: str | None, echo: bool) -> str | None:
+    if value is None or echo:
+        return None if value is None else strip_url_userinfo(value)
+    return "(set)" if value else "(empty)"

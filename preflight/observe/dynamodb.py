@@ -1,0 +1,43 @@
+"""DescribeTable, with botocore's own retries off: the runner owns retries and the deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from preflight.contract.targets.dynamodb import TableObservation
+
+
+def make_client(region: str, endpoint_url: str | None, session: Any) -> Any:
+    """On the run's botocore session (probes/aws.py): its credentials, one bounded try."""
+    return session.create_client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+
+
+def describe_table(client: Any, table: str) -> TableObservation:
+    """Definitive answers come back as data; transient ones are raised for the runner."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
+    from preflight.observe.errors import is_transient
+
+    try:
+        response = client.describe_table(TableName=table)
+    except NoCredentialsError:
+        return TableObservation(0, no_credentials=True)
+    except ClientError as error:
+        if is_transient(error):
+            raise
+        meta = error.response.get("ResponseMetadata", {})
+        return TableObservation(int(meta.get("HTTPStatusCode") or 0),
+                                error_code=str(error.response.get("Error", {}).get("Code")
+                                               or "") or None)
+    described = response.get("Table", {})
+    indexes = {str(index.get("IndexName")): tuple((str(k["AttributeName"]), str(k["KeyType"]))
+                                                  for k in index.get("KeySchema", []))
+               for index in described.get("GlobalSecondaryIndexes", [])}
+    return TableObservation(
+        http_status=200,
+        status=str(described.get("TableStatus") or ""),
+        key_schema=tuple((str(k["AttributeName"]), str(k["KeyType"]))
+                         for k in described.get("KeySchema", [])),
+        attribute_types={str(a["AttributeName"]): str(a["AttributeType"])
+                         for a in described.get("AttributeDefinitions", [])},
+        indexes=indexes)
