@@ -22,7 +22,7 @@ import grpc
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.client import Client
 
-from preflight.config import Scope
+from preflight.core.scope import Scope
 from tests.harness import ENGINES_REFUSED
 
 

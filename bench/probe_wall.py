@@ -19,10 +19,11 @@ from typing import Any
 
 from preflight.app.cli import check as check_command
 from preflight.app.cli import raw_values
+from preflight.checks import NAMES
 from preflight.checks.backends_reachable import BackendsReachable
-from preflight.checks.base import Context
 from preflight.config import build
 from preflight.contract.targets import ProbeSubject
+from preflight.run.context import Context
 
 
 def attempt(subjects: list[ProbeSubject], config: Any) -> tuple[float, float, dict[str, Any],
@@ -42,7 +43,7 @@ def main() -> None:
               for name, entries in spec["groups"].items()}
     everything = [subject for subjects in groups.values() for subject in subjects]
     click_ctx = check_command.make_context("check", ["--project", "bench", "--bucket", "b"])
-    config = dataclasses.replace(build(raw_values(click_ctx, click_ctx.params), {}),
+    config = dataclasses.replace(build(raw_values(click_ctx, click_ctx.params), {}, NAMES),
                                  attempt_timeout=10.0)
     warm_until = time.monotonic() + 60
     while True:  # warm-up: imports, clients, and the servers (a cold Java emulator is slow)

@@ -332,16 +332,17 @@ class Bench:
         from bench.engines_loop import RpcCounter, counting_client, engines_loop
         from preflight.app.cli import check as check_command
         from preflight.app.cli import raw_values
-        from preflight.checks.base import Context
+        from preflight.checks import NAMES
         from preflight.checks.routing_entries import RoutingEntries
         from preflight.config import build, parse_scope
-        from preflight.report.verdict import Status
+        from preflight.core.result import Status
+        from preflight.run.context import Context
 
         click_ctx = check_command.make_context("check", [
             "--project", SMALL, "--bucket", BUCKET, "--format", "json"])
         # One attempt must measure the whole query, however slow: the default attempt timeout
         # (5 s) is exercised by the whole-process runs in cli_rpcs, which report the attempts.
-        base = dataclasses.replace(build(raw_values(click_ctx, click_ctx.params), {}),
+        base = dataclasses.replace(build(raw_values(click_ctx, click_ctx.params), {}, NAMES),
                                    attempt_timeout=VALIDATION_ATTEMPT_TIMEOUT)
 
         def config(project: str, scopes: int, kinds: int) -> Any:

@@ -16,18 +16,18 @@ from preflight import checks
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.contract.targets import ProbeSubject
 
+SUBJECTS: list[ProbeSubject] = []
+
+
+class FedFromFile(BackendsReachable):
+    def __init__(self) -> None:
+        super().__init__(lambda _ctx: SUBJECTS)
+
 
 def main() -> None:
     path, *argv = sys.argv[1:]
-    subjects = [ProbeSubject(**entry) for entry in json.loads(Path(path).read_text())]
-
-    class FedFromFile(BackendsReachable):
-        def __init__(self) -> None:
-            super().__init__(lambda _ctx: subjects)
-
-    checks.REGISTRY = tuple(FedFromFile if check is BackendsReachable else check
-                            for check in checks.REGISTRY)
-    checks.NAMES = tuple(check.name for check in checks.REGISTRY)
+    SUBJECTS[:] = [ProbeSubject(**entry) for entry in json.loads(Path(path).read_text())]
+    checks.CHECKS[BackendsReachable.name] = f"{__name__}:FedFromFile"
     from preflight.app.cli import main as preflight_main
 
     preflight_main(argv)

@@ -18,10 +18,11 @@ from typing import Any
 
 from preflight.app.cli import check as check_command
 from preflight.app.cli import raw_values
+from preflight.checks import NAMES
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.config import Config, build
 from preflight.contract.targets import ProbeSubject
-from preflight.report.verdict import CheckResult
+from preflight.core.result import CheckResult
 from preflight.run.runner import Runner
 
 
@@ -51,7 +52,7 @@ def config(*, timeout: float = 6.0, attempt_timeout: float = 1.0, probes: bool =
            args: Iterable[str] = ()) -> Config:
     context = check_command.make_context(
         "check", ["--project", "probe-tests", "--bucket", "unused-bucket", *args])
-    built = build(raw_values(context, context.params), {})
+    built = build(raw_values(context, context.params), {}, NAMES)
     return dataclasses.replace(built, timeout=timeout, attempt_timeout=attempt_timeout,
                                probes=probes and built.probes)
 

@@ -309,7 +309,7 @@ def test_usage_errors_are_one_line_and_exit_2(stack: Stack, args: tuple[str, ...
 
 @pytest.mark.parametrize(("content", "message"), [
     ("{not json", "not JSON"),
-    ('{"schema": "preflight.report.verdict/v1"}', "not a preflight.audit/v1 report"),
+    ('{"schema": "preflight.verdict/v1"}', "not a preflight.audit/v1 report"),
     ('{"schema": "preflight.audit/v1", "status": "pass"}', "not a valid preflight.audit/v1 "
      "report: at the top level: 'exit_code' is a required property"),
 ])

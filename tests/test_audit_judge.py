@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from preflight.audit import drift, judge
 from preflight.audit.facts import Facts
 from preflight.audit.model import AuditReport, Change, ReadError
-from preflight.checks.routing_backends import judge_route
-from preflight.checks.routing_entries import judge_scope
-from preflight.config import Scope
+from preflight.contract.lookups import Located
 from preflight.contract.profile import load
-from preflight.observe.firestore import RouteDoc
-from preflight.observe.registry import Located
+from preflight.contract.route_model import RouteDoc
+from preflight.core.scope import Scope
+from preflight.judge.route_backends import judge_route
+from preflight.judge.routes import judge_scope
 from tests import seed
 from tests.route_documents import route_document
 

@@ -13,16 +13,12 @@ from typing import Any
 
 import pytest
 
-from preflight.checks.backends_reachable import NO_ANSWER, judge_one, plan
 from preflight.contract.targets import (
     BACKENDS,
-    Answer,
     Endpoint,
-    Finding,
-    HttpObservation,
     ProbeSubject,
+    Unbuildable,
     azure_blob,
-    backend,
     bigquery,
     cosmos,
     dynamodb,
@@ -30,7 +26,19 @@ from preflight.contract.targets import (
     gcs,
     redis,
     s3,
+    target_of,
 )
+from preflight.judge.backends import answer as answer_of
+from preflight.judge.reachable import judge_of, judge_one, plan
+from preflight.observe import azure_blob as azure_blob_seen
+from preflight.observe import bigquery as bigquery_seen
+from preflight.observe import cosmos as cosmos_seen
+from preflight.observe import dynamodb as dynamodb_seen
+from preflight.observe import firestore as firestore_seen
+from preflight.observe import redis as redis_seen
+from preflight.observe.dynamodb import TableObservation as Table
+from preflight.observe.probing import NO_ANSWER, observer_of
+from preflight.observe.rest import HttpObservation
 from preflight.observe.s3 import BucketObservation
 from tests.probing import route, variable
 
@@ -38,13 +46,13 @@ COSMOS_KEY = ("dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDTo
               "t4bQtVNw==")
 
 
-def endpoint(found: Endpoint | Finding) -> Any:
+def endpoint(found: Endpoint | Unbuildable) -> Any:
     assert isinstance(found, Endpoint), found
     return found
 
 
-def finding(found: Endpoint | Finding) -> Finding:
-    assert isinstance(found, Finding), found
+def finding(found: Endpoint | Unbuildable) -> Unbuildable:
+    assert isinstance(found, Unbuildable), found
     return found
 
 
@@ -83,7 +91,7 @@ def test_redis_unusable_config_is_a_finding_naming_the_key(config: dict[str, Any
                                                            key: str) -> None:
     found = finding(redis.target(route("chat_bus", "redis", config), {}))
     assert key in found.message
-    assert found.fix
+    assert found.remediation
 
 
 def test_redis_chat_bus_variable_uses_the_engines_defaults() -> None:
@@ -106,37 +114,38 @@ def test_redis_chat_bus_variable_reads_host_and_port_as_int_does() -> None:
 
 
 REDIS_CASES = [
-    ("pong", None, Answer.PASS, "answered PING"),
-    ("refused", None, Answer.TRANSIENT, "refused the connection"),
-    ("timeout", None, Answer.TRANSIENT, "did not answer within"),
-    ("unresolved", None, Answer.TRANSIENT, "does not resolve"),
-    ("closed", None, Answer.TRANSIENT, "closed the connection"),
-    ("not_ready", "LOADING", Answer.TRANSIENT, "not ready (LOADING)"),
-    ("tls_untrusted", None, Answer.FAIL, "not trusted"),
-    ("tls_failed", None, Answer.FAIL, "TLS handshake"),
-    ("needs_password", "NOAUTH", Answer.FAIL, "requires a password"),
-    ("wrong_password", "WRONGPASS", Answer.FAIL, "rejected the `password`"),
-    ("no_password_on_server", "ERR", Answer.FAIL, "has no password set"),
-    ("no_such_db", "ERR", Answer.FAIL, "no database `db`"),
-    ("denied", "DENIED", Answer.FAIL, "protected mode"),
-    ("error_reply", "WRONGTYPE", Answer.FAIL, "answered WRONGTYPE"),
+    ("pong", None, "pass", "answered PING"),
+    ("refused", None, "transient", "refused the connection"),
+    ("timeout", None, "transient", "did not answer within"),
+    ("unresolved", None, "transient", "does not resolve"),
+    ("closed", None, "transient", "closed the connection"),
+    ("not_ready", "LOADING", "transient", "not ready (LOADING)"),
+    ("tls_untrusted", None, "fail", "not trusted"),
+    ("tls_failed", None, "fail", "TLS handshake"),
+    ("needs_password", "NOAUTH", "fail", "requires a password"),
+    ("wrong_password", "WRONGPASS", "fail", "rejected the `password`"),
+    ("no_password_on_server", "ERR", "fail", "has no password set"),
+    ("no_such_db", "ERR", "fail", "no database `db`"),
+    ("denied", "DENIED", "fail", "protected mode"),
+    ("error_reply", "WRONGTYPE", "fail", "answered WRONGTYPE"),
 ]
 
 
 @pytest.mark.parametrize(("outcome", "reply", "answer", "text"), REDIS_CASES)
-def test_redis_judge(outcome: str, reply: str | None, answer: Answer, text: str) -> None:
+def test_redis_judge(outcome: str, reply: str | None, answer: str, text: str) -> None:
     target = endpoint(redis.target(route("chat_bus", "redis", {"host": "h", "db": 2}), {}))
-    result = redis.judge(target, redis.RedisObservation(outcome, "ping", reply, 1.0))
-    assert result.answer is answer
+    result = judge_of("redis")(target, redis_seen.RedisObservation(outcome, "ping", reply, 1.0))
+    assert answer_of(result) == answer
     assert text in result.message
     assert "the `host`/`port` of its config" in result.message or outcome == "needs_password"
-    assert (result.fix is not None) or answer is not Answer.FAIL
+    assert (result.remediation is not None) or answer != "fail"
 
 
 def test_redis_judge_says_the_chat_bus_cannot_authenticate() -> None:
     target = endpoint(redis.target(variable("CHAT_BUS_BACKEND", "redis"), {"REDIS_HOST": "c"}))
-    result = redis.judge(target, redis.RedisObservation("needs_password", "ping", "NOAUTH"))
-    assert result.answer is Answer.FAIL
+    seen = redis_seen.RedisObservation("needs_password", "ping", "NOAUTH")
+    result = judge_of("redis")(target, seen)
+    assert answer_of(result) == "fail"
     assert "connects without one" in result.message
 
 
@@ -156,33 +165,33 @@ def test_s3_findings_name_the_key_not_the_value() -> None:
     none = finding(s3.target(route("object_store", "s3", {}), {}))
     assert "`bucket`" in none.message and "RAW_BUCKET" in none.message
     bad = finding(s3.target(route("object_store", "s3", {"bucket": "s3://Bad_Name"}), {}))
-    assert "`bucket`" in bad.message and "Bad_Name" not in bad.message + bad.fix
+    assert "`bucket`" in bad.message and "Bad_Name" not in bad.message + bad.remediation
     assert "`bucket`" in finding(s3.target(route("o", "s3", {"bucket": 7}), {})).message
 
 
 @pytest.mark.parametrize(("status", "bucket_region", "client_region", "answer", "text"), [
-    (200, None, "us-east-1", Answer.PASS, "exists and is readable"),
-    (200, "eu-west-1", "us-east-1", Answer.PASS, "every call is redirected"),
-    (404, None, "us-east-1", Answer.FAIL, "does not exist"),
-    (403, None, "us-east-1", Answer.FAIL, "may not read it (403)"),
-    (301, "eu-west-1", "us-east-1", Answer.FAIL, "is in region eu-west-1, not us-east-1"),
-    (400, None, "us-east-1", Answer.FAIL, "answered 400"),
+    (200, None, "us-east-1", "pass", "exists and is readable"),
+    (200, "eu-west-1", "us-east-1", "pass", "every call is redirected"),
+    (404, None, "us-east-1", "fail", "does not exist"),
+    (403, None, "us-east-1", "fail", "may not read it (403)"),
+    (301, "eu-west-1", "us-east-1", "fail", "is in region eu-west-1, not us-east-1"),
+    (400, None, "us-east-1", "fail", "answered 400"),
 ])
 def test_s3_judge_tells_404_403_and_region_apart(status: int, bucket_region: str | None,
-                                                 client_region: str, answer: Answer,
+                                                 client_region: str, answer: str,
                                                  text: str) -> None:
     target = endpoint(s3.target(route("object_store", "s3", {"bucket": "b-bucket"}), {}))
     seen = BucketObservation("b-bucket", status, None, bucket_region, client_region, "e")
-    result = s3.judge(target, seen)
-    assert result.answer is answer
+    result = judge_of("s3")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
-    assert "b-bucket" not in result.message + (result.fix or "")
+    assert "b-bucket" not in result.message + (result.remediation or "")
 
 
 def test_s3_judge_without_credentials() -> None:
     target = endpoint(s3.target(route("o", "s3", {"bucket": "b-bucket"}), {}))
     seen = BucketObservation("b-bucket", 0, "NoCredentials", None, None, "e", True)
-    assert s3.judge(target, seen).answer is Answer.FAIL
+    assert judge_of("s3")(target, answer_of(seen)) == "fail"
 
 
 # ------------------------------------------------------------------------------- firestore
@@ -206,18 +215,18 @@ def test_firestore_without_any_project_is_a_finding() -> None:
 
 
 @pytest.mark.parametrize(("error", "answer", "text"), [
-    (None, Answer.PASS, "answered a read"),
-    ("PermissionDenied", Answer.FAIL, "permission denied"),
-    ("Unauthenticated", Answer.FAIL, "rejected the credentials"),
-    ("NotFound", Answer.FAIL, "no Firestore (default) database"),
-    ("FailedPrecondition", Answer.FAIL, "Datastore-mode"),
-    ("InvalidArgument", Answer.FAIL, "(InvalidArgument)"),
+    (None, "pass", "answered a read"),
+    ("PermissionDenied", "fail", "permission denied"),
+    ("Unauthenticated", "fail", "rejected the credentials"),
+    ("NotFound", "fail", "no Firestore (default) database"),
+    ("FailedPrecondition", "fail", "Datastore-mode"),
+    ("InvalidArgument", "fail", "(InvalidArgument)"),
 ])
-def test_firestore_judge(error: str | None, answer: Answer, text: str) -> None:
+def test_firestore_judge(error: str | None, answer: str, text: str) -> None:
     target = endpoint(firestore.target(route("k", "firestore", {"project": "p"}), {}))
-    result = firestore.judge(target, firestore.FirestoreObservation(0 if error is None else None,
-                                                                    error))
-    assert result.answer is answer
+    seen = firestore_seen.FirestoreObservation(0 if error is None else None, error)
+    result = judge_of("firestore")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
 
 
@@ -266,36 +275,36 @@ SPINE = {"http_status": 200, "status": "ACTIVE", "key_schema": (("event_id", "HA
 
 
 @pytest.mark.parametrize(("kind", "seen", "answer", "text"), [
-    ("notes_store", PK_SK, Answer.PASS, "exists with the keys"),
-    ("notes_store", {**PK_SK, "status": "UPDATING"}, Answer.PASS, "exists"),
-    ("notes_store", {**PK_SK, "status": "CREATING"}, Answer.TRANSIENT, "being created"),
-    ("notes_store", {**PK_SK, "status": "DELETING"}, Answer.FAIL, "is DELETING"),
-    ("notes_store", {**PK_SK, "key_schema": (("pk", "HASH"),)}, Answer.FAIL, "string `pk`"),
-    ("notes_store", {**PK_SK, "attribute_types": {"pk": "S", "sk": "N"}}, Answer.FAIL,
+    ("notes_store", PK_SK, "pass", "exists with the keys"),
+    ("notes_store", {**PK_SK, "status": "UPDATING"}, "pass", "exists"),
+    ("notes_store", {**PK_SK, "status": "CREATING"}, "transient", "being created"),
+    ("notes_store", {**PK_SK, "status": "DELETING"}, "fail", "is DELETING"),
+    ("notes_store", {**PK_SK, "key_schema": (("pk", "HASH"),)}, "fail", "string `pk`"),
+    ("notes_store", {**PK_SK, "attribute_types": {"pk": "S", "sk": "N"}}, "fail",
      "sk (RANGE, N)"),
-    ("notes_store", {**PK_SK, "key_schema": (("id", "HASH"), ("sk", "RANGE"))}, Answer.FAIL,
+    ("notes_store", {**PK_SK, "key_schema": (("id", "HASH"), ("sk", "RANGE"))}, "fail",
      "id (HASH"),
-    ("event_spine", SPINE, Answer.PASS, "exists with the keys"),
-    ("chat_store", {**SPINE, "indexes": {}}, Answer.FAIL, "no global secondary index"),
-    ("event_spine", {**SPINE, "key_schema": (("pk", "HASH"),)}, Answer.FAIL,
+    ("event_spine", SPINE, "pass", "exists with the keys"),
+    ("chat_store", {**SPINE, "indexes": {}}, "fail", "no global secondary index"),
+    ("event_spine", {**SPINE, "key_schema": (("pk", "HASH"),)}, "fail",
      "only string keys"),
-    ("event_spine", PK_SK, Answer.FAIL, "only string keys"),
+    ("event_spine", PK_SK, "fail", "only string keys"),
     ("notes_store", {"http_status": 400, "error_code": "ResourceNotFoundException"},
-     Answer.FAIL, "does not exist"),
-    ("notes_store", {"http_status": 400, "error_code": "AccessDeniedException"}, Answer.FAIL,
+     "fail", "does not exist"),
+    ("notes_store", {"http_status": 400, "error_code": "AccessDeniedException"}, "fail",
      "may not describe"),
     ("notes_store", {"http_status": 400, "error_code": "UnrecognizedClientException"},
-     Answer.FAIL, "rejected the credentials"),
-    ("notes_store", {"http_status": 0, "no_credentials": True}, Answer.FAIL, "no AWS"),
-    ("notes_store", {"http_status": 418, "error_code": "Teapot"}, Answer.FAIL, "418 Teapot"),
-    ("notes_store", {"http_status": 403, "error_code": "403"}, Answer.FAIL,
+     "fail", "rejected the credentials"),
+    ("notes_store", {"http_status": 0, "no_credentials": True}, "fail", "no AWS"),
+    ("notes_store", {"http_status": 418, "error_code": "Teapot"}, "fail", "418 Teapot"),
+    ("notes_store", {"http_status": 403, "error_code": "403"}, "fail",
      "AWS refused to describe table tabular_store (the engines' default) in us-west-2 (the "
      "engines' default) (403)"),
 ])
-def test_dynamodb_judge(kind: str, seen: dict[str, Any], answer: Answer, text: str) -> None:
+def test_dynamodb_judge(kind: str, seen: dict[str, Any], answer: str, text: str) -> None:
     target = endpoint(dynamodb.target(route(kind, "dynamodb", {}), {}))
-    result = dynamodb.judge(target, dynamodb.TableObservation(**seen))
-    assert result.answer is answer, result
+    result = judge_of("dynamodb")(target, dynamodb_seen.TableObservation(**seen))
+    assert answer_of(result) == answer, result
     assert text in result.message
 
 
@@ -304,10 +313,10 @@ def test_dynamodb_same_table_for_two_store_kinds_is_one_probe_judged_per_kind() 
                 route("notes_store", "dynamodb", {"table_name": "shared"})]
     planned = plan(subjects, {})
     assert len(planned.endpoints) == 1
-    results = {subject.kind: dynamodb.judge(target, dynamodb.TableObservation(**PK_SK))
+    results = {subject.kind: judge_of("dynamodb")(target, dynamodb_seen.TableObservation(**PK_SK))
                for subject, target in planned.probed}
-    assert results["notes_store"].answer is Answer.PASS
-    assert results["chat_store"].answer is Answer.FAIL
+    assert answer_of(results["notes_store"]) == "pass"
+    assert answer_of(results["chat_store"]) == "fail"
 
 
 # ------------------------------------------------------------------------------- gcs
@@ -327,22 +336,22 @@ def test_gcs_needs_project_and_bucket() -> None:
 
 
 @pytest.mark.parametrize(("seen", "answer", "text"), [
-    (HttpObservation(200), Answer.PASS, "can be listed"),
-    (HttpObservation(404, "notFound"), Answer.FAIL, "does not exist"),
-    (HttpObservation(403, "forbidden"), Answer.FAIL, "may not list"),
-    (HttpObservation(401), Answer.FAIL, "rejected the credentials"),
-    (HttpObservation(400, "invalid"), Answer.FAIL, "refused the name"),
-    (HttpObservation(503), Answer.TRANSIENT, "answered 503"),
-    (HttpObservation(429), Answer.TRANSIENT, "answered 429"),
-    (HttpObservation(0, transport_error="ConnectionError"), Answer.TRANSIENT, "no answer"),
-    (HttpObservation(0, no_credentials=True), Answer.FAIL, "no Google credentials"),
-    (HttpObservation(0, credentials_refused=True), Answer.FAIL, "refused the credentials"),
-    (HttpObservation(418), Answer.FAIL, "answered 418"),
+    (HttpObservation(200), "pass", "can be listed"),
+    (HttpObservation(404, "notFound"), "fail", "does not exist"),
+    (HttpObservation(403, "forbidden"), "fail", "may not list"),
+    (HttpObservation(401), "fail", "rejected the credentials"),
+    (HttpObservation(400, "invalid"), "fail", "refused the name"),
+    (HttpObservation(503), "transient", "answered 503"),
+    (HttpObservation(429), "transient", "answered 429"),
+    (HttpObservation(0, transport_error="ConnectionError"), "transient", "no answer"),
+    (HttpObservation(0, no_credentials=True), "fail", "no Google credentials"),
+    (HttpObservation(0, credentials_refused=True), "fail", "refused the credentials"),
+    (HttpObservation(418), "fail", "answered 418"),
 ])
-def test_gcs_judge(seen: HttpObservation, answer: Answer, text: str) -> None:
+def test_gcs_judge(seen: HttpObservation, answer: str, text: str) -> None:
     target = endpoint(gcs.target(route("o", "gcs", {"project": "p", "bucket": "b"}), {}))
-    result = gcs.judge(target, seen)
-    assert result.answer is answer
+    result = judge_of("gcs")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
 
 
@@ -367,25 +376,25 @@ def test_azure_blob_connection_string_and_container() -> None:
 
 
 @pytest.mark.parametrize(("seen", "answer", "text"), [
-    (azure_blob.ContainerObservation(200), Answer.PASS, "exists"),
-    (azure_blob.ContainerObservation(404, "ContainerNotFound"), Answer.FAIL,
+    (azure_blob_seen.ContainerObservation(200), "pass", "exists"),
+    (azure_blob_seen.ContainerObservation(404, "ContainerNotFound"), "fail",
      "does not exist (ContainerNotFound)"),
-    (azure_blob.ContainerObservation(403, "AuthenticationFailed"), Answer.FAIL,
+    (azure_blob_seen.ContainerObservation(403, "AuthenticationFailed"), "fail",
      "rejected the key or SAS"),
-    (azure_blob.ContainerObservation(403, "AuthorizationPermissionMismatch"), Answer.FAIL,
+    (azure_blob_seen.ContainerObservation(403, "AuthorizationPermissionMismatch"), "fail",
      "may not read it"),
-    (azure_blob.ContainerObservation(0, malformed=True), Answer.FAIL, "not one the Azure"),
-    (azure_blob.ContainerObservation(0, transport_error="ServiceRequestError"),
-     Answer.TRANSIENT, "no answer"),
-    (azure_blob.ContainerObservation(503, "ServerBusy"), Answer.TRANSIENT, "answered 503"),
-    (azure_blob.ContainerObservation(409, "Odd"), Answer.FAIL, "answered 409 Odd"),
+    (azure_blob_seen.ContainerObservation(0, malformed=True), "fail", "not one the Azure"),
+    (azure_blob_seen.ContainerObservation(0, transport_error="ServiceRequestError"),
+     "transient", "no answer"),
+    (azure_blob_seen.ContainerObservation(503, "ServerBusy"), "transient", "answered 503"),
+    (azure_blob_seen.ContainerObservation(409, "Odd"), "fail", "answered 409 Odd"),
 ])
-def test_azure_blob_judge(seen: azure_blob.ContainerObservation, answer: Answer,
+def test_azure_blob_judge(seen: azure_blob_seen.ContainerObservation, answer: str,
                           text: str) -> None:
     target = endpoint(azure_blob.target(route("o", "azure_blob", {"connection_string": "c"}),
                                         {}))
-    result = azure_blob.judge(target, seen)
-    assert result.answer is answer
+    result = judge_of("azure_blob")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
 
 
@@ -434,24 +443,24 @@ def test_cosmos_without_account_is_a_finding() -> None:
 
 
 @pytest.mark.parametrize(("seen", "answer", "text"), [
-    (cosmos.CosmosObservation(HttpObservation(200), HttpObservation(200)), Answer.PASS,
+    (cosmos_seen.CosmosObservation(HttpObservation(200), HttpObservation(200)), "pass",
      "it exists"),
-    (cosmos.CosmosObservation(HttpObservation(404, "NotFound")), Answer.FAIL,
+    (cosmos_seen.CosmosObservation(HttpObservation(404, "NotFound")), "fail",
      "the database does not exist"),
-    (cosmos.CosmosObservation(HttpObservation(200), HttpObservation(404, "NotFound")),
-     Answer.FAIL, "the container events does not exist"),
-    (cosmos.CosmosObservation(HttpObservation(401, "Unauthorized")), Answer.FAIL,
+    (cosmos_seen.CosmosObservation(HttpObservation(200), HttpObservation(404, "NotFound")),
+     "fail", "the container events does not exist"),
+    (cosmos_seen.CosmosObservation(HttpObservation(401, "Unauthorized")), "fail",
      "rejected the credentials"),
-    (cosmos.CosmosObservation(HttpObservation(403, "Forbidden")), Answer.FAIL, "forbidden"),
-    (cosmos.CosmosObservation(HttpObservation(429)), Answer.TRANSIENT, "answered 429"),
-    (cosmos.CosmosObservation(HttpObservation(0, transport_error="ConnectTimeout")),
-     Answer.TRANSIENT, "no answer"),
+    (cosmos_seen.CosmosObservation(HttpObservation(403, "Forbidden")), "fail", "forbidden"),
+    (cosmos_seen.CosmosObservation(HttpObservation(429)), "transient", "answered 429"),
+    (cosmos_seen.CosmosObservation(HttpObservation(0, transport_error="ConnectTimeout")),
+     "transient", "no answer"),
 ])
-def test_cosmos_judge(seen: cosmos.CosmosObservation, answer: Answer, text: str) -> None:
+def test_cosmos_judge(seen: cosmos_seen.CosmosObservation, answer: str, text: str) -> None:
     target = endpoint(cosmos.target(route("chat_store", "cosmos", {
         "endpoint": "https://own.documents.azure.com", "key": COSMOS_KEY}), {}))
-    result = cosmos.judge(target, seen)
-    assert result.answer is answer
+    result = judge_of("cosmos")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
 
 
@@ -471,25 +480,25 @@ def test_bigquery_defaults_and_variables() -> None:
 
 
 @pytest.mark.parametrize(("seen", "answer", "text"), [
-    (bigquery.TableObservation(HttpObservation(200)), Answer.PASS, "exists"),
-    (bigquery.TableObservation(HttpObservation(404), HttpObservation(200)), Answer.FAIL,
+    (bigquery_seen.TableObservation(HttpObservation(200)), "pass", "exists"),
+    (bigquery_seen.TableObservation(HttpObservation(404), HttpObservation(200)), "fail",
      "does not exist (its dataset does)"),
-    (bigquery.TableObservation(HttpObservation(404), HttpObservation(404)), Answer.FAIL,
+    (bigquery_seen.TableObservation(HttpObservation(404), HttpObservation(404)), "fail",
      "the dataset of the"),
-    (bigquery.TableObservation(HttpObservation(404), HttpObservation(503)), Answer.TRANSIENT,
+    (bigquery_seen.TableObservation(HttpObservation(404), HttpObservation(503)), "transient",
      "answered 503"),
-    (bigquery.TableObservation(HttpObservation(403, "accessDenied")), Answer.FAIL,
+    (bigquery_seen.TableObservation(HttpObservation(403, "accessDenied")), "fail",
      "may not read"),
-    (bigquery.TableObservation(HttpObservation(0), no_project=True), Answer.FAIL,
+    (bigquery_seen.TableObservation(HttpObservation(0), no_project=True), "fail",
      "GOOGLE_CLOUD_PROJECT"),
-    (bigquery.TableObservation(HttpObservation(0, no_credentials=True)), Answer.FAIL,
+    (bigquery_seen.TableObservation(HttpObservation(0, no_credentials=True)), "fail",
      "no Google credentials"),
-    (bigquery.TableObservation(HttpObservation(500)), Answer.TRANSIENT, "answered 500"),
+    (bigquery_seen.TableObservation(HttpObservation(500)), "transient", "answered 500"),
 ])
-def test_bigquery_judge(seen: bigquery.TableObservation, answer: Answer, text: str) -> None:
+def test_bigquery_judge(seen: bigquery_seen.TableObservation, answer: str, text: str) -> None:
     target = endpoint(bigquery.target(variable("NEXUS_BACKEND", "bigquery"), {}))
-    result = bigquery.judge(target, seen)
-    assert result.answer is answer
+    result = judge_of("bigquery")(target, seen)
+    assert answer_of(result) == answer
     assert text in result.message
 
 
@@ -514,7 +523,7 @@ def test_one_probe_per_distinct_endpoint() -> None:
 def test_a_variable_without_an_endpoint_is_left_to_env_backends() -> None:
     """REDIS_PORT=six is env.backends' finding (with the profile's severity), not a probe's."""
     planned = plan([variable("CHAT_BUS_BACKEND", "redis")], {"REDIS_PORT": "six"})
-    assert (planned.probed, planned.findings) == ([], [])
+    assert (planned.probed, planned.unbuildable) == ([], [])
     ((subject, why),) = planned.not_probed
     assert (subject.kind, why) == ("CHAT_BUS_BACKEND",
                                    "REDIS_PORT is not a port number (see env.backends)")
@@ -523,25 +532,24 @@ def test_a_variable_without_an_endpoint_is_left_to_env_backends() -> None:
         "`port` in its config is not a port number"]
 
 
-def test_every_backend_has_a_target_and_judge() -> None:
+def test_every_backend_has_a_target_an_observer_and_a_judge() -> None:
     for name in BACKENDS:
-        module = backend(name)
-        assert module is not None
-        assert callable(module.target) and callable(module.judge) and callable(module.observe)
-    assert backend("filesystem") is None
+        assert callable(target_of(name)) and callable(judge_of(name))
+        assert callable(observer_of(name))
+    assert target_of("filesystem") is None
 
 
 def test_unanswered_and_crashed_probes_are_described_by_class_only() -> None:
     target = endpoint(redis.target(route("chat_bus", "redis", {"host": "h"}), {}))
     hung = judge_one(target, NO_ANSWER, 1.5)
-    assert hung.answer is Answer.TRANSIENT and "within 1.5s" in hung.message
+    assert answer_of(hung) == "transient" and "within 1.5s" in hung.message
     secret = "CANARY-in-an-exception"
     refused = judge_one(target, ConnectionRefusedError(f"at {secret}"), 1.0)
-    assert refused.answer is Answer.TRANSIENT and "ConnectionRefusedError" in refused.message
+    assert answer_of(refused) == "transient" and "ConnectionRefusedError" in refused.message
     crashed = judge_one(target, KeyError(secret), 1.0)
-    assert crashed.answer is Answer.FAIL and "KeyError" in crashed.message
+    assert answer_of(crashed) == "fail" and "KeyError" in crashed.message
     for result in (hung, refused, crashed):
-        assert secret not in result.message + (result.fix or "")
+        assert secret not in result.message + (result.remediation or "")
 
 
 # ------------------------------------------------------------------------------- canaries
@@ -568,34 +576,34 @@ def _sweep_cases() -> list[tuple[str, ProbeSubject, dict[str, str], list[Any]]]:
     env_everything["REDIS_PORT"] = "6390"
     return [
         ("redis", route("chat_bus", "redis", {**config_everything, "port": 6390, "db": 1}),
-         env_everything, [redis.RedisObservation(o, "auth", r) for o, r, _, _ in REDIS_CASES]),
+         env_everything, [redis_seen.RedisObservation(o, "auth", r) for o, r, _, _ in REDIS_CASES]),
         ("redis", variable("CHAT_BUS_BACKEND", "redis"), env_everything,
-         [redis.RedisObservation(o, "ping", r) for o, r, _, _ in REDIS_CASES]),
+         [redis_seen.RedisObservation(o, "ping", r) for o, r, _, _ in REDIS_CASES]),
         ("s3", route("object_store", "s3", {**config_everything, "bucket": "canary-"
                                             + secrets.token_hex(6)}), env_everything,
          [BucketObservation("b", s, c, r, "us-east-1", "e") for s, c, r in (
              (200, None, None), (404, "NoSuchBucket", None), (403, "AccessDenied", None),
              (301, "PermanentRedirect", "eu-west-1"), (500, "InternalError", None))]),
         ("firestore", route("chat_store", "firestore", config_everything), env_everything,
-         [firestore.FirestoreObservation(None, e) for e in (
+         [firestore_seen.FirestoreObservation(None, e) for e in (
              "PermissionDenied", "NotFound", "Unauthenticated", "InvalidArgument")]),
         ("dynamodb", route("chat_store", "dynamodb", {**config_everything, "region":
                                                       "canary" + secrets.token_hex(4)}),
-         env_everything, [dynamodb.TableObservation(**PK_SK), dynamodb.TableObservation(**SPINE),
-                          dynamodb.TableObservation(400, error_code="ResourceNotFoundException"),
-                          dynamodb.TableObservation(400, error_code="AccessDeniedException")]),
+         env_everything, [Table(**PK_SK), Table(**SPINE),
+                          Table(400, error_code="ResourceNotFoundException"),
+                          Table(400, error_code="AccessDeniedException")]),
         ("gcs", route("object_store", "gcs", config_everything), env_everything, http),
         ("azure_blob", route("object_store", "azure_blob", config_everything), env_everything,
-         [azure_blob.ContainerObservation(s, c) for s, c in (
+         [azure_blob_seen.ContainerObservation(s, c) for s, c in (
              (200, None), (404, "ContainerNotFound"), (403, "AuthenticationFailed"),
-             (503, "ServerBusy"))] + [azure_blob.ContainerObservation(0, malformed=True)]),
+             (503, "ServerBusy"))] + [azure_blob_seen.ContainerObservation(0, malformed=True)]),
         ("cosmos", route("chat_store", "cosmos", {**config_everything, "key": key,
                                                   "endpoint": "https://" + _canary("h")}),
-         env_everything, [cosmos.CosmosObservation(h, HttpObservation(404)) for h in http]
-         + [cosmos.CosmosObservation(HttpObservation(200), h) for h in http]),
+         env_everything, [cosmos_seen.CosmosObservation(h, HttpObservation(404)) for h in http]
+         + [cosmos_seen.CosmosObservation(HttpObservation(200), h) for h in http]),
         ("bigquery", variable("NEXUS_BACKEND", "bigquery"), env_everything,
-         [bigquery.TableObservation(h, HttpObservation(404)) for h in http]
-         + [bigquery.TableObservation(HttpObservation(0), no_project=True)]),
+         [bigquery_seen.TableObservation(h, HttpObservation(404)) for h in http]
+         + [bigquery_seen.TableObservation(HttpObservation(0), no_project=True)]),
     ]
 
 
@@ -605,18 +613,18 @@ def test_no_config_or_variable_value_reaches_a_message_fix_or_repr(
     name, subject, environ, observations = case
     secrets_planted = [v for v in [*subject.config.values(), *environ.values()]
                        if isinstance(v, str) and len(v) > 5]
-    module = backend(name)
-    assert module is not None
-    found = module.target(subject, environ)
+    target = target_of(name)
+    assert target is not None
+    found = target(subject, environ)
     assert isinstance(found, Endpoint), found
     texts = [repr(found), found.where, repr(subject)]
     for seen in observations:
-        result = module.judge(found, seen)
-        texts += [result.message, result.fix or ""]
+        result = judge_of(name)(found, seen)
+        texts += [result.message, result.remediation or ""]
     for crash in (NO_ANSWER, ConnectionRefusedError(secrets_planted[0]),
                   ValueError(secrets_planted[0])):
         result = judge_one(found, crash, 1.0)
-        texts += [result.message, result.fix or ""]
+        texts += [result.message, result.remediation or ""]
     joined = "\n".join(texts)
     leaked = [secret for secret in secrets_planted if secret in joined]
     assert not leaked, f"{leaked} in:\n{joined}"
@@ -636,5 +644,5 @@ def test_findings_carry_no_values() -> None:
     ]
     for target, config, environ in cases:
         found = finding(target(route("notes_store", "x", config), environ))
-        assert planted not in found.message + found.fix
-        assert planted.upper() not in found.message + found.fix
+        assert planted not in found.message + found.remediation
+        assert planted.upper() not in found.message + found.remediation

@@ -64,7 +64,7 @@ def test_all_good_passes_with_json_stdout_that_is_exactly_the_verdict(stack: Sta
     assert result.stdout.strip().startswith("{")
     assert result.stdout.strip().endswith("}")
 
-    assert verdict["schema"] == "preflight.report.verdict/v1"
+    assert verdict["schema"] == "preflight.verdict/v1"
     assert verdict["preflight_version"] == "0.1.0"
     assert verdict["target"] == {
         "project": stack.project, "database": "(default)", "bucket": stack.bucket,

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from preflight.config import Config, ConfigError, Raw, Scope, Source, build
+from preflight.checks import NAMES
+from preflight.config import Config, Raw, Source, build
+from preflight.core.errors import ConfigError
+from preflight.core.scope import Scope
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 
 DEFAULTS = {
@@ -24,7 +27,7 @@ def configure(**env_values: object) -> Config:
            for name, value in DEFAULTS.items()}
     for name, value in env_values.items():
         raw[name] = Raw(value, Source.ENV, ENV_NAMES.get(name, name.upper()))  # type: ignore[arg-type]
-    return build(raw, {})
+    return build(raw, {}, NAMES)
 
 
 def refused(**env_values: object) -> ConfigError:

@@ -19,20 +19,18 @@ from botocore.exceptions import (
 
 from preflight.checks import aws_credentials
 from preflight.checks.aws_credentials import endpoint_skip, judge
-from preflight.config import ConfigError
-from preflight.observe import aws
-from preflight.observe.aws import Identity, Refusal
-from preflight.observe.errors import Transient, is_transient
-from preflight.observe.web_identity import (
+from preflight.config.web_identity import (
     DEFAULT_AUDIENCE,
-    MetadataRefused,
-    MetadataUnavailable,
     WebIdentity,
     default_session_name,
     from_environ,
-    public_claims,
 )
-from preflight.report.verdict import Status
+from preflight.core.errors import ConfigError
+from preflight.core.result import Status
+from preflight.observe import aws
+from preflight.observe.aws import Identity, Refusal
+from preflight.observe.errors import Transient, is_transient
+from preflight.observe.web_identity import MetadataRefused, MetadataUnavailable, public_claims
 
 ROLE = "arn:aws:iam::123456789012:role/engines-raw"
 ARN = "arn:aws:sts::123456789012:assumed-role/engines-raw/rev-1"

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from preflight.checks import routing_backends, routing_serving
-from preflight.checks.routing_serving import request_time_scopes
-from preflight.config import Config, Raw, Scope, Source, build
+from preflight.checks import NAMES, routing_backends, routing_serving
+from preflight.config import Config, Raw, Source, build
+from preflight.contract.lookups import Located, request_time_scopes
 from preflight.contract.profile import load
+from preflight.contract.route_model import RouteDoc
 from preflight.core.findings import Effect
-from preflight.observe.firestore import RouteDoc
-from preflight.observe.registry import Located
-from preflight.report.verdict import Status
+from preflight.core.result import Status
+from preflight.core.scope import Scope
 from tests.seed import route
 
 PROFILE = load("engines")
@@ -114,7 +114,7 @@ def configure(**values: str | tuple[str, ...]) -> Config:
             "log_level": Raw("info", Source.DEFAULT, "--log-level (default)")}
     for name, value in values.items():
         raw[name] = Raw(value, Source.ENV, name.upper())
-    return build(raw, {})
+    return build(raw, {}, NAMES)
 
 
 def test_request_time_scopes_are_the_serving_ones_and_the_fixed_ones() -> None:
@@ -126,7 +126,7 @@ def test_request_time_scopes_are_the_serving_ones_and_the_fixed_ones() -> None:
 
 
 def test_a_serving_scope_needs_a_project() -> None:
-    from preflight.config import ConfigError
+    from preflight.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="SERVING_SCOPES: expected serving scopes as "
                        "tenant/env/project"):

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from preflight.checks.routing_entries import judge_scope, near_misses, validate_route
-from preflight.config import Scope
-from preflight.observe.firestore import RouteDoc
+from preflight.contract.route_model import RouteDoc
+from preflight.core.result import Status
+from preflight.core.scope import Scope
+from preflight.judge.routes import judge_scope, near_misses, validate_route
 from preflight.observe.registry import TENANTS_PER_QUERY, QueryPlan, plan_queries
-from preflight.report.verdict import Status
 from tests.harness import ENGINES_KINDS, ENGINES_REFUSED
 from tests.seed import registry, route
 
@@ -176,7 +176,7 @@ def test_the_fast_path_imports_no_pydantic() -> None:
     program = (
         "import sys\n"
         "from preflight.checks.routing_entries import judge_scope\n"
-        "from preflight.observe.firestore import RouteDoc\n"
+        "from preflight.contract.route_model import RouteDoc\n"
         "from tests.harness import ENGINES_KINDS\n"
         "from tests.seed import registry\n"
         "docs = [RouteDoc(k, v) for k, v in registry().items()]\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from preflight.checks import s3_bucket
+from preflight.core.result import Status
 from preflight.observe.s3 import BucketObservation
-from preflight.report.verdict import Status
 
 
 def test_bucket_failures_are_a_contract_rule() -> None:

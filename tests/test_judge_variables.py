@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from preflight.checks import env_backends, env_policy
 from preflight.contract.profile import load
-from preflight.report.verdict import Status
+from preflight.core.result import Status
 
 PROFILE = load("engines")
 Env = Mapping[str, str | None]

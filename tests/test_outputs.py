@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from google.auth import exceptions as auth
 
-from preflight.config import Config, Scope
+from preflight.config import Config
 from preflight.core.redact import REDACTED, Scrubber, describe_exception, known_secrets
+from preflight.core.result import CheckResult, ExitCode, Outcome, Status
+from preflight.core.scope import Scope
+from preflight.core.verdict import Verdict
 from preflight.observe import gcp
 from preflight.observe.errors import Refused, Transient, is_transient
 from preflight.report import text as render
-from preflight.report.verdict import CheckResult, ExitCode, Outcome, Status, Verdict
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 from tests.verdict_schema import validate_verdict
 
@@ -29,7 +31,7 @@ START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 def verdict(*outcomes: Outcome, interrupted_by: int | None = None) -> Verdict:
     checks = tuple(CheckResult(f"check.{i}", outcome, 1, 5) for i, outcome in enumerate(outcomes))
-    return Verdict(CONFIG, checks, START, START + timedelta(seconds=1.5), interrupted_by)
+    return Verdict(CONFIG.target(), checks, START, START + timedelta(seconds=1.5), interrupted_by)
 
 
 PASS = Outcome(Status.PASS, "fine")

@@ -32,7 +32,7 @@ HEAVY_STDLIB = ("http", "ssl", "email", "urllib", "dataclasses", "inspect", "ast
 
 
 def verdict(*checks: dict[str, object], strict: bool = False) -> bytes:
-    return json.dumps({"schema": "preflight.report.verdict/v1", "status": "fail", "strict": strict,
+    return json.dumps({"schema": "preflight.verdict/v1", "status": "fail", "strict": strict,
                        "checks": list(checks)}).encode()
 
 

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
-from preflight.config import Scope
 from preflight.contract import profile
 from preflight.contract.profile import ProfileError, load
+from preflight.core.scope import Scope
 from tests import harness
 
 REPO = Path(__file__).resolve().parent.parent

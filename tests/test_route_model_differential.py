@@ -24,12 +24,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight.checks.routing_entries import judge_scope, summarise
-from preflight.config import Scope
 from preflight.contract import route_model
+from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
-from preflight.observe.firestore import RouteDoc
-from preflight.report.verdict import Status
+from preflight.core.result import Status
+from preflight.core.scope import Scope
+from preflight.judge.routes import judge_scope, summarise_scopes
 from tests import engines_oracle
 from tests.route_documents import CANARY, REFUSED, route_document
 
@@ -158,7 +158,7 @@ def test_scopes_with_duplicates_preflight_never_passes_what_the_engines_crash_on
     def check(documents: dict[str, dict[str, Any]]) -> None:
         engines_start = engines_oracle.engines_start_up(documents, KINDS)
         found = judge_scope(KINDS, preflight_query(documents), frozenset(REFUSED))
-        outcome = summarise(KINDS, {STARTUP_SCOPE: found}, 1)
+        outcome = summarise_scopes(KINDS, {STARTUP_SCOPE: found}, 1)
         stricter = outcome.details.get("stricter_than_engines", [])
         def where() -> str:
             return (f"engines start: {engines_start}; preflight: {outcome.status} "

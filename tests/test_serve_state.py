@@ -9,8 +9,10 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from preflight.app.http_server import State
-from preflight.config import Config, Scope
-from preflight.report.verdict import CheckResult, Outcome, Status, Verdict
+from preflight.config import Config
+from preflight.core.result import CheckResult, Outcome, Status
+from preflight.core.scope import Scope
+from preflight.core.verdict import Verdict
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
 
 CONFIG = Config(project="p", database="(default)", bucket="raw", collection="routing_registry",
@@ -27,7 +29,7 @@ class Log:
 
 
 def verdict(outcome: Outcome) -> Verdict:
-    return Verdict(CONFIG, (CheckResult("routing.entries", outcome, 1, 5),), START,
+    return Verdict(CONFIG.target(), (CheckResult("routing.entries", outcome, 1, 5),), START,
                    START + timedelta(seconds=1))
 
 

@@ -23,14 +23,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from click.core import ParameterSource
 
-from preflight import PROCESS_START, __version__
-from preflight.checks import NAMES as CHECK_NAMES
+from preflight import PROCESS_START, __version__, checks
 from preflight.config import (
     DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_TIMEOUT,
     FORMATS,
     Config,
-    ConfigError,
     Raw,
     Source,
     build,
@@ -38,7 +36,9 @@ from preflight.config import (
     parse_listen,
     parse_seconds,
 )
-from preflight.report.verdict import ExitCode, Verdict
+from preflight.core.errors import ConfigError
+from preflight.core.result import ExitCode
+from preflight.core.verdict import Verdict
 
 if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay light
     from preflight.run.session import Session
@@ -123,13 +123,13 @@ OPTIONS = (
                "stderr log level: debug, info, warning or error.", "LEVEL"),
     OptionSpec("ignore", "--ignore", "PREFLIGHT_IGNORE", (),
                "Report this check's failure as a warning (marked ignored); repeatable, "
-               f"case-insensitive: {', '.join(CHECK_NAMES)}, or 'all'.", "CHECK",
+               f"case-insensitive: {', '.join(checks.NAMES)}, or 'all'.", "CHECK",
                multiple=True),
     OptionSpec("only", "--only", "PREFLIGHT_ONLY", (),
-               f"Run only this check ({', '.join(CHECK_NAMES)}); repeatable.", "CHECK",
+               f"Run only this check ({', '.join(checks.NAMES)}); repeatable.", "CHECK",
                multiple=True),
     OptionSpec("skip", "--skip", "PREFLIGHT_SKIP", (),
-               f"Do not run this check ({', '.join(CHECK_NAMES)}); repeatable.", "CHECK",
+               f"Do not run this check ({', '.join(checks.NAMES)}); repeatable.", "CHECK",
                multiple=True),
     OptionSpec("strict", "--strict", "PREFLIGHT_STRICT", None,
                "Warnings fail the run (exit 1), except ignored checks.", is_flag=True),
@@ -305,7 +305,7 @@ class Run:
             # sidecar give up and crash-loop. Only an explicit --timeout bounds it.
             ignored_deadline = raw["timeout"].where
             raw["timeout"] = Raw(f"{DEFAULT_TIMEOUT:g}", Source.DEFAULT, "--timeout (default)")
-        config = build(raw, os.environ)
+        config = build(raw, os.environ, checks.NAMES)
         # gRPC's C core would print its own unstructured lines on stderr.
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         scrub = Scrubber.from_environment()
@@ -317,7 +317,7 @@ class Run:
         interrupt = Interrupt(cancel)
         interrupt.install()
         unbounded = deadline_from_flag_only and raw["timeout"].source is not Source.FLAG
-        session = Session(config, log, cancel, started=PROCESS_START,
+        session = Session(config, checks.fresh, log, cancel, started=PROCESS_START,
                           deadline=math.inf if unbounded else PROCESS_START + config.timeout,
                           interrupted=lambda: interrupt.signal, scrub=scrub)
         log.info("preflight started", version=__version__, project=config.project,
@@ -337,7 +337,7 @@ class Run:
 
         live = None
         if self.live_view_wanted(self.config):
-            from preflight.report.live import LiveView
+            from preflight.app.live import LiveView
 
             live = LiveView(self.session, sys.stdout, color=self.config.color).start()
         try:
@@ -346,7 +346,7 @@ class Run:
             if live is not None:
                 live.stop()
 
-        outputs.emit(verdict, self.log)
+        outputs.emit(verdict, self.config, self.log)
         return verdict
 
 
@@ -392,7 +392,7 @@ def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
 
         stopped = replace(verdict, interrupted_by=signalled, finished_at=datetime.now(UTC))
         run.log.warning("not starting the command: a signal came first", signal=signalled)
-        outputs.emit(stopped, run.log)
+        outputs.emit(stopped, run.config, run.log)
         return int(stopped.exit_code)
     # Exactly the environment preflight was started with: nothing preflight set leaks.
     os.execve(executable, list(command), ENVIRONMENT_AT_START)
@@ -444,7 +444,7 @@ def explain(ctx: click.Context, /, **values: Any) -> int:
     from preflight.app import explain as explaining
     from preflight.core.redact import Scrubber
 
-    config = build(raw_values(ctx, values), os.environ)
+    config = build(raw_values(ctx, values), os.environ, checks.NAMES)
     document = Scrubber.from_environment().tree(explaining.plan(config, os.environ))
     text = (json.dumps(document, indent=2, ensure_ascii=False) + "\n"
             if config.format == "json" else explaining.to_text(document))
@@ -483,7 +483,8 @@ def aws_credentials(ctx: click.Context, /, role_arn: str | None, audience: str |
     stderr and exit 1 (refused: the line names the fix) or 3 (not ready: the metadata server
     or STS could not be reached in time).
     """
-    from preflight.observe import web_identity
+    from preflight.app.aws_credentials import credential_process
+    from preflight.config import web_identity
 
     where = {"role_arn": _where(ctx, "role_arn", "--role-arn", "AWS_ROLE_ARN"),
              "audience": _where(ctx, "audience", "--audience", "PREFLIGHT_AWS_AUDIENCE"),
@@ -492,7 +493,7 @@ def aws_credentials(ctx: click.Context, /, role_arn: str | None, audience: str |
              "duration": _where(ctx, "duration", "--duration", "PREFLIGHT_AWS_SESSION_DURATION")}
     identity = web_identity.parse(role_arn, audience, session_name, duration, where, os.environ)
     seconds = parse_seconds(Raw(timeout, Source.FLAG, "--timeout"), maximum=300.0)
-    code, line = web_identity.credential_process(identity, seconds)
+    code, line = credential_process(identity, seconds)
     if code == 0:
         click.echo(line)
     else:
@@ -528,7 +529,7 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     if raw["format"].source is Source.DEFAULT:
         # The full report can be megabytes: stdout carries the summary unless asked.
         raw["format"] = Raw("text", Source.DEFAULT, "--format (default)")
-    config = build(raw, os.environ, formats=command.FORMATS)
+    config = build(raw, os.environ, checks.NAMES, formats=command.FORMATS)
     folder = command.report_dir_argument(
         report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
     earlier, note = command.baseline_argument(
@@ -543,7 +544,12 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     log.info("audit started", version=__version__, project=config.project,
              collection=config.collection, profile=config.profile.name,
              deadline_s=config.timeout, baseline=baseline or None)
-    report = command.audit(config, log=log, cancel=cancel, interrupted=lambda: interrupt.signal,
+    from preflight.checks.firestore_access import FirestoreAccess
+    from preflight.checks.gcp_credentials import GcpCredentials
+
+    access = (GcpCredentials(), FirestoreAccess())
+    report = command.audit(config, access, log=log, cancel=cancel,
+                           interrupted=lambda: interrupt.signal,
                            baseline=earlier, baseline_file=baseline if earlier else None,
                            baseline_note=note)
     command.emit(report, config, log=log, scrub=scrub, report_dir=folder)
@@ -552,7 +558,7 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
 
 @cli.command()
 def schema() -> int:
-    """Print the verdict's JSON Schema (preflight.report.verdict/v1)."""
+    """Print the verdict's JSON Schema (preflight.verdict/v1)."""
     from importlib.resources import files
 
     schema_file = files("preflight").joinpath("report/schema/verdict-v1.json")
@@ -604,7 +610,7 @@ def profile_show(name: str) -> int:
 
 @profile_group.command("schema")
 def profile_schema() -> int:
-    """Print the profile's JSON Schema (preflight.contract.profile/v1)."""
+    """Print the profile's JSON Schema (preflight.profile/v1)."""
     from importlib.resources import files
 
     click.echo(files("preflight").joinpath("contract/schema/profile-v1.json").read_text("utf-8"),
@@ -626,12 +632,12 @@ def probe(ctx: click.Context, /, kind: str, listen: str, timeout: str) -> int:
     KIND is startup (/startupz), readiness (/readyz) or liveness (/livez). Exit 0 when it
     answers 200, 1 when it answers otherwise, 3 when it does not answer in time.
     """
-    from preflight.app import health_probe as probe_client
+    from preflight.app import health_probe
 
     host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
     seconds = parse_seconds(Raw(timeout, Source.FLAG, _where(
         ctx, "timeout", "--timeout", "PREFLIGHT_PROBE_TIMEOUT")), maximum=60.0)
-    code, line = probe_client.run(kind, host, port, seconds)
+    code, line = health_probe.run(kind, host, port, seconds)
     click.echo(line)
     return code
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight import checks
-from preflight.checks.routing_serving import request_time_scopes
 from preflight.config import Config, Raw
 from preflight.core.redact import strip_url_userinfo
 from preflight.judge.variables import described, echoable
@@ -89,7 +88,7 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
                     else "fixed", "kinds": list(kinds),
                     "refused_backends": sorted(config.disallowed_for(scope.env)),
                     "per_env_rule": applied[scope.label]}
-                   for scope, kinds in request_time_scopes(config).items()],
+                   for scope, kinds in config.request_time_scopes().items()],
         "per_env_rules_unmatched": unmatched,
         "firestore": {
             "project": config.project, "database": config.database,

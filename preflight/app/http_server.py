@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.core.result import Status
+from preflight.core.verdict import Verdict
 from preflight.report import outputs
 from preflight.report import text as render
-from preflight.report.verdict import Status, Verdict
 
 MAX_CONNECTIONS = 128  # beyond this, a new connection is closed at once (never queued)
 REQUEST_TIMEOUT = 2.0  # an idle or slow connection is dropped after this many seconds

@@ -7,8 +7,9 @@ from typing import Any
 
 from preflight.app.http_server import State, start_http
 from preflight.core.redact import describe_exception
+from preflight.core.result import ExitCode
+from preflight.core.verdict import Verdict
 from preflight.report import outputs
-from preflight.report.verdict import ExitCode, Verdict
 from preflight.run.session import Session, collect_garbage_from_now_on
 
 
@@ -36,7 +37,7 @@ class Sidecar:
 
     def _publish(self, verdict: Verdict) -> None:
         self.state.publish(verdict, final=True)
-        outputs.write_verdict_file(verdict, self.log)
+        outputs.write_verdict_file(verdict, self.session.config, self.log)
 
     def _loop(self) -> None:
         session = self.session
@@ -78,7 +79,7 @@ class Sidecar:
         self.server.server_close()
         latest = self.session.latest
         if latest is not None:
-            outputs.write_termination_log(latest, self.log)
+            outputs.write_termination_log(latest, self.session.config, self.log)
         signalled = self.session.interrupted() is not None
         self.log.info("stopping", reason="signal" if signalled else "deadline or error",
                       exit_code=0 if signalled else int(self.exit_code))

@@ -1,9 +1,9 @@
 """`preflight audit`: read the whole registry once, judge every scope, write the reports.
 
-The read goes through the same runner as `check` — gcp.credentials, firestore.access, then
-one more check that streams the collection — so retries, the deadline, signals and the
-classification of errors (transient or definitive) are `check`'s own. Judging happens after
-the read, outside any deadline: it is pure and bounded by the facts kept.
+The read goes through the same runner as `check` — the access checks the command line
+passes (gcp.credentials, firestore.access), then one more that streams the collection — so
+retries, the deadline, signals and the classification of errors are `check`'s own. Judging
+happens after the read, outside any deadline: it is pure and bounded by the facts kept.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,20 +20,15 @@ from preflight import PROCESS_START
 from preflight.audit import drift, html, judge, render
 from preflight.audit.facts import Facts
 from preflight.audit.model import AuditReport, Drift, ReadError
-from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import (
-    FirestoreAccess,
-    firestore_client,
-    judge_no_project,
-    judge_refusal,
-    principal_of,
-)
-from preflight.checks.gcp_credentials import GcpCredentials
-from preflight.config import Config, ConfigError
+from preflight.config import Config
+from preflight.core.errors import ConfigError
+from preflight.core.result import Outcome, Status
+from preflight.judge import firestore
 from preflight.observe.collection import CollectionScan
 from preflight.observe.errors import Refused
 from preflight.report.text import write_atomically
-from preflight.report.verdict import Outcome, Status
+from preflight.run.check import Check
+from preflight.run.context import Context
 from preflight.run.runner import Runner
 from preflight.run.session import wall_clock_of
 
@@ -56,7 +51,7 @@ class RegistryScan(Check):
         self.log = log
 
     def unconfigured(self, config: Config) -> Outcome | None:
-        return judge_no_project(config)
+        return firestore.judge_no_project(config)
 
     def attempt_budget(self, config: Config) -> float:
         """Pages are many bounded calls; only the deadline bounds the read of them all."""
@@ -71,9 +66,9 @@ class RegistryScan(Check):
             self.log.info("resuming the registry read after the last document read",
                           documents=self.scan.documents, after=self.scan.last_id)
         try:
-            self.scan.read(firestore_client(ctx), ctx.call_timeout, self.facts.add, self._page)
+            self.scan.read(ctx.firestore_client(), ctx.call_timeout, self.facts.add, self._page)
         except Refused as refusal:
-            return judge_refusal(refusal, ctx.config, principal_of(ctx))
+            return firestore.judge_refusal(refusal, ctx.config, ctx.principal())
         return Outcome(Status.PASS, f"read {self.scan.documents} documents in "
                        f"{self.scan.calls} page(s)")
 
@@ -119,13 +114,15 @@ def read_error(results: Iterable[Any]) -> ReadError | None:
     return None
 
 
-def audit(config: Config, *, log: Any, cancel: threading.Event,
+def audit(config: Config, access: Sequence[Check], *, log: Any, cancel: threading.Event,
           interrupted: Callable[[], int | None], baseline: dict[str, Any] | None,
           baseline_file: str | None, baseline_note: str | None) -> AuditReport:
+    """`access`: the checks that must pass before the registry can be read (credentials,
+    access), run by the same runner as the read."""
     profile = config.profile
     facts = Facts(profile)
     scan = CollectionScan(config.collection)
-    checks: list[Check] = [GcpCredentials(), FirestoreAccess(), RegistryScan(facts, scan, log)]
+    checks = [*access, RegistryScan(facts, scan, log)]
     runner = Runner(config, checks, deadline=PROCESS_START + config.timeout, cancel=cancel,
                     log=log)
     results = runner.run()

@@ -17,15 +17,15 @@ from typing import Any
 
 from preflight.audit.facts import CONFIG_FINGERPRINT, DocFact, Facts, Key, NearMiss
 from preflight.audit.model import Cell, Item, KindColumn, ScopeResult, shown_backend, worst
-from preflight.checks.routing_backends import judge_route
-from preflight.checks.routing_entries import MISSING, ScopeFindings, judge_scope, near_misses
-from preflight.checks.routing_serving import MISSING_FIX, to_findings
-from preflight.config import Scope
+from preflight.contract.lookups import Located
 from preflight.contract.profile import Profile
+from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
 from preflight.core.findings import Effect, Finding
-from preflight.observe.firestore import RouteDoc
-from preflight.observe.registry import Located
+from preflight.core.scope import Scope
+from preflight.judge.route_backends import judge_route
+from preflight.judge.routes import MISSING, ScopeFindings, judge_scope, near_misses
+from preflight.judge.serving import MISSING_FIX, to_findings
 
 WARN, FAIL = "warn", "fail"
 STRICT_FIXES = {

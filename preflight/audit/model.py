@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 from preflight import __version__
 from preflight.core.findings import Finding
-from preflight.report.verdict import ExitCode, rfc3339
+from preflight.core.result import ExitCode
+from preflight.core.verdict import rfc3339
 
 SCHEMA_ID = "preflight.audit/v1"
 RANK = {"fail": 3, "warn": 2, "pass": 1, "unread": 0}  # a cell's or scope's worst wins

@@ -7,19 +7,10 @@ memory folder). The rules are the profile's `backend_variables`; built in, they 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from preflight.checks.base import Check, Context
-from preflight.contract.profile import Profile
-from preflight.core.findings import summarise
-from preflight.judge.variables import judge as judge_variables
-from preflight.report.verdict import Outcome
-
-
-def judge(profile: Profile, env: Mapping[str, str | None]) -> Outcome:
-    findings = judge_variables(profile.backend_variables, env, severity="warn")
-    return summarise(findings, what="backend variable(s) not durable",
-                     passed="every backend variable names a durable backend", key="violations")
+from preflight.core.result import Outcome
+from preflight.judge import variables as judge
+from preflight.run.check import Check
+from preflight.run.context import Context
 
 
 class EnvBackends(Check):
@@ -27,4 +18,4 @@ class EnvBackends(Check):
     phase = "first_use"
 
     def attempt(self, ctx: Context) -> Outcome:
-        return judge(ctx.config.profile, ctx.config.engines_env)
+        return judge.judge_backend_variables(ctx.config.profile, ctx.config.engines_env)

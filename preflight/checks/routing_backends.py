@@ -2,123 +2,26 @@
 
 A kind's resolver accepts some backend types only (compared lower-cased and untrimmed, as
 the engines compare them), some only for `lab` requests, and each backend reads config
-keys, some of which an environment variable may stand in for. This judges the route the
-engines would take at every lookup — the first document in id order — by the profile's
-`kinds.<kind>.backends`. Only key names are reported, never a config value.
+keys, some of which an environment variable may stand in for. The route judged is the one
+the engines would take at every lookup — the first document in id order — by the
+profile's `kinds.<kind>.backends` (judge/route_backends.py). Only key names are reported,
+never a config value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from preflight.checks.base import Check, Context
-from preflight.checks.firestore_access import (
-    firestore_client,
-    judge_no_project,
-    judge_refusal,
-    principal_of,
-)
-from preflight.checks.routing_entries import validate_route
-from preflight.config import Config
-from preflight.contract.profile import BackendSpec, KindSpec, Profile
-from preflight.core.findings import Effect, Finding, summarise
-from preflight.observe.errors import Refused
-from preflight.observe.firestore import RouteDoc
-from preflight.observe.registry import Located, first_matches, lookups, registry_read
-from preflight.report.verdict import Outcome
+from preflight.checks.base import RegistryCheck
+from preflight.core.result import Outcome
+from preflight.judge import route_backends as judge
+from preflight.observe.registry import RegistryRead
+from preflight.run.context import Context
 
 
-def _present(value: Any) -> bool:
-    return value is not None and value not in ("", {})
-
-
-def judge_route(profile: Profile, kind: KindSpec, where: Located, doc: RouteDoc,
-                refused: frozenset[str], environ: Mapping[str, str | None]) -> list[Finding]:
-    """Why the engines could not build this route's backend, or nothing. Pure."""
-    backend_type = doc.data["backend_type"]
-    resolved = backend_type.lower()
-    subject = f"{kind.name} at {where.scope.label} (route `{doc.doc_id}`)"
-    severity = profile.severity_of(kind.name)
-    extra = {"kind": kind.name, "scope": where.scope.label, "document": doc.doc_id,
-             "backend_type": resolved.strip()}
-
-    def finding(code: str, message: str, fix: str, effect: Effect = Effect.FIRST_USE,
-                ) -> Finding:
-        return Finding(code, subject, message, fix, effect, severity, extra=extra)
-
-    if resolved.strip() in refused and where.at != "startup":
-        return [finding("backend_refused", f"backend_type {resolved.strip()!r} is refused in "
-                        f"env {where.scope.env}", "switch the route to a durable backend",
-                        Effect.CONTRACT)]
-    if kind.backends is None:
-        return []
-    accepted = kind.backends
-    if resolved not in accepted:
-        spaced = resolved.strip() in accepted
-        why = ("has surrounding spaces, and the resolver compares it untrimmed" if spaced
-               else f"is not one the {kind.name} resolver accepts ({', '.join(accepted)})")
-        return [finding("backend_unsupported", f"backend_type {backend_type!r} {why}",
-                        f"set backend_type to one of {', '.join(accepted)}")]
-    return judge_backend(accepted[resolved], profile, doc.data.get("config") or {}, environ,
-                         finding)
-
-
-def judge_backend(spec: BackendSpec, profile: Profile, config: Mapping[str, Any],
-                  environ: Mapping[str, str | None], finding: Any) -> list[Finding]:
-    found: list[Finding] = []
-    served = [mode for mode in profile.serving_modes if spec.modes and mode not in spec.modes]
-    if served:
-        found.append(finding(
-            "backend_mode_only", f"{spec.name} works only for requests in mode "
-            f"{', '.join(spec.modes)}; {', '.join(served)} requests fail",
-            "route this kind to a cloud backend"))
-    for key in spec.config:
-        if not key.needed or _present(config.get(key.name)):
-            continue
-        if any(environ.get(variable) for variable in key.stand_in):
-            continue
-        stand_in = f" (or set {' or '.join(key.stand_in)})" if key.stand_in else ""
-        found.append(finding(
-            "config_key_missing", f"{spec.name} needs config key `{key.name}`{stand_in}",
-            f"add `{key.name}` to the route's config{stand_in}"))
-    return found
-
-
-def judge(config: Config, docs: Mapping[Any, Any]) -> Outcome:
-    profile = config.profile
-    located = [where for where in lookups(config)
-               if (spec := profile.kinds.get(where.kind)) is not None
-               and (spec.backends is not None or where.at != "startup")]
-    findings: list[Finding] = []
-    judged = 0
-    for where, doc in first_matches(located, docs).items():
-        if validate_route(doc.data) is not None:
-            continue  # routing.entries / routing.serving report it
-        judged += 1
-        findings += judge_route(profile, profile.kinds[where.kind], where, doc,
-                                config.disallowed_for(where.scope.env), config.engines_env)
-    passed = (f"{judged} route(s) use a backend their kind accepts, with the config keys it "
-              "needs" if judged else "no route found whose backend the engines resolve")
-    return summarise(findings, what="route(s) whose backend the engines cannot build",
-                     passed=passed, details={"routes_judged": judged})
-
-
-class RoutingBackends(Check):
+class RoutingBackends(RegistryCheck):
     name = "routing.backends"
-    needs = ("firestore.access",)
     phase = "first_use"
 
-    def unconfigured(self, config: Config) -> Outcome | None:
-        return judge_no_project(config)
-
-    def attempt_budget(self, config: Config) -> float:
-        return config.timeout
-
-    def attempt(self, ctx: Context) -> Outcome:
-        read = registry_read(ctx)
-        try:
-            docs = read.by_scope(firestore_client(ctx), ctx)
-        except Refused as refusal:
-            return judge_refusal(refusal, ctx.config, principal_of(ctx))
-        return judge(ctx.config, docs)
+    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
+        return judge.judge(ctx.config, read.by_scope(client, ctx.call_timeout))

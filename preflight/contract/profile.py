@@ -1,6 +1,6 @@
 """Profiles: the engines' contract as data, loaded once into immutable rules.
 
-A profile is a YAML file (schema `preflight.contract.profile/v1`, published in
+A profile is a YAML file (schema `preflight.profile/v1`, published in
 `preflight/contract/schema/profile-v1.json`). The built-in `engines` profile is read on every pod
 start, so it ships twice: `engines.yaml`, the source people read and edit, and
 `engines.json`, the same document with its line numbers, which `make profiles` generates
@@ -18,9 +18,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from preflight.config import Scope
+from preflight.core.scope import Scope
 
-SCHEMA_ID = "preflight.contract.profile/v1"
+SCHEMA_ID = "preflight.profile/v1"
 DEFAULT_PROFILE = "engines"
 _BUILT_IN_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 REQUIRED_STRINGS = ("id", "resource_kind", "tenant_id", "env", "backend_type")
 NULLABLE_STRINGS = ("project_id", "surface_id", "cost_notes", "previous_backend_type",
@@ -125,4 +125,12 @@ def canonical(data: Mapping[str, Any]) -> Route | None:
     return Route(data["backend_type"], {} if config is _ABSENT else config)
 
 
+class RouteDoc(NamedTuple):
+    """One document of the registry as read: its id and its fields."""
+
+    doc_id: str
+    data: dict[str, Any]
+
+
 _ABSENT: Any = object()
+

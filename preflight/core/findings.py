@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from preflight.report.verdict import Outcome, Status
+from preflight.core.result import Outcome, Status
 
 
 class Effect(StrEnum):

@@ -9,39 +9,13 @@ shown back; any other value (a host, a path) is described, not printed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
-from preflight.contract.profile import VariableRule
+from preflight.contract.profile import Profile, VariableRule
+from preflight.contract.variables import Reading, read
 from preflight.core import strictness
-from preflight.core.findings import Effect, Finding
+from preflight.core.findings import Effect, Finding, summarise
 from preflight.core.redact import strip_url_userinfo
-
-
-class Reading(NamedTuple):
-    """What the engines end up using for one variable."""
-
-    variable: str  # where the value came from: the rule's variable or its fallback
-    raw: str | None  # as set in the environment (None: unset, or empty read as unset)
-    value: str | None  # as the engines compare it: default applied, case folded
-
-    @property
-    def from_default(self) -> bool:
-        return self.raw is None and self.value is not None
-
-
-def read(rule: VariableRule, environ: Mapping[str, str | None]) -> Reading:
-    variable = rule.variable
-    raw = environ.get(variable)
-    if raw == "" and rule.empty_unset:
-        raw = None
-    if raw is None and rule.fallback:
-        fallback = environ.get(rule.fallback)
-        if fallback is not None and not (fallback == "" and rule.empty_unset):
-            variable, raw = rule.fallback, fallback
-    value = raw if raw is not None else rule.default
-    if value is not None and rule.lower:
-        value = value.lower()
-    return Reading(variable, raw, value)
+from preflight.core.result import Outcome
 
 
 def _shown(rule: VariableRule, reading: Reading) -> str:
@@ -170,3 +144,17 @@ def described(value: str | None, echo: bool) -> str | None:
     if value is None or echo:
         return None if value is None else strip_url_userinfo(value)
     return "(set)" if value else "(empty)"
+
+
+def judge_environment(profile: Profile, env: Mapping[str, str | None]) -> Outcome:
+    """env.policy: the start-up rules; a broken one blocks."""
+    findings = judge(profile.environment, env, severity="fail")
+    return summarise(findings, what="environment rule(s) broken",
+                     passed="the engines' environment rules hold", key="violations")
+
+
+def judge_backend_variables(profile: Profile, env: Mapping[str, str | None]) -> Outcome:
+    """env.backends: the variables read at first use; built in, they warn."""
+    findings = judge(profile.backend_variables, env, severity="warn")
+    return summarise(findings, what="backend variable(s) not durable",
+                     passed="every backend variable names a durable backend", key="violations")

@@ -13,15 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from preflight.config.web_identity import WebIdentity
 from preflight.core.redact import describe_exception, strip_url_userinfo
 from preflight.observe.errors import Transient, is_transient
-from preflight.observe.web_identity import (
-    METHOD as GCP_WEB_IDENTITY,
-)
-from preflight.observe.web_identity import (
-    MetadataRefused,
-    WebIdentity,
-)
+from preflight.observe.web_identity import METHOD as GCP_WEB_IDENTITY
+from preflight.observe.web_identity import MetadataRefused
 
 SERVICES = ("s3", "sts", "dynamodb")
 # What preflight's credential_process prints when the failure is transient (see cli.py).

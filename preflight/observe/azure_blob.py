@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
-from preflight.contract.targets.azure_blob import AzureBlobEndpoint, ContainerObservation
+from preflight.contract.targets.azure_blob import AzureBlobEndpoint
+from preflight.observe.probing import Clients
+
+
+@dataclass(frozen=True)
+class ContainerObservation:
+    status: int  # 200, the refusal's status, or 0 when there was no answer
+    error_code: str | None = None  # Azure's x-ms-error-code, e.g. ContainerNotFound
+    transport_error: str | None = None  # the class of the error when there was no answer
+    malformed: bool = False  # the library refused the connection string itself
 
 
 def container_properties(endpoint: AzureBlobEndpoint, timeout: float) -> ContainerObservation:
@@ -34,3 +44,7 @@ def container_properties(endpoint: AzureBlobEndpoint, timeout: float) -> Contain
         return ContainerObservation(0, transport_error=type(error).__name__)
     finally:
         service.close()
+
+
+def observe(endpoint: AzureBlobEndpoint, timeout: float, clients: Clients) -> ContainerObservation:
+    return container_properties(endpoint, timeout)

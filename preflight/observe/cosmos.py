@@ -10,10 +10,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import quote
 
-from preflight.contract.targets.cosmos import CosmosEndpoint, CosmosObservation
+from preflight.contract.targets.cosmos import CosmosEndpoint
+from preflight.observe.probing import Clients
+from preflight.observe.rest import HttpObservation
+
+
+@dataclass(frozen=True)
+class CosmosObservation:
+    database: HttpObservation
+    container: HttpObservation | None = None  # read only when the database exists
+
 
 API_VERSION = "2018-12-31"
 
@@ -46,3 +56,7 @@ def read(endpoint: CosmosEndpoint, timeout: float) -> CosmosObservation:
         container = rest.get(session, f"{endpoint.url}/{quote(link)}", timeout,
                              headers=_headers(endpoint, "colls", link))
         return CosmosObservation(database, container)
+
+
+def observe(endpoint: CosmosEndpoint, timeout: float, clients: Clients) -> CosmosObservation:
+    return read(endpoint, timeout)

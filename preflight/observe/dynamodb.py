@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.contract.targets.dynamodb import TableObservation
+from preflight.contract.targets.dynamodb import DynamoEndpoint
+from preflight.observe.probing import Clients
+
+
+@dataclass(frozen=True)
+class TableObservation:
+    http_status: int  # 200, or the status of the refusal
+    status: str | None = None  # TableStatus
+    key_schema: tuple[tuple[str, str], ...] = ()  # (attribute, HASH | RANGE)
+    attribute_types: Mapping[str, str] = field(default_factory=dict)
+    indexes: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    error_code: str | None = None
+    no_credentials: bool = False
 
 
 def make_client(region: str, endpoint_url: str | None, session: Any) -> Any:
@@ -41,3 +55,10 @@ def describe_table(client: Any, table: str) -> TableObservation:
         attribute_types={str(a["AttributeName"]): str(a["AttributeType"])
                          for a in described.get("AttributeDefinitions", [])},
         indexes=indexes)
+
+
+def observe(endpoint: DynamoEndpoint, timeout: float, clients: Clients) -> TableObservation:
+    client = clients.cached(f"dynamodb.client:{endpoint.region}:{endpoint.endpoint_url}",
+                    lambda: make_client(endpoint.region, endpoint.endpoint_url,
+                                                 clients.aws_session()))
+    return describe_table(client, endpoint.table)

@@ -1,6 +1,6 @@
 """Reads of the routing collection, shaped like the engines' own lookups.
 
-Every error the client raises leaves as `Transient` or `Refused` (probes/errors.py).
+Every error the client raises leaves as `Transient` or `Refused` (observe/errors.py).
 """
 
 from __future__ import annotations
@@ -8,12 +8,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
+from preflight.contract.route_model import RouteDoc
+from preflight.contract.targets.firestore import FirestoreEndpoint
 from preflight.core.redact import describe_exception
 from preflight.observe.errors import Refused, Transient, is_transient
+from preflight.observe.probing import Clients
 
 PAGE_SIZE = 2000
+# What a Firestore route's probe reads: any collection proves access; this one is documented.
+PROBE_COLLECTION = "routing_registry"
+
+
+@dataclass(frozen=True)
+class FirestoreObservation:
+    documents: int | None  # None when the read was refused
+    error: str | None = None  # the refusal's kind, e.g. PermissionDenied
 
 # Every field of the engines' route model, and `self`, the one extra field that crashes it
 # (its `__init__(self, **data)`); a projection keeps unrelated payload off the wire.
@@ -22,11 +34,6 @@ ROUTE_FIELDS = (
     "config", "required", "created_at", "updated_at", "tier", "health_status", "cost_notes",
     "previous_backend_type", "switch_rationale", "last_switch_time", "self",
 )
-
-
-class RouteDoc(NamedTuple):
-    doc_id: str
-    data: dict[str, Any]
 
 
 # gRPC waits up to 120 s between reconnects to a server that went away, and channels share
@@ -133,3 +140,16 @@ class Pages:
                 self.done = len(page) < self._page_size
                 self._last = page[-1] if page else self._last
             return self.docs
+
+
+def observe(endpoint: FirestoreEndpoint, timeout: float, clients: Clients,
+            ) -> FirestoreObservation:
+    """A refusal comes back as data; transient trouble is raised (observe/errors.py)."""
+    # No credentials given: the client resolves them as the engines' own client does.
+    client = make_client(endpoint.project, endpoint.database, None)
+    try:
+        return FirestoreObservation(sample(client, PROBE_COLLECTION, timeout))
+    except Refused as refusal:
+        return FirestoreObservation(None, refusal.kind)
+    finally:
+        client.close()

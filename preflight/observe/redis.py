@@ -13,8 +13,24 @@ import re
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 
-from preflight.contract.targets.redis import RedisEndpoint, RedisObservation
+from preflight.contract.targets.redis import RedisEndpoint
+from preflight.observe.probing import Clients
+
+
+@dataclass(frozen=True)
+class RedisObservation:
+    """How far the conversation got; an error reply classified, never its text."""
+
+    # pong; refused, timeout, unresolved, closed (transient); tls_untrusted, tls_failed;
+    # needs_password, wrong_password, no_password_on_server, no_such_db, denied,
+    # not_ready, error_reply (the server answered an error)
+    outcome: str
+    stage: str = "connect"  # connect, tls, auth, select, ping
+    reply: str | None = None  # an error reply's first word, e.g. WRONGPASS, LOADING
+    seconds: float = 0.0
+
 
 MAX_LINE = 4096
 NOT_READY = frozenset({"LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"})
@@ -111,3 +127,7 @@ def ping(endpoint: RedisEndpoint, timeout: float) -> RedisObservation:
         return RedisObservation("closed", stage)
     finally:
         sock.close()
+
+
+def observe(endpoint: RedisEndpoint, timeout: float, clients: Clients) -> RedisObservation:
+    return ping(endpoint, timeout)

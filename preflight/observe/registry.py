@@ -5,23 +5,20 @@ routing.backends and backends.reachable all judge the same documents. They are r
 the engines' own lookup shape — field equality on tenant_id, env and project_id, a null
 project matching only a present null — one query per group of scopes, never per kind, in
 pages whose progress survives a retry. Which document the engines would use is decided
-here too, once: the first match in document-id order.
+in preflight.contract.lookups: the first match in document-id order.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-from preflight.config import Config, Scope
+from preflight.contract.route_model import RouteDoc
+from preflight.core.scope import Scope
 from preflight.observe import firestore
-from preflight.observe.firestore import RouteDoc
-
-if TYPE_CHECKING:
-    from preflight.checks.base import Context
 
 QUERY_WORKERS = 8
 
@@ -31,7 +28,6 @@ QUERY_WORKERS = 8
 # scans the collection once per value: 10 keeps each call well inside the attempt timeout
 # there, at the price of more (parallel, cheap) calls on real Firestore.
 TENANTS_PER_QUERY = 10
-FIRESTORE_MAX_DISJUNCTIONS = 30
 
 Filter = tuple[str, str, Any]  # (field, "==" or "in", value; a tuple of values for "in")
 
@@ -80,25 +76,27 @@ def plan_queries(scopes: Sequence[Scope]) -> list[QueryPlan]:
 class RegistryRead:
     """Every route document of every scope the run asks about; one instance per round."""
 
-    def __init__(self, config: Config) -> None:
-        self._collection = config.collection
-        self._pages = {plan: firestore.Pages(config.collection, plan.filters)
-                       for plan in plan_queries(config.every_scope())}
+    def __init__(self, collection: str, scopes: Sequence[Scope]) -> None:
+        self._collection = collection
+        self._pages = {plan: firestore.Pages(collection, plan.filters)
+                       for plan in plan_queries(scopes)}
         self._lock = threading.Lock()
 
     @property
     def calls(self) -> int:
         return sum(pages.calls for pages in self._pages.values())
 
-    def nearby(self, client: Any, ctx: Context, scope: Scope) -> firestore.Pages:
+    def nearby(self, client: Any, call_timeout: Callable[[], float], scope: Scope,
+               ) -> firestore.Pages:
         """Every document of the scope's tenant and env, project or not: for near misses."""
         pages = firestore.Pages(self._collection, (("tenant_id", "==", scope.tenant),
                                                    ("env", "==", scope.env)),
                                 fields=("resource_kind", "tenant_id", "env", "project_id"))
-        pages.read(client, ctx.call_timeout)
+        pages.read(client, call_timeout)
         return pages
 
-    def by_scope(self, client: Any, ctx: Context) -> dict[Scope, list[RouteDoc]]:
+    def by_scope(self, client: Any, call_timeout: Callable[[], float],
+                 ) -> dict[Scope, list[RouteDoc]]:
         """Reads what is still unread (raising what is transient), then splits by scope."""
         with self._lock:
             pending = [pages for pages in self._pages.values() if not pages.done]
@@ -106,7 +104,7 @@ class RegistryRead:
                 from concurrent.futures import ThreadPoolExecutor  # --help stays light
 
                 with ThreadPoolExecutor(max_workers=min(QUERY_WORKERS, len(pending))) as pool:
-                    for future in [pool.submit(pages.read, client, ctx.call_timeout)
+                    for future in [pool.submit(pages.read, client, call_timeout)
                                    for pages in pending]:
                         future.result()
         found: dict[Scope, list[RouteDoc]] = {}
@@ -115,41 +113,5 @@ class RegistryRead:
         return found
 
 
-def registry_read(ctx: Context) -> RegistryRead:
-    return ctx.round_shared("registry.read", lambda: RegistryRead(ctx.config))
 
 
-def matches(kind: str, docs: Iterable[RouteDoc]) -> list[RouteDoc]:
-    """The documents the engines' lookup of `kind` returns, in the order they take them."""
-    return sorted((doc for doc in docs if doc.data.get("resource_kind") == kind),
-                  key=lambda doc: doc.doc_id)
-
-
-class Located(NamedTuple):
-    """A kind the engines look up at a scope, and where (the start-up, serving or fixed one)."""
-
-    kind: str
-    scope: Scope
-    at: str
-
-
-def lookups(config: Config) -> list[Located]:
-    """Every (kind, scope) the engines will look up, as the profile and options say."""
-    profile = config.profile
-    found = [Located(kind, scope, "startup") for scope in config.scopes for kind in config.kinds]
-    found += [Located(kind, scope, "serving") for scope in config.serving_scopes
-              for kind in profile.kinds_at("serving")]
-    found += [Located(kind, scope, "fixed") for scope, kinds in profile.fixed_scopes().items()
-              for kind in kinds]
-    return found
-
-
-def first_matches(located: Sequence[Located], docs: Mapping[Scope, Sequence[RouteDoc]],
-                  ) -> dict[Located, RouteDoc]:
-    """The document the engines would use for each lookup that finds one."""
-    chosen = {}
-    for where in located:
-        found = matches(where.kind, docs.get(where.scope, ()))
-        if found:
-            chosen[where] = found[0]
-    return chosen

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from preflight.contract.targets import HttpObservation
 
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 _REASON = re.compile(r"[A-Za-z]{1,40}")
+
+
+@dataclass(frozen=True)
+class HttpObservation:
+    """One REST call's answer: the status and the API's error reason token, never a body."""
+
+    status: int  # 0: no HTTP answer at all
+    reason: str | None = None  # e.g. notFound, accessDenied, Unauthorized
+    transport_error: str | None = None  # the class of the error when there was no answer
+    no_credentials: bool = False  # Application Default Credentials could not be found
+    credentials_refused: bool = False  # the token endpoint refused them
+
 
 
 def google_credentials() -> tuple[Any, str | None]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.contract.targets.s3 import S3Endpoint
 from preflight.core.redact import strip_url_userinfo
 from preflight.observe.errors import Transient, is_transient
+from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,10 @@ def _why_forbidden(client: Any, bucket: str) -> str | None:
             raise Transient(error) from error
         raise
     return None
+
+
+def observe(endpoint: S3Endpoint, timeout: float, clients: Clients) -> Any:
+    """Raises transient trouble (the runner's rules); definitive answers come back as data."""
+    client = clients.cached("s3.client", lambda: make_client(clients.client_timeout,
+                                                        clients.aws_session()))
+    return head_bucket(client, endpoint.bucket)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from preflight.config import Config
+from preflight.core.result import ExitCode, Status
+from preflight.core.verdict import Verdict
 from preflight.report import text as render
-from preflight.report.verdict import ExitCode, Status, Verdict
 
 
 def severity(verdict: Verdict) -> str:
@@ -25,34 +27,33 @@ def severity(verdict: Verdict) -> str:
     return "info"
 
 
-def emit(verdict: Verdict, log: Any) -> None:
-    config = verdict.config
-    write_verdict_file(verdict, log)
-    write_termination_log(verdict, log)
+def emit(verdict: Verdict, config: Config, log: Any) -> None:
+    write_verdict_file(verdict, config, log)
+    write_termination_log(verdict, config, log)
     report = getattr(log, severity(verdict))
     report("verdict", status="fail" if verdict.failed else "pass",
            exit_code=int(verdict.exit_code), summary=verdict.summary(),
            duration_ms=verdict.duration_ms)
     try:
         color = config.color and sys.stdout.isatty()
-        sys.stdout.write(render.render_stdout(verdict, color=color))
+        sys.stdout.write(render.render_stdout(verdict, config.format, color=color))
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
         pass
 
 
-def write_verdict_file(verdict: Verdict, log: Any) -> None:
-    path = verdict.config.verdict_file
+def write_verdict_file(verdict: Verdict, config: Config, log: Any) -> None:
+    path = config.verdict_file
     if path is None:
         return
     try:
-        render.write_atomically(path, render.to_json(verdict), verdict.config.verdict_file_mode)
+        render.write_atomically(path, render.to_json(verdict), config.verdict_file_mode)
     except OSError as error:
         log.error("could not write the verdict file", path=str(path), error=error.strerror)
 
 
-def write_termination_log(verdict: Verdict, log: Any) -> None:
-    path = verdict.config.termination_log
+def write_termination_log(verdict: Verdict, config: Config, log: Any) -> None:
+    path = config.termination_log
     if path is None:
         return
     try:

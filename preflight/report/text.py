@@ -8,7 +8,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from preflight.report.verdict import Status, Verdict
+from preflight.core.result import Status
+from preflight.core.verdict import Verdict
 
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.ERROR: "✗",
          Status.SKIPPED: "–"}
@@ -132,7 +133,7 @@ def to_junit(verdict: Verdict) -> str:
                                                  "time": f"{check.duration_ms / 1000:.3f}"})
         outcome = check.outcome
         body = outcome.message + (f"\nfix: {outcome.remediation}" if outcome.remediation else "")
-        if check.status is Status.FAIL or (check.status is Status.WARN and verdict.config.strict
+        if check.status is Status.FAIL or (check.status is Status.WARN and verdict.target.strict
                                            and not check.ignored):
             ET.SubElement(case, "failure", {"message": outcome.message,
                                             "type": check.status.value}).text = body
@@ -155,7 +156,7 @@ def to_tap(verdict: Verdict) -> str:
     for number, check in enumerate(verdict.checks, start=1):
         outcome = check.outcome
         ok = check.status in (Status.PASS, Status.SKIPPED) or (
-            check.status is Status.WARN and not (verdict.config.strict and not check.ignored))
+            check.status is Status.WARN and not (verdict.target.strict and not check.ignored))
         line = f"{'ok' if ok else 'not ok'} {number} - {check.name}"
         if check.status is Status.SKIPPED:
             line += f" # SKIP {_one_line(outcome.message)}"
@@ -173,9 +174,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("#", "").split())
 
 
-def render_stdout(verdict: Verdict, *, color: bool = False) -> str:
+def render_stdout(verdict: Verdict, form: str, *, color: bool = False) -> str:
     """What stdout carries for --format."""
-    match verdict.config.format:
+    match form:
         case "json":
             return to_json(verdict, compact=True)
         case "junit":

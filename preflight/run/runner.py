@@ -15,11 +15,12 @@ from typing import Any
 
 import tenacity
 
-from preflight.checks.base import Check, Context
 from preflight.config import Config
 from preflight.core.redact import describe_exception
+from preflight.core.result import CheckResult, Outcome, Status
 from preflight.observe.errors import Transient
-from preflight.report.verdict import CheckResult, Outcome, Status
+from preflight.run.check import Check
+from preflight.run.context import Context
 from preflight.run.retry import Backoff, Cancelled, retrying
 
 WAKE_SLICE = 0.25

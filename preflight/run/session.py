@@ -11,14 +11,15 @@ import gc
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from preflight import checks
-from preflight.checks.base import Context
 from preflight.config import Config
-from preflight.report.verdict import CheckResult, Outcome, Scrub, Status, Verdict
+from preflight.core.result import CheckResult, Outcome, Scrub, Status
+from preflight.core.verdict import Verdict
+from preflight.run.check import Check
+from preflight.run.context import Context
 from preflight.run.retry import Backoff
 from preflight.run.runner import Runner
 
@@ -45,6 +46,7 @@ class Session:
     def __init__(
         self,
         config: Config,
+        checks: Callable[[], Sequence[Check]],
         log: Any,
         cancel: threading.Event,
         *,
@@ -58,6 +60,7 @@ class Session:
     ) -> None:
         """`deadline` bounds everything; `round_budget` bounds one round when there is none."""
         self.config = config
+        self.checks = checks  # fresh instances of every check, for one round
         self.log = log
         self.cancel = cancel
         self.started = started
@@ -76,17 +79,17 @@ class Session:
 
     def _verdict(self, results: list[CheckResult], started: float) -> Verdict:
         shown = tuple(r.softened() if r.name in self.config.ignore else r for r in results)
-        verdict = Verdict(self.config, shown, wall_clock_of(started), datetime.now(UTC),
+        verdict = Verdict(self.config.target(), shown, wall_clock_of(started), datetime.now(UTC),
                           interrupted_by=self.interrupted())
         return verdict if self.scrub is None else verdict.scrubbed(self.scrub)
 
-    def _deselected(self) -> dict[str, CheckResult]:
+    def _deselected(self, checks: Sequence[Check]) -> dict[str, CheckResult]:
         """--only / --skip: the checks left out appear as skipped, with the reason."""
         chosen = self.config.selected
         return {check.name: CheckResult(check.name, Outcome(
                     Status.SKIPPED, f"not selected ({self.config.deselected_by})"), 0, 0,
                     phase=check.phase)
-                for check in checks.REGISTRY if check.name not in chosen}
+                for check in checks if check.name not in chosen}
 
     def in_progress(self) -> Verdict | None:
         """The verdict so far while a round runs (None before the first round starts)."""
@@ -98,8 +101,9 @@ class Session:
         self.rounds += 1
         round_started = time.monotonic()
         deadline = min(self.deadline, round_started + self.round_budget)
-        previous = self._deselected() | ({} if everything else self._kept)
-        self.runner = Runner(self.config, checks.fresh(), deadline=deadline, cancel=self.cancel,
+        checks = self.checks()
+        previous = self._deselected(checks) | ({} if everything else self._kept)
+        self.runner = Runner(self.config, checks, deadline=deadline, cancel=self.cancel,
                              log=self.log, ctx=self.ctx, backoff=self.backoff,
                              previous=previous, quiet=self.rounds > 1,
                              on_change=self.on_change)

@@ -1,19 +1,14 @@
-"""Deep probes: what the engines would build for a route or variable, and whether it answers.
+"""What the engines build for a route or a backend-selecting variable: the probe's target.
 
-Each backend has a module here with two pure functions and one thin I/O function:
-
-- `target(subject, environ) -> Endpoint | Finding` derives exactly what the engines would
-  build (the same config keys, environment stand-ins and defaults). A missing or unusable
-  key is a `Finding` naming the key, never a probe.
-- `observe(endpoint, timeout, shared) -> Observation` makes the one read-only call, through
-  `preflight.observe.<backend>` (thin I/O that imports its client only when called);
-- `judge(endpoint, observation) -> ProbeResult`: pass, fail with a fix, or transient.
+Each backend has a module here with `target(subject, environ) -> Endpoint | Unbuildable`:
+exactly what the engines would build (the same config keys, environment stand-ins and
+defaults). A missing or unusable key is an `Unbuildable` naming the key, never a probe.
 
 Endpoints are hashable and compare by what identifies the thing probed (so seventeen
 Firestore routes in one project are one probe); their secret-free `where` phrase ("the
-`host`/`port` of its config") does not take part in that identity. Nothing in this
-package renders a config value: hosts, passwords, keys and connection strings stay inside
-the endpoint, whose repr is its `where`.
+`host`/`port` of its config") does not take part in that identity. Nothing here renders a
+config value: hosts, passwords, keys and connection strings stay inside the endpoint,
+whose repr is its `where`.
 """
 
 from __future__ import annotations
@@ -21,23 +16,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from types import ModuleType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar
 
-T = TypeVar("T")
-
-# Normalised backend type -> the module with its target and judge.
-BACKENDS: Mapping[str, str] = {
-    "redis": "preflight.contract.targets.redis",
-    "s3": "preflight.contract.targets.s3",
-    "firestore": "preflight.contract.targets.firestore",
-    "dynamodb": "preflight.contract.targets.dynamodb",
-    "gcs": "preflight.contract.targets.gcs",
-    "azure_blob": "preflight.contract.targets.azure_blob",
-    "cosmos": "preflight.contract.targets.cosmos",
-    "bigquery": "preflight.contract.targets.bigquery",
-}
+# Normalised backend type -> the module that knows what the engines build for it.
+BACKENDS = ("redis", "s3", "firestore", "dynamodb", "gcs", "azure_blob", "cosmos", "bigquery")
 
 
 @dataclass(frozen=True)
@@ -60,17 +42,6 @@ class ProbeSubject:
         return self.kind == self.origin
 
 
-class Shared(Protocol):
-    """Clients built once per run and shared between probes (Context.shared), and the call
-    timeout they are built with: the configured attempt timeout, as for every check."""
-
-    client_timeout: float
-
-    def __call__(self, key: str, factory: Callable[[], T]) -> T: ...
-
-    def aws_session(self) -> Any: ...
-
-
 @dataclass(frozen=True, repr=False)
 class Endpoint:
     """What one probe reaches. Subclasses add the identifying fields, all hidden from repr."""
@@ -85,66 +56,23 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
-class Finding:
-    """The engines would fail before any call: nothing to probe."""
+class Unbuildable:
+    """The engines would fail before any call (a key missing or unusable): nothing to probe."""
 
     message: str
     fix: str
 
 
-class Answer(StrEnum):
-    PASS = "pass"  # noqa: S105 - an answer, not a password
-    FAIL = "fail"
-    TRANSIENT = "transient"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    answer: Answer
-    message: str  # secret-free: says what the engines' client met, and where
-    fix: str | None = None
-
-
-def passed(message: str) -> ProbeResult:
-    return ProbeResult(Answer.PASS, message)
-
-
-def failed(message: str, fix: str) -> ProbeResult:
-    return ProbeResult(Answer.FAIL, message, fix)
-
-
-def transient(message: str, fix: str | None = None) -> ProbeResult:
-    return ProbeResult(Answer.TRANSIENT, message, fix)
-
-
-class Backend(Protocol):
-    def target(self, subject: ProbeSubject, environ: Mapping[str, str]) -> Endpoint | Finding:
-        ...
-
-    def observe(self, endpoint: Any, timeout: float, shared: Shared) -> Any: ...
-
-    def judge(self, endpoint: Any, observation: Any) -> ProbeResult: ...
-
-
-def backend(name: str) -> Backend | None:
-    """The backend's module, imported on first use; None when it has no probe."""
-    module_name = BACKENDS.get(name)
-    if module_name is None:
-        return None
-    module: ModuleType = importlib.import_module(module_name)
-    return module
-
-
 # ------------------------------------------------------------ reading config values
 
-def text(config: Mapping[str, Any], key: str) -> str | Finding | None:
+def text(config: Mapping[str, Any], key: str) -> str | Unbuildable | None:
     """A config string the engines read with `config.get(key)` and treat as unset if falsy."""
     value = config.get(key)
     if not value:
         return None
     if not isinstance(value, str):
-        return Finding(f"`{key}` in its config is not a string",
-                       f"set `{key}` in the route's config to a string")
+        return Unbuildable(f"`{key}` in its config is not a string",
+                           f"set `{key}` in the route's config to a string")
     return value
 
 
@@ -154,10 +82,10 @@ def env_text(environ: Mapping[str, str], name: str) -> str | None:
 
 
 def key_or_variable(config: Mapping[str, Any], key: str, environ: Mapping[str, str],
-                    variable: str) -> tuple[str, str] | Finding | None:
+                    variable: str) -> tuple[str, str] | Unbuildable | None:
     """`config[key]`, else the variable: (value, where it came from), or None for neither."""
     value = text(config, key)
-    if isinstance(value, Finding):
+    if isinstance(value, Unbuildable):
         return value
     if value is not None:
         return value, f"`{key}` of its config"
@@ -167,35 +95,13 @@ def key_or_variable(config: Mapping[str, Any], key: str, environ: Mapping[str, s
 
 # ------------------------------------------------------------ REST backends
 
-@dataclass(frozen=True)
-class HttpObservation:
-    """One REST call's answer: the status and the API's error reason token, never a body."""
 
-    status: int  # 0: no HTTP answer at all
-    reason: str | None = None  # e.g. notFound, accessDenied, Unauthorized
-    transport_error: str | None = None  # the class of the error when there was no answer
-    no_credentials: bool = False  # Application Default Credentials could not be found
-    credentials_refused: bool = False  # the token endpoint refused them
+Target = Callable[["ProbeSubject", Mapping[str, str]], "Endpoint | Unbuildable"]
 
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def http_trouble(service: str, where: str, seen: HttpObservation) -> ProbeResult | None:
-    """What every REST probe says alike: no answer, no credentials, retryable statuses."""
-    if seen.no_credentials:
-        return failed(f"no Google credentials to reach {where}",
-                      "provide Application Default Credentials (Workload Identity on GKE, "
-                      "the service account on Cloud Run, or GOOGLE_APPLICATION_CREDENTIALS)")
-    if seen.credentials_refused:
-        return failed(f"the token endpoint refused the credentials for {where}",
-                      "issue new credentials for the workload's service account")
-    if seen.status == 0:
-        return transient(f"no answer from {service} for {where} ({seen.transport_error})",
-                         "check that the endpoint is up and reachable from this pod")
-    if seen.status in RETRY_STATUSES:
-        return transient(f"{service} answered {seen.status} for {where}")
-    if seen.status == 401:
-        return failed(f"{service} rejected the credentials for {where} (401)",
-                      "check the workload's credentials or key")
-    return None
+def target_of(backend: str) -> Target | None:
+    """The backend's `target`, its module imported on first use; None without a probe."""
+    if backend not in BACKENDS:
+        return None
+    found: Target = importlib.import_module(f"{__name__}.{backend}").target
+    return found

@@ -14,18 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from preflight.contract.targets import (
-    Endpoint,
-    Finding,
-    HttpObservation,
-    ProbeResult,
-    ProbeSubject,
-    Shared,
-    env_text,
-    failed,
-    http_trouble,
-    passed,
-)
+from preflight.contract.targets import Endpoint, ProbeSubject, Unbuildable, env_text
 
 API_ROOT = "https://bigquery.googleapis.com"
 DEFAULT_DATASET = "nexus_events"
@@ -42,14 +31,7 @@ class BigQueryEndpoint(Endpoint):
     emulator: bool = False
 
 
-@dataclass(frozen=True)
-class TableObservation:
-    table: HttpObservation
-    dataset: HttpObservation | None = None  # asked only when the table was not found
-    no_project: bool = False
-
-
-def target(subject: ProbeSubject, environ: Mapping[str, str]) -> BigQueryEndpoint | Finding:
+def target(subject: ProbeSubject, environ: Mapping[str, str]) -> BigQueryEndpoint | Unbuildable:
     dataset = env_text(environ, "NEXUS_BQ_DATASET")
     table = env_text(environ, "NEXUS_BQ_TABLE")
     project = env_text(environ, "GOOGLE_CLOUD_PROJECT") or env_text(environ, "GCLOUD_PROJECT")
@@ -65,62 +47,3 @@ def target(subject: ProbeSubject, environ: Mapping[str, str]) -> BigQueryEndpoin
                             emulator=emulator is not None, where=where)
 
 
-def observe(endpoint: BigQueryEndpoint, timeout: float, shared: Shared) -> TableObservation:
-    from urllib.parse import quote
-
-    from google.auth.exceptions import DefaultCredentialsError
-
-    from preflight.observe import rest
-
-    credentials, project = None, endpoint.project
-    if not endpoint.emulator:
-        try:
-            credentials, adc_project = shared("google.rest.credentials", rest.google_credentials)
-        except DefaultCredentialsError:
-            return TableObservation(HttpObservation(0, no_credentials=True))
-        project = project or adc_project
-    if not project:
-        return TableObservation(HttpObservation(0), no_project=True)
-    session = rest.google_session(credentials)
-    dataset_url = (f"{endpoint.api_root}/bigquery/v2/projects/{quote(project, safe='')}"
-                   f"/datasets/{quote(endpoint.dataset, safe='')}")
-    table = rest.get(session, f"{dataset_url}/tables/{quote(endpoint.table, safe='')}",
-                     timeout, params={"fields": "id"})
-    if table.status != 404:
-        return TableObservation(table)
-    return TableObservation(table, rest.get(session, dataset_url, timeout,
-                                            params={"fields": "id"}))
-
-
-def judge(endpoint: BigQueryEndpoint, seen: TableObservation) -> ProbeResult:
-    where = endpoint.where
-    if seen.no_project:
-        return failed(f"no project for the {where}: neither GOOGLE_CLOUD_PROJECT nor the "
-                      "credentials name one",
-                      "set GOOGLE_CLOUD_PROJECT (the BigQuery client does not read "
-                      "GCP_PROJECT_ID), or use credentials that carry a project")
-    answer = seen.table
-    if answer.status == 404 and seen.dataset is not None and seen.dataset.status == 200:
-        return failed(f"the {where} does not exist (its dataset does)",
-                      "create the table, or fix NEXUS_BQ_TABLE")
-    if answer.status == 404 and seen.dataset is not None and seen.dataset.status == 404:
-        return failed(f"the dataset of the {where} does not exist",
-                      "create the dataset and the table, or fix NEXUS_BQ_DATASET / the project")
-    if answer.status == 404 and seen.dataset is not None:
-        answer = seen.dataset
-    trouble = http_trouble("BigQuery", f"the {where}", answer)
-    if trouble:
-        return trouble
-    if answer.status == 200:
-        return passed(f"the {where} exists")
-    if answer.status == 403:
-        return failed(f"this principal may not read the {where} (403"
-                      f"{', ' + answer.reason if answer.reason else ''})",
-                      "grant the workload's service account roles/bigquery.dataEditor on the "
-                      "dataset (the engines insert rows) and enable the BigQuery API")
-    if answer.status == 404:
-        return failed(f"the {where} does not exist",
-                      "create the dataset and the table, or fix NEXUS_BQ_DATASET / "
-                      "NEXUS_BQ_TABLE / the project")
-    return failed(f"BigQuery answered {answer.status} for the {where}",
-                  "check the project, dataset and table names and the credentials")

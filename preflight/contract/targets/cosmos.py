@@ -21,19 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from preflight.contract.targets import (
-    Endpoint,
-    Finding,
-    HttpObservation,
-    ProbeResult,
-    ProbeSubject,
-    Shared,
-    env_text,
-    failed,
-    http_trouble,
-    passed,
-    text,
-)
+from preflight.contract.targets import Endpoint, ProbeSubject, Unbuildable, env_text, text
 
 EVENT_SPINE_KINDS = frozenset({"chat_store", "event_spine"})
 DATABASE_DEFAULTS = {"chat_store": "chat_store", "event_spine": "event_spine",
@@ -51,58 +39,52 @@ class CosmosEndpoint(Endpoint):
     container: str | None = None  # an engines' constant, not config
 
 
-@dataclass(frozen=True)
-class CosmosObservation:
-    database: HttpObservation
-    container: HttpObservation | None = None  # read only when the database exists
-
-
 def _account(subject: ProbeSubject, environ: Mapping[str, str]
-             ) -> tuple[str, str, str] | Finding:
+             ) -> tuple[str, str, str] | Unbuildable:
     """(endpoint, key, where they came from)."""
     endpoint = text(subject.config, "endpoint")
     key = text(subject.config, "key")
     for value in (endpoint, key):
-        if isinstance(value, Finding):
+        if isinstance(value, Unbuildable):
             return value
-    assert not isinstance(endpoint, Finding)
-    assert not isinstance(key, Finding)
+    assert not isinstance(endpoint, Unbuildable)
+    assert not isinstance(key, Unbuildable)
     if endpoint and key:
         return endpoint, key, "`endpoint`/`key` of its config"
     if subject.kind in EVENT_SPINE_KINDS:
-        return Finding(f"no {'`key`' if endpoint else '`endpoint`'} in its config (the "
-                       "engines' event store reads no variable for it)",
-                       "set `endpoint` and `key` in the route's config")
+        return Unbuildable(f"no {'`key`' if endpoint else '`endpoint`'} in its config (the "
+                           "engines' event store reads no variable for it)",
+                           "set `endpoint` and `key` in the route's config")
     endpoint = env_text(environ, "AZURE_COSMOSDB_ENDPOINT")
     key = env_text(environ, "AZURE_COSMOSDB_KEY")
     if not endpoint or not key:
-        return Finding("no `endpoint`/`key` in its config, and AZURE_COSMOSDB_ENDPOINT/"
-                       "AZURE_COSMOSDB_KEY are not both set",
-                       "set `endpoint` and `key` in the route's config, or both variables")
+        return Unbuildable("no `endpoint`/`key` in its config, and AZURE_COSMOSDB_ENDPOINT/"
+                           "AZURE_COSMOSDB_KEY are not both set",
+                           "set `endpoint` and `key` in the route's config, or both variables")
     return endpoint, key, "AZURE_COSMOSDB_ENDPOINT/AZURE_COSMOSDB_KEY"
 
 
-def target(subject: ProbeSubject, environ: Mapping[str, str]) -> CosmosEndpoint | Finding:
+def target(subject: ProbeSubject, environ: Mapping[str, str]) -> CosmosEndpoint | Unbuildable:
     account = _account(subject, environ)
-    if isinstance(account, Finding):
+    if isinstance(account, Unbuildable):
         return account
     url, key, source = account
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return Finding(f"the Cosmos endpoint in {source} is not an https:// URL",
-                       "set it to the account's URI, https://ACCOUNT.documents.azure.com:443/")
+        return Unbuildable(f"the Cosmos endpoint in {source} is not an https:// URL",
+                           "set it to the account's URI, https://ACCOUNT.documents.azure.com:443/")
     try:
         base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError):
-        return Finding(f"the Cosmos key in {source} is not a base64 key",
-                       "set it to the account's primary or secondary key")
+        return Unbuildable(f"the Cosmos key in {source} is not a base64 key",
+                           "set it to the account's primary or secondary key")
     default = DATABASE_DEFAULTS.get(subject.kind, DEFAULT_DATABASE)
     if "database" in subject.config:
         database = subject.config["database"]
         if not isinstance(database, str) or not database:
-            return Finding("`database` in its config is not a database name",
-                           "set `database` in the route's config, or remove it for the "
-                           f"default {default}")
+            return Unbuildable("`database` in its config is not a database name",
+                               "set `database` in the route's config, or remove it for the "
+                               f"default {default}")
         database_phrase = "the database in `database` of its config"
     else:
         database, database_phrase = default, f"database {default} (the engines' default)"
@@ -112,30 +94,3 @@ def target(subject: ProbeSubject, environ: Mapping[str, str]) -> CosmosEndpoint 
                           where=f"{database_phrase}{container_phrase} of the account in {source}")
 
 
-def observe(endpoint: CosmosEndpoint, timeout: float, shared: Shared) -> CosmosObservation:
-    from preflight.observe import cosmos
-
-    return cosmos.read(endpoint, timeout)
-
-
-def judge(endpoint: CosmosEndpoint, seen: CosmosObservation) -> ProbeResult:
-    where = endpoint.where
-    answer = seen.database if seen.container is None else seen.container
-    trouble = http_trouble("Cosmos DB", where, answer)
-    if trouble:
-        return trouble
-    if answer.status == 200:
-        return passed(f"{where}: it exists and the key reads it")
-    if answer.status == 404 and seen.container is None:
-        return failed(f"{where}: the database does not exist",
-                      "create the database, or fix `database` in the route's config")
-    if answer.status == 404:
-        return failed(f"{where}: the container {endpoint.container} does not exist",
-                      f"create the container {endpoint.container} in that database")
-    if answer.status == 403:
-        return failed(f"{where}: access forbidden (403"
-                      f"{', ' + answer.reason if answer.reason else ''})",
-                      "allow this pod through the account's firewall / private endpoint, and "
-                      "check the key")
-    return failed(f"{where}: Cosmos DB answered {answer.status}",
-                  "check the endpoint, the key and the database")

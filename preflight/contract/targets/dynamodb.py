@@ -18,18 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from preflight.contract.targets import (
-    Endpoint,
-    Finding,
-    ProbeResult,
-    ProbeSubject,
-    Shared,
-    env_text,
-    failed,
-    passed,
-    text,
-    transient,
-)
+from preflight.contract.targets import Endpoint, ProbeSubject, Unbuildable, env_text, text
 
 DEFAULT_TABLE = "tabular_store"
 TABLE_DEFAULTS = {"chat_store": "chat_store", "event_spine": "event_spine",
@@ -43,8 +32,6 @@ EVENT_SPINE_STRINGS = frozenset({"event_id", "tenant_id", "mode", "timestamp", "
 PK_SK = (("pk", "HASH"), ("sk", "RANGE"))
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
-_CODE = re.compile(r"[A-Za-z0-9.]{1,60}")
-SERVING = ("ACTIVE", "UPDATING")
 
 
 @dataclass(frozen=True, repr=False)
@@ -56,41 +43,30 @@ class DynamoEndpoint(Endpoint):
     schema: str = field(default="pk_sk", compare=False)  # or "event_spine"
 
 
-@dataclass(frozen=True)
-class TableObservation:
-    http_status: int  # 200, or the status of the refusal
-    status: str | None = None  # TableStatus
-    key_schema: tuple[tuple[str, str], ...] = ()  # (attribute, HASH | RANGE)
-    attribute_types: Mapping[str, str] = field(default_factory=dict)
-    indexes: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    error_code: str | None = None
-    no_credentials: bool = False
-
-
-def target(subject: ProbeSubject, environ: Mapping[str, str]) -> DynamoEndpoint | Finding:
+def target(subject: ProbeSubject, environ: Mapping[str, str]) -> DynamoEndpoint | Unbuildable:
     config = subject.config
     table = text(config, "table_name")
     region = text(config, "region")
     for value in (table, region):
-        if isinstance(value, Finding):
+        if isinstance(value, Unbuildable):
             return value
-    assert not isinstance(table, Finding)
-    assert not isinstance(region, Finding)
+    assert not isinstance(table, Unbuildable)
+    assert not isinstance(region, Unbuildable)
     default_table = TABLE_DEFAULTS.get(subject.kind, DEFAULT_TABLE)
     if table is None:
         table_phrase = f"table {default_table} (the engines' default)"
         table = default_table
     elif not _TABLE_NAME.fullmatch(table):
-        return Finding("`table_name` in its config is not a DynamoDB table name",
-                       "set `table_name` to 3-255 letters, digits, '_', '-' or '.'")
+        return Unbuildable("`table_name` in its config is not a DynamoDB table name",
+                           "set `table_name` to 3-255 letters, digits, '_', '-' or '.'")
     else:
         table_phrase = "the table in `table_name` of its config"
     if region is None:
         region_phrase = f"in {DEFAULT_REGION} (the engines' default)"
         region = DEFAULT_REGION
     elif not _REGION.fullmatch(region):
-        return Finding("`region` in its config is not an AWS region name",
-                       "set `region` in the route's config to a region such as us-west-2")
+        return Unbuildable("`region` in its config is not an AWS region name",
+                           "set `region` in the route's config to a region such as us-west-2")
     else:
         region_phrase = "in the `region` of its config"
     return DynamoEndpoint(
@@ -101,71 +77,3 @@ def target(subject: ProbeSubject, environ: Mapping[str, str]) -> DynamoEndpoint 
         where=f"{table_phrase} {region_phrase}")
 
 
-def observe(endpoint: DynamoEndpoint, timeout: float, shared: Shared) -> TableObservation:
-    from preflight.observe import dynamodb
-
-    client = shared(f"dynamodb.client:{endpoint.region}:{endpoint.endpoint_url}",
-                    lambda: dynamodb.make_client(endpoint.region, endpoint.endpoint_url,
-                                                 shared.aws_session()))
-    return dynamodb.describe_table(client, endpoint.table)
-
-
-def _schema_problem(endpoint: DynamoEndpoint, seen: TableObservation) -> str | None:
-    keys = ", ".join(f"{name} ({role}, {seen.attribute_types.get(name, '?')})"
-                     for name, role in seen.key_schema) or "none"
-    if endpoint.schema == "pk_sk":
-        if seen.key_schema != PK_SK or any(seen.attribute_types.get(name) != "S"
-                                           for name, _ in PK_SK):
-            return (f"its keys are {keys}; the engines write string `pk` (HASH) and `sk` "
-                    "(RANGE)")
-        return None
-    strings = [name for name, _ in seen.key_schema
-               if name in EVENT_SPINE_STRINGS and seen.attribute_types.get(name) == "S"]
-    if len(strings) != len(seen.key_schema) or not seen.key_schema:
-        return (f"its keys are {keys}; the engines' events carry only string keys such as "
-                "event_id")
-    index = seen.indexes.get(EVENT_SPINE_INDEX)
-    if not index or index[0] != (EVENT_SPINE_INDEX, "HASH"):
-        return (f"it has no global secondary index {EVENT_SPINE_INDEX} keyed by "
-                f"{EVENT_SPINE_INDEX}, which the engines query")
-    return None
-
-
-def judge(endpoint: DynamoEndpoint, seen: TableObservation) -> ProbeResult:
-    where = endpoint.where
-    if seen.no_credentials:
-        return failed("no AWS credentials found",
-                      "provide AWS credentials: IRSA / web identity on EKS, or "
-                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret")
-    if seen.http_status == 200:
-        if seen.status == "CREATING":
-            return transient(f"{where} is still being created")
-        if seen.status not in SERVING:
-            return failed(f"{where} is {seen.status}, not ACTIVE",
-                          "restore or recreate the table")
-        problem = _schema_problem(endpoint, seen)
-        if problem:
-            return failed(f"{where} exists, but {problem}",
-                          "create the table with the key schema the engines write, or route "
-                          "the kind to one that has it")
-        return passed(f"{where} exists with the keys the engines use")
-    code = seen.error_code if seen.error_code and _CODE.fullmatch(seen.error_code) else None
-    if code == "ResourceNotFoundException":
-        return failed(f"{where} does not exist",
-                      "create the table in that region (string pk HASH, sk RANGE for tabular "
-                      "stores), or fix `table_name` / `region` in the route's config")
-    if code == "AccessDeniedException":
-        return failed(f"this principal may not describe {where}",
-                      "allow dynamodb:DescribeTable (and the engines' item calls) on the table "
-                      "for the workload's role")
-    if code in ("UnrecognizedClientException", "InvalidSignatureException",
-                "ExpiredTokenException", "IncompleteSignature", "InvalidClientTokenId"):
-        return failed(f"AWS rejected the credentials when describing {where} ({code})",
-                      "check the workload's AWS credentials")
-    shown = f" {code}" if code and code != str(seen.http_status) else ""
-    if seen.http_status == 403:
-        return failed(f"AWS refused to describe {where} (403{shown})",
-                      "check the workload's AWS credentials, and allow dynamodb:DescribeTable "
-                      "(and the engines' item calls) on the table")
-    return failed(f"DescribeTable on {where} answered {seen.http_status}{shown}",
-                  "check the table, the region and the credentials")

@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from preflight.contract.profile import Profile
-
-from preflight.observe.web_identity import WebIdentity
+from preflight.config import web_identity
+from preflight.config.web_identity import WebIdentity
+from preflight.contract.lookups import Located, lookups, request_time_scopes
+from preflight.contract.profile import DEFAULT_PROFILE, Profile, ProfileError, env_variables, load
+from preflight.core.errors import ConfigError
+from preflight.core.scope import Scope
+from preflight.core.verdict import Target
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPT_TIMEOUT = 5.0
@@ -34,17 +36,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS",
                           "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-
-
-class ConfigError(Exception):
-    """A value preflight cannot work with: exit 2, one line naming where it came from."""
-
-    def __init__(self, where: str, expected: str, got: str | None = None) -> None:
-        self.where = where
-        self.expected = expected
-        self.got = got
-        shown = "" if got is None else f" (got {_show(got)})"
-        super().__init__(f"{where}: expected {expected}{shown}")
 
 
 class ProfileUnusable(ConfigError):
@@ -73,22 +64,7 @@ class Raw:
     where: str  # "--timeout", "PREFLIGHT_TIMEOUT" or "default"
 
 
-@dataclass(frozen=True, order=True)
-class Scope:
-    tenant: str
-    env: str
-    project: str | None = None
-
-    @property
-    def label(self) -> str:
-        parts = (self.tenant, self.env) if self.project is None else (
-            self.tenant, self.env, self.project)
-        return "/".join(parts)
-
-
 def default_profile() -> Profile:
-    from preflight.contract.profile import DEFAULT_PROFILE, load
-
     return load(DEFAULT_PROFILE)
 
 
@@ -140,15 +116,24 @@ class Config:
                      if env not in envs}
         return applied, unmatched
 
+    def lookups(self) -> list[Located]:
+        """Every (kind, scope) the engines will look up with this configuration."""
+        return lookups(self.profile, self.scopes, self.kinds, self.serving_scopes)
+
+    def request_time_scopes(self) -> dict[Scope, tuple[str, ...]]:
+        return request_time_scopes(self.profile, self.serving_scopes)
+
+    def target(self) -> Target:
+        """What the verdict says was checked."""
+        return Target(self.project, self.database, self.bucket, self.collection,
+                      tuple(scope.label for scope in self.scopes), self.kinds,
+                      tuple(scope.label for scope in self.serving_scopes), self.profile.name,
+                      self.emulator_host is not None, self.strict)
+
     def every_scope(self) -> tuple[Scope, ...]:
         """Every scope a route is read at: start-up, serving, and the kinds' fixed scopes."""
         fixed = tuple(self.profile.fixed_scopes())
         return tuple(dict.fromkeys((*self.scopes, *self.serving_scopes, *fixed)))
-
-
-def _show(value: str, limit: int = 60) -> str:
-    text = value if len(value) <= limit else value[: limit - 1] + "…"
-    return repr(text)
 
 
 def _printable(text: str) -> bool:
@@ -346,8 +331,6 @@ def select(raw: Mapping[str, Raw], known: Sequence[str]) -> tuple[tuple[str, ...
 
 def load_profile(raw: Raw | None) -> Profile:
     """The profile named by --profile / PREFLIGHT_PROFILE (a built-in name or a file)."""
-    from preflight.contract.profile import DEFAULT_PROFILE, ProfileError, load
-
     reference = DEFAULT_PROFILE if raw is None or not raw.value else raw.value
     assert isinstance(reference, str)
     try:
@@ -386,15 +369,11 @@ def parse_serving_scopes(raw: Raw | None) -> tuple[Scope, ...]:
     return tuple(dict.fromkeys(scopes))
 
 
-def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
+def build(raw: Mapping[str, Raw], environ: Mapping[str, str], check_names: Sequence[str], *,
           formats: Sequence[str] = FORMATS) -> Config:
     """Turn the command line layer's raw strings into a validated Config, or raise ConfigError.
 
     `formats`: what --format accepts for this command (`audit` has its own)."""
-    from preflight.checks import NAMES
-    from preflight.contract.profile import env_variables
-    from preflight.observe import web_identity
-
     profile = load_profile(raw.get("profile"))
     raw = from_profile(raw, profile)
     scopes = tuple(parse_scope(item, raw["scopes"].where) for item in split_list(
@@ -413,7 +392,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
         raise ConfigError(raw["collection"].where, "a top-level collection id without '/'",
                           collection)
     termination = raw["termination_log"]
-    selected, deselected_by = select(raw, NAMES)
+    selected, deselected_by = select(raw, check_names)
     extra_envs = split_list(raw["extra_envs"], "env names") if "extra_envs" in raw else ()
     by_env = {env: frozenset(names) for env, names in profile.refused_by_env.items()}
     for env, names in (parse_disallow_in(raw["disallow_in"], profile.envs, extra_envs)
@@ -446,7 +425,7 @@ def build(raw: Mapping[str, Raw], environ: Mapping[str, str], *,
         log_level=parse_choice(raw["log_level"], LOG_LEVELS),
         engines_env={name: environ.get(name) for name in env_variables(profile)},
         emulator_host=environ.get("FIRESTORE_EMULATOR_HOST") or None,
-        ignore=(parse_check_names(raw["ignore"], NAMES, allow_all=True) if "ignore" in raw
+        ignore=(parse_check_names(raw["ignore"], check_names, allow_all=True) if "ignore" in raw
                 else frozenset()),
         selected=selected,
         deselected_by=deselected_by,

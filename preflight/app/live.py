@@ -10,8 +10,8 @@ import threading
 import time
 from typing import Any, TextIO
 
+from preflight.core.result import CheckResult
 from preflight.report.text import COLORS, MARKS, paint
-from preflight.report.verdict import CheckResult
 from preflight.run.runner import Progress
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
