@@ -35,6 +35,7 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check preflight tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: venv lint tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -91,7 +91,7 @@ def test_redis_unusable_config_is_a_finding_naming_the_key(config: dict[str, Any
                                                            key: str) -> None:
     found = finding(redis.target(route("chat_bus", "redis", config), {}))
     assert key in found.message
-    assert found.remediation
+    assert found.fix
 
 
 def test_redis_chat_bus_variable_uses_the_engines_defaults() -> None:
@@ -165,15 +165,15 @@ def test_s3_findings_name_the_key_not_the_value() -> None:
     none = finding(s3.target(route("object_store", "s3", {}), {}))
     assert "`bucket`" in none.message and "RAW_BUCKET" in none.message
     bad = finding(s3.target(route("object_store", "s3", {"bucket": "s3://Bad_Name"}), {}))
-    assert "`bucket`" in bad.message and "Bad_Name" not in bad.message + bad.remediation
+    assert "`bucket`" in bad.message and "Bad_Name" not in bad.message + bad.fix
     assert "`bucket`" in finding(s3.target(route("o", "s3", {"bucket": 7}), {})).message
 
 
 @pytest.mark.parametrize(("status", "bucket_region", "client_region", "answer", "text"), [
     (200, None, "us-east-1", "pass", "exists and is readable"),
-    (200, "eu-west-1", "us-east-1", "pass", "every call is redirected"),
+    (200, "eu-west-1", "us-east-1", "pass", "follows S3's redirect"),
     (404, None, "us-east-1", "fail", "does not exist"),
-    (403, None, "us-east-1", "fail", "may not read it (403)"),
+    (403, None, "us-east-1", "fail", "may not read it (403"),
     (301, "eu-west-1", "us-east-1", "fail", "is in region eu-west-1, not us-east-1"),
     (400, None, "us-east-1", "fail", "answered 400"),
 ])
@@ -191,7 +191,7 @@ def test_s3_judge_tells_404_403_and_region_apart(status: int, bucket_region: str
 def test_s3_judge_without_credentials() -> None:
     target = endpoint(s3.target(route("o", "s3", {"bucket": "b-bucket"}), {}))
     seen = BucketObservation("b-bucket", 0, "NoCredentials", None, None, "e", True)
-    assert judge_of("s3")(target, answer_of(seen)) == "fail"
+    assert answer_of(judge_of("s3")(target, seen)) == "fail"
 
 
 # ------------------------------------------------------------------------------- firestore
@@ -528,7 +528,7 @@ def test_a_variable_without_an_endpoint_is_left_to_env_backends() -> None:
     assert (subject.kind, why) == ("CHAT_BUS_BACKEND",
                                    "REDIS_PORT is not a port number (see env.backends)")
     route_subject = route("chat_bus", "redis", {"host": "h", "port": "six"})
-    assert [f.message for _, f in plan([route_subject], {}).findings] == [
+    assert [f.message for _, f in plan([route_subject], {}).unbuildable] == [
         "`port` in its config is not a port number"]
 
 
@@ -644,5 +644,5 @@ def test_findings_carry_no_values() -> None:
     ]
     for target, config, environ in cases:
         found = finding(target(route("notes_store", "x", config), environ))
-        assert planted not in found.message + found.remediation
-        assert planted.upper() not in found.message + found.remediation
+        assert planted not in found.message + found.fix
+        assert planted.upper() not in found.message + found.fix

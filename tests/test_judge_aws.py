@@ -17,8 +17,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
-from preflight.checks import aws_credentials
-from preflight.checks.aws_credentials import endpoint_skip, judge
+from preflight.checks.aws_credentials import endpoint_skip
 from preflight.config.web_identity import (
     DEFAULT_AUDIENCE,
     WebIdentity,
@@ -27,6 +26,8 @@ from preflight.config.web_identity import (
 )
 from preflight.core.errors import ConfigError
 from preflight.core.result import Status
+from preflight.judge import aws as judge_aws
+from preflight.judge.aws import judge
 from preflight.observe import aws
 from preflight.observe.aws import Identity, Refusal
 from preflight.observe.errors import Transient, is_transient
@@ -48,12 +49,12 @@ def client_error(code: str, operation: str, status: int = 403) -> ClientError:
 
 # --------------------------------------------------------------------------- judge
 
-@pytest.mark.parametrize("source", sorted(aws_credentials.SOURCES))
+@pytest.mark.parametrize("source", sorted(judge_aws.SOURCES))
 def test_pass_names_principal_and_source(source: str) -> None:
     outcome = judge(seen(source=source, arn=ARN, account="123456789012"))
     assert outcome.status is Status.PASS
     assert outcome.message.startswith(ARN)
-    assert aws_credentials.SOURCES[source] in outcome.message
+    assert judge_aws.SOURCES[source] in outcome.message
     assert outcome.details["principal"] == ARN
     assert outcome.details["source"] == source
     assert outcome.details["account"] == "123456789012"
@@ -131,11 +132,11 @@ def test_access_denied_shows_the_claims_to_write_the_trust_policy_against() -> N
         assert condition in outcome.remediation
 
 
-@pytest.mark.parametrize("code", sorted(aws_credentials.LOCAL_FIXES))
+@pytest.mark.parametrize("code", sorted(judge_aws.LOCAL_FIXES))
 def test_local_refusals_have_their_own_fix(code: str) -> None:
     outcome = judge(seen(refusal=Refusal(code, "somewhere", "it broke")))
     assert outcome.status is Status.FAIL
-    assert outcome.remediation == aws_credentials.LOCAL_FIXES[code]
+    assert outcome.remediation == judge_aws.LOCAL_FIXES[code]
     assert outcome.message == f"somewhere failed: {code}: it broke"
 
 

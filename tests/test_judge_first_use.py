@@ -6,14 +6,15 @@ from typing import Any
 
 import pytest
 
-from preflight.checks import NAMES, routing_backends, routing_serving
+from preflight.checks import NAMES
 from preflight.config import Config, Raw, Source, build
-from preflight.contract.lookups import Located, request_time_scopes
+from preflight.contract.lookups import Located
 from preflight.contract.profile import load
 from preflight.contract.route_model import RouteDoc
 from preflight.core.findings import Effect
 from preflight.core.result import Status
 from preflight.core.scope import Scope
+from preflight.judge import route_backends, serving
 from tests.seed import route
 
 PROFILE = load("engines")
@@ -25,7 +26,7 @@ def judge_route(kind: str, backend: str, config: dict[str, Any] | None = None,
                 refused: frozenset[str] = frozenset()) -> list[tuple[str, Effect, str]]:
     doc = RouteDoc(f"{kind}-x", route(kind, "t_acme", "prod", "p_main", backend=backend,
                                       config=config or {}))
-    findings = routing_backends.judge_route(PROFILE, PROFILE.kinds[kind],
+    findings = route_backends.judge_route(PROFILE, PROFILE.kinds[kind],
                                             Located(kind, SERVED, "serving"), doc, refused,
                                             environ or {})
     return [(f.code, f.effect, f.message) for f in findings]
@@ -119,7 +120,7 @@ def configure(**values: str | tuple[str, ...]) -> Config:
 
 def test_request_time_scopes_are_the_serving_ones_and_the_fixed_ones() -> None:
     config = configure(serving_scopes=("t_acme/prod/p_main,t_beta/prod/p_x",))
-    scopes = request_time_scopes(config)
+    scopes = config.request_time_scopes()
     assert scopes[SERVED] == PROFILE.kinds_at("serving")
     assert scopes[Scope("t_beta", "prod", "p_x")] == PROFILE.kinds_at("serving")
     assert scopes[Scope("t_system", "dev")] == ("event_stream",)
@@ -141,7 +142,7 @@ def test_serving_findings_warn_and_say_the_requests_fail() -> None:
     scopes = {SERVED: ("object_store", "notes_store")}
     docs = {SERVED: docs_for(route("notes_store", "t_acme", "prod", "p_main",
                                    backend="firestore"))}
-    outcome = routing_serving.judge(PROFILE, scopes, docs, serving=1)
+    outcome = serving.judge(PROFILE, scopes, docs, serving=1)
     assert outcome.status is Status.WARN
     (finding,) = outcome.details["findings"]
     assert finding["code"] == "route_missing"
@@ -153,6 +154,6 @@ def test_serving_findings_warn_and_say_the_requests_fail() -> None:
 def test_with_no_serving_scope_the_pass_says_what_was_not_checked() -> None:
     scope = Scope("t_system", "dev")
     docs = {scope: docs_for(route("event_stream", backend="firestore"))}
-    outcome = routing_serving.judge(PROFILE, {scope: ("event_stream",)}, docs, serving=0)
+    outcome = serving.judge(PROFILE, {scope: ("event_stream",)}, docs, serving=0)
     assert outcome.status is Status.PASS
     assert "no serving scopes given (--serve-scope)" in outcome.message

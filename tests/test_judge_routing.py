@@ -175,7 +175,7 @@ def test_the_fast_path_imports_no_pydantic() -> None:
     """The documents the engines write are judged without importing pydantic (start-up time)."""
     program = (
         "import sys\n"
-        "from preflight.checks.routing_entries import judge_scope\n"
+        "from preflight.judge.routes import judge_scope\n"
         "from preflight.contract.route_model import RouteDoc\n"
         "from tests.harness import ENGINES_KINDS\n"
         "from tests.seed import registry\n"

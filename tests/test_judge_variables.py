@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight.checks import env_backends, env_policy
 from preflight.contract.profile import load
 from preflight.core.result import Status
+from preflight.judge.variables import judge_backend_variables, judge_environment
 
 PROFILE = load("engines")
 Env = Mapping[str, str | None]
@@ -94,7 +94,7 @@ def engines_effects(env: Env) -> dict[str, str]:
 
 def preflight_effects(env: Env) -> dict[str, str]:
     found: dict[str, str] = {}
-    for outcome in (env_policy.judge(PROFILE, env), env_backends.judge(PROFILE, env)):
+    for outcome in (judge_environment(PROFILE, env), judge_backend_variables(PROFILE, env)):
         for violation in outcome.details["violations"]:
             assert violation["variable"] not in found, violation
             found[violation["variable"]] = violation["effect"]
@@ -135,7 +135,7 @@ def env_policy_variables() -> set[str]:
 
 
 def test_the_healthy_start_up_environment_passes() -> None:
-    assert env_policy.judge(PROFILE, HEALTHY).status is Status.PASS
+    assert judge_environment(PROFILE, HEALTHY).status is Status.PASS
 
 
 @pytest.mark.parametrize(("changes", "expected"), [
@@ -173,7 +173,7 @@ def test_start_up_rules(changes: dict[str, str | None], expected: dict[str, str]
 
 
 def test_stricter_rules_carry_their_code_and_reason() -> None:
-    outcome = env_policy.judge(PROFILE, {**HEALTHY, "ROUTING_REGISTRY_BACKEND": None,
+    outcome = judge_environment(PROFILE, {**HEALTHY, "ROUTING_REGISTRY_BACKEND": None,
                                          "RAW_BUCKET": None, "NEXUS_BACKEND": "noop",
                                          "FEATURE_FLAGS_BACKEND": "memory"})
     stricter = {item["code"] for item in outcome.details["stricter_than_engines"]}
@@ -183,14 +183,14 @@ def test_stricter_rules_carry_their_code_and_reason() -> None:
 
 
 def test_an_engines_crash_is_not_listed_as_stricter() -> None:
-    outcome = env_policy.judge(PROFILE, {**HEALTHY, "BUDGET_BACKEND": "memory"})
+    outcome = judge_environment(PROFILE, {**HEALTHY, "BUDGET_BACKEND": "memory"})
     assert outcome.status is Status.FAIL
     assert "stricter_than_engines" not in outcome.details
     assert "the engines will not start" in outcome.message
 
 
 def test_backend_variables_warn_by_default() -> None:
-    outcome = env_backends.judge(PROFILE, {})
+    outcome = judge_backend_variables(PROFILE, {})
     assert outcome.status is Status.WARN
     assert "stricter_than_engines" not in outcome.details
 
@@ -201,33 +201,33 @@ def test_a_durable_set_of_backend_variables_passes() -> None:
            **{name: "firestore" for name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND",
                                              "ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND",
                                              "SEO_BACKEND")}}
-    assert env_backends.judge(PROFILE, env).status is Status.PASS
+    assert judge_backend_variables(PROFILE, env).status is Status.PASS
 
 
 def test_values_that_are_not_backend_names_are_never_echoed() -> None:
     env = {"CHAT_BUS_BACKEND": "redis", "REDIS_PORT": "CANARY-port",
            "MEMORY_BACKEND": "fs", "MEMORY_DIR": ""}
-    outcome = env_backends.judge(PROFILE, env)
+    outcome = judge_backend_variables(PROFILE, env)
     assert "CANARY" not in repr(outcome)
     port = next(v for v in outcome.details["violations"] if v["variable"] == "REDIS_PORT")
     assert port["value"] is None
 
 
 def test_url_credentials_in_a_backend_name_are_not_shown() -> None:
-    outcome = env_policy.judge(PROFILE, {**HEALTHY,
+    outcome = judge_environment(PROFILE, {**HEALTHY,
                                          "NEXUS_BACKEND": "redis://user:CANARY-pw@host"})
     assert "CANARY-pw" not in repr(outcome)
 
 
 def test_every_finding_has_a_fix_and_a_consequence() -> None:
-    for outcome in (env_policy.judge(PROFILE, {}), env_backends.judge(PROFILE, {})):
+    for outcome in (judge_environment(PROFILE, {}), judge_backend_variables(PROFILE, {})):
         for violation in outcome.details["violations"]:
             assert violation["fix"]
             assert violation["consequence"]
 
 
 def test_whitespace_the_engines_keep_is_named_with_its_own_code() -> None:
-    outcome = env_policy.judge(PROFILE, {**HEALTHY, "GCP_PROJECT_ID": "", "GCP_PROJECT": " p"})
+    outcome = judge_environment(PROFILE, {**HEALTHY, "GCP_PROJECT_ID": "", "GCP_PROJECT": " p"})
     (violation,) = outcome.details["violations"]
     assert (violation["code"], violation["read_from"]) == ("value_untrimmed", "GCP_PROJECT")
     assert [s["code"] for s in outcome.details["stricter_than_engines"]] == ["value_untrimmed"]
