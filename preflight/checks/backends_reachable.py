@@ -22,7 +22,6 @@ from preflight.core.result import Outcome
 from preflight.judge import reachable as judge
 from preflight.observe.errors import Transient
 from preflight.observe.probing import GRACE, NO_ANSWER, probe_all
-from preflight.observe.registry import RegistryRead
 from preflight.run.context import Context
 
 NEXT_ATTEMPT_MIN = 0.5  # less time than this left: the last attempt reports, with details
@@ -30,12 +29,11 @@ FINISH_MARGIN = 0.3  # the last attempt ends this long before the deadline, to r
 MIN_PROBE = 0.25  # with less time than this, the last attempt reports the previous answers
 OFF = "probes are off (--no-probes / PREFLIGHT_PROBES=0)"
 
-SubjectSource = Callable[[Context, RegistryRead, Any], Sequence[ProbeSubject]]
+SubjectSource = Callable[[Context], Sequence[ProbeSubject]]
 
 
-def subjects_from_registry(ctx: Context, read: RegistryRead, client: Any,
-                           ) -> Sequence[ProbeSubject]:
-    return judge.probe_subjects(ctx.config, read.by_scope(client, ctx.call_timeout))
+def subjects_from_registry(ctx: Context) -> Sequence[ProbeSubject]:
+    return judge.probe_subjects(ctx.config, ctx.routes())
 
 
 class ProbesUnanswered(Transient):
@@ -62,8 +60,8 @@ class BackendsReachable(RegistryCheck):
     def skip_reason(self, config: Config) -> str | None:
         return None if config.probes else OFF
 
-    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
-        subjects = self._subjects(ctx, read, client)
+    def judge_registry(self, ctx: Context) -> Outcome:
+        subjects = self._subjects(ctx)
         planned = judge.plan(subjects, os.environ if self._environ is None else self._environ)
         until = ctx.deadline - FINISH_MARGIN
         # A probe's own timeout ends before the attempt stops waiting for it.

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from preflight.config import Config
 from preflight.core.result import Outcome
 from preflight.judge import firestore
 from preflight.observe.errors import Refused
-from preflight.observe.registry import RegistryRead
 from preflight.run.check import Check
 from preflight.run.context import Context
 
@@ -32,10 +31,10 @@ class RegistryCheck(Check):
 
     def attempt(self, ctx: Context) -> Outcome:
         try:
-            return self.judge_registry(ctx, ctx.registry(), ctx.firestore_client())
+            return self.judge_registry(ctx)
         except Refused as refusal:
             return firestore.judge_refusal(refusal, ctx.config, ctx.principal())
 
     @abstractmethod
-    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
-        """Reads what it needs through `read` (raising what is transient) and judges it."""
+    def judge_registry(self, ctx: Context) -> Outcome:
+        """Reads what it needs (ctx.routes(), ctx.nearby()) and judges it."""

@@ -10,12 +10,9 @@ never a config value.
 
 from __future__ import annotations
 
-from typing import Any
-
 from preflight.checks.base import RegistryCheck
 from preflight.core.result import Outcome
 from preflight.judge import route_backends as judge
-from preflight.observe.registry import RegistryRead
 from preflight.run.context import Context
 
 
@@ -23,5 +20,5 @@ class RoutingBackends(RegistryCheck):
     name = "routing.backends"
     phase = "first_use"
 
-    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
-        return judge.judge(ctx.config, read.by_scope(client, ctx.call_timeout))
+    def judge_registry(self, ctx: Context) -> Outcome:
+        return judge.judge(ctx.config, ctx.routes())

@@ -13,27 +13,26 @@ from typing import Any
 from preflight.checks.base import RegistryCheck
 from preflight.core.result import Outcome
 from preflight.judge import routes as judge
-from preflight.observe.registry import RegistryRead
 from preflight.run.context import Context
 
 
 class RoutingEntries(RegistryCheck):
     name = "routing.entries"
 
-    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
+    def judge_registry(self, ctx: Context) -> Outcome:
         config = ctx.config
         profile = config.profile
-        docs = read.by_scope(client, ctx.call_timeout)
+        docs = ctx.routes()
         engines_refused = frozenset(profile.refused_all)
         startup_kinds = frozenset(profile.kinds_at("startup"))
         findings = {scope: judge.judge_scope(
             config.kinds, docs.get(scope, ()), config.disallowed_for(scope.env),
             startup_kinds if scope == profile.startup_scope else frozenset(),
             engines_refused) for scope in config.scopes}
-        queries = read.calls
+        queries = ctx.registry().calls
         # Near misses: read only for failing scopes, only their own tenant's routes.
         for scope in [s for s in config.scopes if findings[s].missing][:judge.MAX_HINTS]:
-            nearby = read.nearby(client, ctx.call_timeout, scope)
+            nearby = ctx.nearby(scope)
             findings[scope].hints = judge.near_misses(scope, findings[scope].missing,
                                                       nearby.docs)
             queries += nearby.calls

@@ -11,14 +11,12 @@ that need the route fail.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from preflight.checks.base import RegistryCheck
 from preflight.config import Config
 from preflight.core.result import Outcome, Status
 from preflight.judge import routes
 from preflight.judge import serving as judge
-from preflight.observe.registry import RegistryRead
 from preflight.run.context import Context
 
 
@@ -31,17 +29,16 @@ class RoutingServing(RegistryCheck):
             return "the profile has no request-time kinds and no --serve-scope was given"
         return None
 
-    def judge_registry(self, ctx: Context, read: RegistryRead, client: Any) -> Outcome:
+    def judge_registry(self, ctx: Context) -> Outcome:
         config = ctx.config
         scopes = config.request_time_scopes()
-        outcome = judge.judge(config.profile, scopes, read.by_scope(client, ctx.call_timeout),
-                              len(config.serving_scopes))
+        outcome = judge.judge(config.profile, scopes, ctx.routes(), len(config.serving_scopes))
         # Near misses cost reads: only for a failing verdict, as routing.entries does.
         missing = [scope for scope in scopes if outcome.status is Status.FAIL
                    and outcome.details["scopes"][scope.label]["missing"]][:routes.MAX_HINTS]
         hints = [hint for scope in missing for hint in routes.near_misses(
             scope, outcome.details["scopes"][scope.label]["missing"],
-            read.nearby(client, ctx.call_timeout, scope).docs)]
+            ctx.nearby(scope).docs)]
         if hints:
             outcome = replace(outcome, details={**outcome.details,
                                                 "hints": hints[:routes.MAX_HINTS]})

@@ -9,20 +9,16 @@ here: a definitive one becomes a `Refusal`, a transient one is raised as `Transi
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.config.web_identity import WebIdentity
 from preflight.core.redact import describe_exception, strip_url_userinfo
-from preflight.observe.errors import Transient, is_transient
+from preflight.observe.errors import CONTAINER_STATUS, Transient, is_transient
 from preflight.observe.web_identity import METHOD as GCP_WEB_IDENTITY
 from preflight.observe.web_identity import MetadataRefused
 
 SERVICES = ("s3", "sts", "dynamodb")
-# What preflight's credential_process prints when the failure is transient (see cli.py).
-PROCESS_NOT_READY = "preflight aws-credentials: not ready"
-_CONTAINER_STATUS = re.compile(r"non 200 response (\d{3})")
 
 
 @dataclass(frozen=True)
@@ -161,19 +157,15 @@ def refusal(error: Exception, source: str | None) -> Refusal:
 
 
 def _retrieval(error: Exception) -> Refusal:
+    """A credential provider's definitive failure (is_transient ruled out the others)."""
     kwargs = getattr(error, "kwargs", {})
     provider = str(kwargs.get("provider", ""))
     text = str(kwargs.get("error_msg", "")).strip()
-    if provider == "container-role":
-        status = _CONTAINER_STATUS.search(text)
-        if status is None or int(status.group(1)) >= 500 or status.group(1) == "429":
-            raise Transient(error, f"the container credentials endpoint: {_one_line(text)}") \
-                from error
+    if provider == "container-role":  # with a status is_transient judged definitive
+        status = CONTAINER_STATUS.search(text)
         return Refusal("ContainerEndpointRefused", "container credentials endpoint",
-                       _one_line(text), int(status.group(1)))
+                       _one_line(text), int(status.group(1)) if status else None)
     if provider == "custom-process":
-        if PROCESS_NOT_READY in text:
-            raise Transient(error, f"credential_process: {_one_line(text)}") from error
         return Refusal("CredentialProcessFailed", "credential_process", _one_line(text))
     return Refusal("CredentialRetrievalFailed", provider or "credential provider",
                    _one_line(text))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.contract.targets.dynamodb import DynamoEndpoint
+from preflight.observe.errors import Transient, classify, is_transient
 from preflight.observe.probing import Clients
 
 
@@ -22,15 +23,13 @@ class TableObservation:
 
 
 def make_client(region: str, endpoint_url: str | None, session: Any) -> Any:
-    """On the run's botocore session (probes/aws.py): its credentials, one bounded try."""
+    """On the run's botocore session (observe/aws.py): its credentials, one bounded try."""
     return session.create_client("dynamodb", region_name=region, endpoint_url=endpoint_url)
 
 
 def describe_table(client: Any, table: str) -> TableObservation:
-    """Definitive answers come back as data; transient ones are raised for the runner."""
+    """Definitive answers come back as data; the rest is raised as `classify` says."""
     from botocore.exceptions import ClientError, NoCredentialsError
-
-    from preflight.observe.errors import is_transient
 
     try:
         response = client.describe_table(TableName=table)
@@ -38,11 +37,13 @@ def describe_table(client: Any, table: str) -> TableObservation:
         return TableObservation(0, no_credentials=True)
     except ClientError as error:
         if is_transient(error):
-            raise
+            raise Transient(error) from error
         meta = error.response.get("ResponseMetadata", {})
         return TableObservation(int(meta.get("HTTPStatusCode") or 0),
                                 error_code=str(error.response.get("Error", {}).get("Code")
                                                or "") or None)
+    except Exception as error:
+        raise classify(error) from error
     described = response.get("Table", {})
     indexes = {str(index.get("IndexName")): tuple((str(k["AttributeName"]), str(k["KeyType"]))
                                                   for k in index.get("KeySchema", []))

@@ -13,8 +13,7 @@ from typing import Any
 
 from preflight.contract.route_model import RouteDoc
 from preflight.contract.targets.firestore import FirestoreEndpoint
-from preflight.core.redact import describe_exception
-from preflight.observe.errors import Refused, Transient, is_transient
+from preflight.observe.errors import Refused, classify
 from preflight.observe.probing import Clients
 
 PAGE_SIZE = 2000
@@ -65,19 +64,8 @@ def classified() -> Iterator[None]:
     """Firestore's answers as Transient (try again) or Refused (PermissionDenied, NotFound…)."""
     try:
         yield
-    except (Transient, Refused):
-        raise
     except Exception as error:
-        module = type(error).__module__
-        if module.startswith("google.auth"):
-            from preflight.observe import gcp
-
-            raise gcp.classify(error) from error
-        if is_transient(error):
-            raise Transient(error) from error
-        if module.startswith(("google.api_core", "grpc")):
-            raise Refused(type(error).__name__, describe_exception(error), error) from error
-        raise
+        raise classify(error) from error
 
 
 def sample(client: Any, collection: str, timeout: float) -> int:

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from preflight.core.redact import describe_exception
-from preflight.observe.errors import Refused, Transient
+from preflight.observe.errors import RETRY_STATUSES, Refused, Transient, classify
 
 DATASTORE_SCOPE = "https://www.googleapis.com/auth/datastore"
 # What google-auth itself retries (google.auth.transport.DEFAULT_RETRYABLE_STATUS_CODES),
 # plus 502.
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 GCE_PRODUCT_NAME = Path("/sys/class/dmi/id/product_name")
 
 
@@ -39,13 +38,12 @@ class CredentialsObservation:
     project: str | None
 
 
-class _Stop(Exception):
+class _Stop(Transient):
     """Raised by the transport to end google-auth's own retry loops (it catches only its
-    TransportError); classified below."""
+    TransportError): transient, unless refresh_default_credentials says otherwise."""
 
     def __init__(self, what: str, cause: BaseException | None = None) -> None:
-        super().__init__(what)
-        self.cause = cause
+        super().__init__(cause, what)
 
 
 class _Unreachable(_Stop):
@@ -77,7 +75,7 @@ def _bounded_request(budget: float) -> Any:
                 response = super().__call__(url, method, *args, **kwargs)  # type: ignore[no-untyped-call]
             except exceptions.TransportError as error:
                 raise _Unreachable(f"{_host(url)} unreachable", error) from error
-            if response.status in RETRYABLE_STATUS:
+            if response.status in RETRY_STATUSES:
                 raise _Unavailable(f"{_host(url)} answered {response.status}")
             return response
 
@@ -111,21 +109,6 @@ def metadata_server_expected(environ: Mapping[str, str]) -> bool:
         return False
 
 
-def _refresh_failed_in_transport(error: BaseException) -> bool:
-    """A RefreshError whose cause is a transport failure or a 5xx (no definitive answer)."""
-    from google.auth import exceptions
-
-    seen: set[int] = set()
-    cause = error.__cause__ or error.__context__
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, exceptions.TransportError):
-            response = cause.args[1] if len(cause.args) > 1 else None
-            status = getattr(response, "status", None)
-            return not (isinstance(status, int) and status < 500 and status != 429)
-        cause = cause.__cause__ or cause.__context__
-    return bool(getattr(error, "retryable", False))
-
 
 def refresh_default_credentials(timeout: float,
                                 environ: Mapping[str, str] | None = None,
@@ -147,23 +130,16 @@ def refresh_default_credentials(timeout: float,
         raise Refused("no_credentials", "no Application Default Credentials: no "
                       "GOOGLE_APPLICATION_CREDENTIALS, no gcloud ADC file, and no metadata "
                       "server (not on Google Cloud)", error) from error
-    except _Stop as error:
-        raise Transient(error.cause, str(error)) from error
     except exceptions.DefaultCredentialsError as error:
         raise Refused(source if source != "metadata" else "no_credentials",
                       describe_exception(error), error) from error
     try:
         credentials.refresh(request)  # type: ignore[no-untyped-call]
-    except _Stop as error:
-        raise Transient(error.cause, str(error)) from error
-    except exceptions.RefreshError as error:
-        if _refresh_failed_in_transport(error):
-            raise Transient(error) from error
-        raise Refused("token_refused", describe_exception(error), error) from error
-    except exceptions.TransportError as error:
-        raise Transient(error) from error
     except exceptions.GoogleAuthError as error:
-        raise Refused(type(error).__name__, describe_exception(error), error) from error
+        seen = classify(error)
+        if isinstance(seen, Refused) and isinstance(error, exceptions.RefreshError):
+            seen = Refused("token_refused", seen.text, error)
+        raise seen from error
     module = type(credentials).__module__.rsplit(".", 1)[-1]
     principal = getattr(credentials, "service_account_email", None)
     return CredentialsObservation(
@@ -172,16 +148,3 @@ def refresh_default_credentials(timeout: float,
         principal=principal if isinstance(principal, str) and "@" in principal else None,
         project=project,
     )
-
-
-def classify(error: BaseException) -> Exception:
-    """A google-auth error met outside refresh_default_credentials (e.g. during an RPC)."""
-    from google.auth import exceptions
-
-    if isinstance(error, _Stop):
-        return Transient(error.cause, str(error))
-    if isinstance(error, exceptions.TransportError):
-        return Transient(error)
-    if isinstance(error, exceptions.RefreshError) and _refresh_failed_in_transport(error):
-        return Transient(error)
-    return Refused(type(error).__name__, describe_exception(error), error)

@@ -7,7 +7,7 @@ from typing import Any
 
 from preflight.contract.targets.s3 import S3Endpoint
 from preflight.core.redact import strip_url_userinfo
-from preflight.observe.errors import Transient, is_transient
+from preflight.observe.errors import Transient, classify, is_transient
 from preflight.observe.probing import Clients
 
 
@@ -37,7 +37,7 @@ def make_client(timeout: float, session: Any | None = None) -> Any:
 
 
 def head_bucket(client: Any, bucket: str) -> BucketObservation:
-    """Definitive answers come back as data; transient ones are raised as `Transient`."""
+    """Definitive answers come back as data; the rest is raised as `classify` says."""
     from botocore.exceptions import ClientError, NoCredentialsError
 
     endpoint = strip_url_userinfo(str(client.meta.endpoint_url))
@@ -64,9 +64,7 @@ def head_bucket(client: Any, bucket: str) -> BucketObservation:
             endpoint=endpoint,
         )
     except Exception as error:
-        if is_transient(error):
-            raise Transient(error) from error
-        raise
+        raise classify(error) from error
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     return BucketObservation(bucket, 200, None, headers.get("x-amz-bucket-region")
                              or response.get("BucketRegion"), region, endpoint)
@@ -89,14 +87,10 @@ def _why_forbidden(client: Any, bucket: str) -> str | None:
         code = error.response.get("Error", {}).get("Code")
         return str(code) if code else None
     except Exception as error:
-        if is_transient(error):
-            raise Transient(error) from error
-        raise
+        raise classify(error) from error
     return None
 
 
-def observe(endpoint: S3Endpoint, timeout: float, clients: Clients) -> Any:
+def observe(endpoint: S3Endpoint, timeout: float, clients: Clients) -> BucketObservation:
     """Raises transient trouble (the runner's rules); definitive answers come back as data."""
-    client = clients.cached("s3.client", lambda: make_client(clients.client_timeout,
-                                                        clients.aws_session()))
-    return head_bucket(client, endpoint.bucket)
+    return head_bucket(clients.s3_client(), endpoint.bucket)

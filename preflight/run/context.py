@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from preflight.config import Config
+from preflight.contract.route_model import RouteDoc
+from preflight.core.scope import Scope
 from preflight.observe import aws, firestore, s3
 from preflight.observe.registry import RegistryRead
 
@@ -83,3 +85,12 @@ class Context:
                 self._registry = RegistryRead(self.config.collection,
                                               self.config.every_scope())
             return self._registry
+
+    def routes(self) -> dict[Scope, list[RouteDoc]]:
+        """Every route document at every scope, as this round read them (reading what is
+        still unread; transient trouble and refusals are raised)."""
+        return self.registry().by_scope(self.firestore_client(), self.call_timeout)
+
+    def nearby(self, scope: Scope) -> firestore.Pages:
+        """Every document of the scope's tenant and env, project or not: for near misses."""
+        return self.registry().nearby(self.firestore_client(), self.call_timeout, scope)
