@@ -410,7 +410,9 @@ def test_aws_unauthorised(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
                         {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
     finally:
         strict.stop()
-    assert_fails(run, "s3", "may not read it (403)")
+    # The same judgement as s3.bucket's: an unknown key is a credentials fix, not a permission.
+    assert_fails(run, "s3", "S3 does not know this access key id (403 InvalidAccessKeyId)")
+    assert "fix the AWS credentials" in run.item("s3")["fix"]
     assert_fails(run, "dynamodb", "AWS refused to describe table tabular_store (the engines' "
                  "default) in us-west-2 (the engines' default) (403")
 

@@ -171,8 +171,9 @@ def test_s3_403_for_a_principal_without_permission(stack: Stack,
     check = assert_refused_at_once(result, "s3.bucket")
     assert check["details"]["http_status"] == 403
     assert check["details"]["error_code"] == "AccessDenied", check
-    assert check["remediation"] == (f"allow s3:ListBucket on arn:aws:s3:::{guarded_s3.bucket} "
-                                    "for the workload's role"), check
+    assert check["remediation"] == (
+        f"allow s3:ListBucket on arn:aws:s3:::{guarded_s3.bucket} (and the engines' object "
+        "calls) for the workload's role"), check
 
 
 def test_s3_403_for_an_unknown_access_key(stack: Stack, guarded_s3: GuardedS3) -> None:

@@ -77,10 +77,12 @@ CREDENTIAL_REFUSALS = {
 }
 
 
-def judge_bucket(seen: BucketObservation, where: str, named_by: str) -> Outcome:
+def judge_bucket(seen: BucketObservation, where: str, named_by: str,
+                 shown: str | None = None) -> Outcome:
     """The one judgement. `where` names the bucket ("bucket raw-prod", "the bucket in
     `bucket` of its config"); `named_by` is what a fix should change (RAW_BUCKET, the
-    route's `bucket`). Details carry no config value beyond what `where` shows."""
+    route's `bucket`); `shown` is the bucket's name where it may be shown (never a route's
+    config value). Details carry no config value beyond what `where` shows."""
     details: dict[str, Any] = {"http_status": seen.http_status, "endpoint": seen.endpoint,
                                "bucket_region": seen.bucket_region,
                                "client_region": seen.client_region,
@@ -106,8 +108,9 @@ def judge_bucket(seen: BucketObservation, where: str, named_by: str) -> Outcome:
             return Outcome(Status.FAIL, message, remediation=fix, details=details)
         return Outcome(Status.FAIL, f"{where} exists, but this principal may not read it "
                        f"(403 {seen.error_code or 'Forbidden'})",
-                       remediation="allow s3:ListBucket (and the engines' object calls) on "
-                       "that bucket for the workload's role", details=details)
+                       remediation=f"allow s3:ListBucket on "
+                       f"{f'arn:aws:s3:::{shown}' if shown else 'that bucket'} (and the "
+                       "engines' object calls) for the workload's role", details=details)
     if state is BucketState.WRONG_REGION:
         return Outcome(Status.FAIL, f"{where} is in region {seen.bucket_region}, not "
                        f"{seen.client_region}", remediation=region_fix(str(seen.bucket_region)),
@@ -154,5 +157,5 @@ def judge_name(bucket: str) -> Outcome | None:
 
 def judge(seen: BucketObservation) -> Outcome:
     """s3.bucket: the one judgement of RAW_BUCKET's bucket, as a contract rule."""
-    outcome = judge_bucket(seen, f"bucket {seen.bucket}", "RAW_BUCKET")
+    outcome = judge_bucket(seen, f"bucket {seen.bucket}", "RAW_BUCKET", seen.bucket)
     return stricter(replace(outcome, details={"bucket": seen.bucket, **outcome.details}))
