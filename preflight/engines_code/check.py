@@ -30,8 +30,8 @@ class Report(NamedTuple):
 
 def check(path: str, profile: Profile) -> Report:
     if profile.engines is None:
-        raise UsageError("--profile", "a profile with an `engines: {entry: ...}` section (the "
-                         "app's entry module)", profile.source)
+        raise UsageError(profile.source, "an `engines: {entry: ...}` section naming the app's "
+                         "entry module")
     entry = profile.engines.entry
     root = Path(path)
     if not root.is_dir():

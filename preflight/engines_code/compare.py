@@ -314,8 +314,9 @@ def variables_known(ctx: Context) -> Iterator[Difference]:
             unknown[read.variable].append(read)
     for variable, reads in sorted(unknown.items()):
         default = next((r.default for r in reads if r.default is not None), None)
-        yield ctx.difference("backend_variable_added", f"the engines read {variable} (default "
-                             f"{default!r}) to choose a backend; the profile has no rule for it",
+        unset = f"default {default!r}" if default is not None else "no default"
+        yield ctx.difference("backend_variable_added", f"the engines read {variable} ({unset})"
+                             " to choose a backend; the profile has no rule for it",
                              reads[0].where, "backend_variables",
                              also=[r.where for r in reads[1:]])
     read_names = {read.variable for read in ctx.variables}
@@ -335,9 +336,11 @@ def _variable_empty(read: VariableRead, rule: VariableRule) -> str | None:
     if read.default is None or rule.default is None or read.empty_is_unset is None:
         return None
     if read.empty_is_unset != rule.empty_unset:
-        reading = "as unset" if read.empty_is_unset else "as a value (no default)"
-        profile = "as unset" if rule.empty_unset else "as a value"
-        return f"reads an empty value {reading}; the profile says {profile}"
+        if read.empty_is_unset:
+            return (f"reads an empty value as unset (so {read.default!r}); the profile says "
+                    "empty is a value")
+        return (f"keeps an empty value ({read.default!r} only when unset); the profile says "
+                "empty counts as unset")
     return None
 
 

@@ -66,7 +66,8 @@ def settle(items: tuple[Item, ...]) -> Settled:
             if item.value:
                 return Settled(item.value, tuple(fallbacks), True, tuple(missing))
         elif item.kind == "env":
-            fallbacks.append(str(item.value))
+            if item.value not in fallbacks:
+                fallbacks.append(str(item.value))
             pending[:0] = item.default
         elif item.kind == "config":
             pending[:0] = item.default
