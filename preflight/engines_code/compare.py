@@ -476,12 +476,14 @@ def compare(facts: Facts, profile: Profile) -> Comparison:
                   tuple(check for check in facts.startup_checks if check.dormant is None),
                   variables)
     differences = tuple(dict.fromkeys(d for comparison in COMPARISONS for d in comparison(ctx)))
-    understood = tuple(n for n in facts.not_understood if n.dormant is None)
+    understood = tuple(sorted((n for n in facts.not_understood if n.dormant is None),
+                              key=lambda n: (n.where, n.area, n.text)))
     return Comparison(
         differences=differences,
         not_understood=understood,
         blocking=tuple(n for n in understood if n.area in BLOCKING_AREAS),
-        dormant=tuple(lookup for lookup in facts.lookups if lookup.dormant),
+        dormant=tuple(sorted((lookup for lookup in facts.lookups if lookup.dormant),
+                             key=lambda lookup: (lookup.where, lookup.kind))),
         notes=tuple(dict.fromkeys(notes(ctx))),
         counts={
             "startup_kinds": sum(len(c.kinds) for c in ctx.startup),

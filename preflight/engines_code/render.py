@@ -60,15 +60,13 @@ def _section(title: str, lines: Iterable[str]) -> list[str]:
 def as_text(report: Report) -> str:
     comparison, facts, profile = report.comparison, report.facts, report.profile
     engines = profile.engines
-    origin = ""
+    lines = [f"check-engines: {report.path} against {profile.source}"]
     if engines is not None and (engines.repository or engines.commit):
-        origin = (f"  the profile was read from {engines.repository or 'the engines'}"
-                  f"{' at ' + engines.commit[:12] if engines.commit else ''}\n")
-    out = [f"check-engines: {report.path} against {profile.source}",
-           origin.rstrip("\n") if origin else None,
-           f"  {facts.files} Python files; the app ({facts.entry}) reaches "
-           f"{facts.modules_reached} modules; {facts.modules_read} read", ""]
-    lines = [line for line in out if line is not None]
+        lines.append(f"  the profile was read from {engines.repository or 'the engines'}"
+                     + (f" at {engines.commit[:12]}" if engines.commit else ""))
+    entry = engines.entry if engines else facts.entry
+    lines += [f"  {facts.files} Python files; the app ({entry}) reaches "
+              f"{facts.modules_reached} modules; {facts.modules_read} read", ""]
     lines += _section(f"DRIFT ({len(comparison.differences)}):", (
         f"  {_where(d.engines) or '(not in the code)'}: {d.message}\n"
         f"      profile: {d.profile_key} ({d.profile_at})"

@@ -54,6 +54,7 @@ from preflight.engines_code.values import (
     Settled,
     after,
     argument_for,
+    is_environ,
     literal_strings,
     parameters,
     settle,
@@ -182,19 +183,23 @@ class Scanner:
                             if symbol is not None and symbol.kind in CALLABLE:
                                 index.calls.append((unit, node, symbol))
                     elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
-                          and ast.unparse(node.value) in ("os.environ", "environ")):
+                          and is_environ(node.value)):
                         index.env_reads.append((unit, node))
             self._indexes[module.name] = index
         return self._indexes[module.name]
 
     def _candidate_modules(self, names: set[str]) -> list[Module]:
         """Modules the app reaches, and the others whose text names a lookup or helper."""
-        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in names)
-                             + rb")\b") if names else None
+        words = [name.encode() for name in names]
+        pattern = re.compile(rb"\b(?:" + b"|".join(map(re.escape, words)) + rb")\b")
+
+        def mentions(text: bytes) -> bool:  # a substring test first: regexes are slow
+            return any(word in text for word in words) and bool(pattern.search(text))
+
         found = []
         for name in self.tree.paths:
-            if name in self.reach.modules or (not is_test_module(name) and pattern is not None
-                                              and pattern.search(self.tree.text(name))):
+            if name in self.reach.modules or (words and not is_test_module(name)
+                                              and mentions(self.tree.text(name))):
                 module = self.tree.module(name)
                 if module is not None:
                     found.append(module)

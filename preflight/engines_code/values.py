@@ -16,7 +16,6 @@ from typing import NamedTuple
 from preflight.engines_code.tree import FunctionNode, Module, SourceTree, Where
 
 MAX_DEPTH = 12  # names and helpers followed; structure is walked freely
-ENV_READERS = frozenset({"os.getenv", "os.environ.get", "getenv", "environ.get"})
 CASE_METHODS = frozenset({"lower", "casefold"})
 KEPT_METHODS = frozenset({"strip", "lower", "casefold"})
 CONVERSIONS = frozenset({"int", "str", "float"})
@@ -50,6 +49,14 @@ class Frame(NamedTuple):
     function: FunctionNode | None
     cls: str | None
     bindings: Mapping[str, Chain]
+
+
+def is_environ(expr: ast.expr) -> bool:
+    """`os.environ` or a bare `environ`."""
+    if isinstance(expr, ast.Attribute):
+        return expr.attr == "environ" and isinstance(expr.value, ast.Name) and (
+            expr.value.id == "os")
+    return isinstance(expr, ast.Name) and expr.id == "environ"
 
 
 def unknown(node: ast.AST, module: Module) -> Chain:
@@ -184,7 +191,7 @@ class Evaluator:
         local = self._local(frame, text, expr.lineno, depth)
         if local is not None:
             return local
-        if text in ("os.environ", "environ"):
+        if is_environ(expr):
             return unknown(expr, frame.module)
         symbol = self.tree.resolve(frame.module.name, expr, frame.cls)
         if symbol is not None and symbol.kind == "value":
@@ -198,7 +205,7 @@ class Evaluator:
 
     def _subscript(self, frame: Frame, expr: ast.Subscript, depth: int) -> Chain:
         module = frame.module
-        if ast.unparse(expr.value) in ("os.environ", "environ"):
+        if is_environ(expr.value):
             name = self.variable_name(frame, expr.slice, depth)
             if name is None:
                 return unknown(expr, module)
@@ -247,15 +254,18 @@ class Evaluator:
         return unknown(expr, module)
 
     def is_env_read(self, module: Module, expr: ast.Call) -> bool:
-        text = ast.unparse(expr.func)
-        if text not in ENV_READERS:
+        """`os.getenv(...)`, `os.environ.get(...)`, or the same names imported from os."""
+        func = expr.func
+        if isinstance(func, ast.Name):
+            return func.id == "getenv" and module.imports.get("getenv") == ("os", "getenv")
+        if not isinstance(func, ast.Attribute):
             return False
-        if "." in text and not text.startswith("os."):
-            head = text.split(".")[0]
-            return module.imports.get(head) == ("os", "environ")
-        if "." not in text:
-            return module.imports.get(text) == ("os", "getenv")
-        return True
+        if func.attr == "getenv":
+            return isinstance(func.value, ast.Name) and func.value.id == "os"
+        if func.attr == "get" and is_environ(func.value):
+            return isinstance(func.value, ast.Attribute) or (
+                module.imports.get("environ") == ("os", "environ"))
+        return False
 
     def _inline(self, frame: Frame, call: ast.Call, module_name: str, qualname: str,
                 depth: int) -> Chain | None:
