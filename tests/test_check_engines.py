@@ -282,6 +282,20 @@ def test_a_kind_built_at_run_time_is_not_understood_never_guessed(tmp_path: Path
     assert codes(document) == ["request_kind_removed"]
 
 
+def test_a_module_the_app_imports_that_does_not_parse_is_listed(tmp_path: Path,
+                                                                profile: Path) -> None:
+    root = write_tree(tmp_path / "src", {"engines/app/server.py": [
+        ("from engines import kpi, locks, notes\n",
+         "from engines import kpi, locks, notes\nfrom engines import legacy\n")]})
+    (root / "engines/legacy.py").write_text("x = 1\nprint 'python 2'\n", encoding="utf-8")
+    document = check_json(tmp_path, root, profile)
+    assert document["exit_code"] == 0, document["differences"]
+    [entry] = document["not_understood"]
+    assert entry["where"] == "engines/legacy.py:2"
+    assert (entry["area"], entry["blocking"]) == ("file", False)
+    assert entry["text"].startswith("does not parse (SyntaxError: "), entry
+
+
 # ---------------------------------------------------------------------- usage errors
 
 @pytest.mark.parametrize("case", ["missing", "file", "no entry", "entry does not parse"])

@@ -90,7 +90,8 @@ class VariableRead(NamedTuple):
 
 class NotUnderstood(NamedTuple):
     where: Where
-    area: str  # "start-up kinds", "refused backends", "lookup", "config", "variable", "import"
+    area: str  # "start-up kinds", "refused backends", "lookup", "config", "variable",
+    # "import", "file"
     text: str  # the expression a static reader cannot evaluate
     dormant: str | None = None
 

@@ -16,10 +16,7 @@ from typing import NamedTuple
 
 from preflight.engines_code.tree import MODULE_LEVEL, SourceTree, Symbol, Where
 
-IMPLICIT_METHODS = frozenset({"__init__", "__post_init__", "__new__", "__call__", "__enter__",
-                              "__exit__", "__aenter__", "__aexit__", "__iter__", "__next__",
-                              "__getattr__", "__getitem__", "__len__", "__bool__", "__eq__",
-                              "__hash__", "__str__", "__repr__", "__contains__"})
+NOT_IMPORTED = "in a module the app does not import"
 
 
 class Unit(NamedTuple):
@@ -43,15 +40,12 @@ class Reach:
         self._reach_modules()
         self._reach_code()
 
-    def reached(self, module: str) -> bool:
-        return module in self.modules
-
     def runs(self, unit: Unit) -> bool:
         return unit in self.live
 
     def why_dormant(self, unit: Unit) -> str | None:
         if unit.module not in self.modules:
-            return "in a module the app does not import"
+            return NOT_IMPORTED
         if unit not in self.live:
             return f"in {unit.qualname}, which no code the app runs calls"
         return None
@@ -97,7 +91,7 @@ class Reach:
                 return
             for item in info.classes[name].body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
-                        item.name in IMPLICIT_METHODS or item.name in attributes
+                        _is_dunder(item.name) or item.name in attributes
                         or item.decorator_list):
                     mark(Unit(module, f"{name}.{item.name}"))
 
@@ -137,3 +131,8 @@ class Reach:
                 elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
                         node.value.isidentifier()):
                     attributes.add(node.value)  # getattr(obj, "name")
+
+
+def _is_dunder(name: str) -> bool:
+    """Python calls these itself (construction, operators, context managers)."""
+    return name.startswith("__") and name.endswith("__")

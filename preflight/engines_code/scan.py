@@ -36,7 +36,7 @@ from preflight.engines_code.facts import (
     StartupCheck,
     VariableRead,
 )
-from preflight.engines_code.reach import Reach, Unit
+from preflight.engines_code.reach import NOT_IMPORTED, Reach, Unit
 from preflight.engines_code.tree import (
     FunctionNode,
     Module,
@@ -121,6 +121,10 @@ class Scanner:
         self._scan_variables()
         self.not_understood.extend(NotUnderstood(where, "import", text)
                                    for where, text in self.reach.dynamic_imports)
+        self.not_understood.extend(
+            NotUnderstood(where, "file", f"does not parse ({why})",
+                          None if module in self.reach.modules else NOT_IMPORTED)
+            for module, where, why in self.tree.unreadable)
         return Facts(
             root=str(self.root), entry=self.entry, files=len(self.tree.paths),
             modules_reached=len(self.reach.modules), modules_read=self.tree.parsed,
@@ -211,23 +215,24 @@ class Scanner:
         for module in modules:
             for unit, call in self._index(module).sites:
                 helpers.extend(self._site(module, unit, call))
-        done: set[tuple[str, str, str]] = set()
+        done: set[tuple[str, str, str, str]] = set()
         while True:
-            fresh = [h for h in helpers if (h.module, h.qualname, h.parameter) not in done]
+            fresh = [h for h in helpers if _key(h) not in done]
             if not fresh:
                 break
-            done.update((h.module, h.qualname, h.parameter) for h in fresh)
+            done.update(map(_key, fresh))
             known = {m.name for m in modules}
             # A private helper is called from its own module, already read.
             names = {h.qualname.split(".")[0] for h in fresh}
             modules += [m for m in self._candidate_modules(
                 {n for n in names if not n.startswith("_")}) if m.name not in known]
             helpers = []
-            by_target = {(h.module, h.qualname): h for h in fresh}
+            by_target: dict[tuple[str, str], list[Helper]] = {}
+            for helper in fresh:
+                by_target.setdefault((helper.module, helper.qualname), []).append(helper)
             for module in modules:
                 for unit, call, symbol in self._index(module).calls:
-                    helper = by_target.get((symbol.module, symbol.name))
-                    if helper is not None:
+                    for helper in by_target.get((symbol.module, symbol.name), ()):
                         helpers.extend(self._helper_call(module, unit, call, helper))
 
     def _site(self, module: Module, unit: Unit, call: ast.Call) -> list[Helper]:
@@ -636,6 +641,10 @@ class Scanner:
 
 
 # ---------------------------------------------------------------------- small readers
+
+def _key(helper: Helper) -> tuple[str, str, str, str]:
+    return helper.module, helper.qualname, helper.parameter, helper.resolver.function
+
 
 def _argument(call: ast.Call, name: str, index: int) -> ast.expr | None:
     for keyword in call.keywords:

@@ -89,7 +89,7 @@ class SourceTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.paths: dict[str, Path] = {}
-        self.unreadable: list[tuple[str, str]] = []  # file, reason
+        self.unreadable: list[tuple[str, Where, str]] = []  # module, where, why
         self._modules: dict[str, Module | None] = {}
         self._symbols: dict[tuple[str, str], Symbol | None] = {}
         self._texts: dict[str, bytes] = {}
@@ -124,7 +124,9 @@ class SourceTree:
         try:
             tree = ast.parse(self.text(name), filename=file)
         except (SyntaxError, ValueError) as error:
-            self.unreadable.append((file, type(error).__name__))
+            line = error.lineno if isinstance(error, SyntaxError) else None
+            self.unreadable.append((name, Where(file, line or 0), f"{type(error).__name__}: "
+                                    f"{error.msg if isinstance(error, SyntaxError) else error}"))
             return None
         module = Module(name, file, tree, path.name == "__init__.py")
         _index(module)
