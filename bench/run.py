@@ -17,6 +17,8 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
 8. `preflight audit` (issue 13) on fleets of 10,000 and 100,000 route documents
    (bench/audit_scale.py) against the same client only streaming the collection
    (bench/stream_collection.py): wall time, CPU time and peak RSS.
+9. `preflight profile check-engines` (issue 24) on a generated source tree the size of the
+   engines' repository (tests/engines_tree.py): wall and CPU time.
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
 docs/bench-history.json (the before/after record). Quick mode (`make test`) does every
@@ -61,6 +63,8 @@ LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem 
 # The README's worked example (issue 14): serving t_acme/prod/p_main, object_store on s3
 # without a `bucket`, RAW_BUCKET unset.
 WORKED = "bench-worked"
+# The engines' repository at 012ac5d: 1,409 Python files, 259 of them reached by the app.
+ENGINES_FILES, ENGINES_REACHED = 1_400, 260
 EXTRA_KINDS = tuple(f"extra_kind_{i:03d}" for i in range(1, 154))  # 17 + 153 = 170
 VALIDATION_ATTEMPT_TIMEOUT = 300.0
 IMPORTS_ONLY = "import google.cloud.firestore, boto3, structlog, tenacity, click"
@@ -84,6 +88,7 @@ class Settings:
     engines_k170_large_reps: int
     ttg: tuple[tuple[str, float, int], ...]  # (dependency, delay s, reps)
     nopyc_reps: int
+    check_engines_reps: int = 5  # preflight profile check-engines on the generated tree
     probe_reps: int = 5  # backends.reachable: rounds of single probes and all together
     # preflight audit: documents -> interleaved rounds of (stream, audit)
     audit_rounds: Mapping[int, int] = dataclasses.field(
@@ -98,7 +103,7 @@ FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, la
 QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, large_reps=1,
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
-                 nopyc_reps=0, probe_reps=1, audit_rounds={1_700: 1})
+                 nopyc_reps=0, check_engines_reps=1, probe_reps=1, audit_rounds={1_700: 1})
 PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
@@ -781,6 +786,29 @@ class Bench:
             self.fail(f"audit: expected exit 1 and {dict(want)}, got exit {run.returncode} "
                       f"and {got}")
 
+    # ------------------------------------- profile check-engines (issue 24)
+    def check_engines(self) -> None:
+        """The static check on a generated tree the size of the engines' repository (which
+        CI does not have): the profile must agree with it (exit 0) every time."""
+        from tests.engines_tree import PROFILE, write_padded
+
+        samples, cpu = Samples(), Samples()
+        with tempfile.TemporaryDirectory() as folder:
+            root = write_padded(Path(folder, "src"), ENGINES_FILES, ENGINES_REACHED)
+            profile = Path(folder, "profile.yaml")
+            profile.write_text(PROFILE, encoding="utf-8")
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": folder}
+            files = sum(1 for _ in root.rglob("*.py"))
+            for _ in range(self.s.check_engines_reps):
+                run = run_process([self.preflight, "profile", "check-engines", str(root),
+                                   "--profile", str(profile)], env, cwd=ROOT)
+                self.expect_exit("profile check-engines", run, 0, "result: agree (exit 0)")
+                samples.add(run.wall_s)
+                cpu.add(run.user_s + run.sys_s)
+        self.results["check_engines"] = {"python_files": files, "reached": ENGINES_REACHED,
+                                         "wall_s": samples.to_dict(), "cpu_s": cpu.to_dict()}
+        log(f"profile check-engines, {files} files: {samples.median * 1000:.0f} ms")
+
     # ------------------------------------------------------------------ run
     @contextmanager
     def infrastructure(self) -> Iterator[None]:
@@ -799,6 +827,7 @@ class Bench:
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
             ("time to green", self.time_to_green), ("route model", self.route_model),
             ("probes", self.probes), ("audit", self.audit),
+            ("check engines", self.check_engines),
             ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]
         if only:

@@ -608,6 +608,38 @@ def profile_show(name: str) -> int:
     return int(ExitCode.PASS)
 
 
+@profile_group.command("check-engines")
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--profile", "reference", default="engines", metavar="FILE|NAME",
+              help="The profile to compare: a built-in profile's name or a file. "
+              "Default: engines.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              help="text for people, json (preflight.check-engines/v1) for CI. Default: text.")
+def profile_check_engines(path: str, reference: str, output: str) -> int:
+    """Compare the profile with the engines' code under PATH, read statically.
+
+    Reads the Python source (never imports or runs it), follows imports from the entry
+    module the profile names, and reports what differs: start-up kinds and refused
+    backends, request-time lookups, each resolver's backends and config keys, *_BACKEND
+    variables and their defaults. Lookups the app never makes are listed as dormant.
+    Exit 0 when they agree, 1 on drift, 2 on a usage error.
+    """
+    from preflight.config import ProfileUnusable
+    from preflight.contract.profile import ProfileError, load
+    from preflight.engines_code import check, render
+
+    try:
+        rules = load(reference)
+    except ProfileError as error:
+        raise ProfileUnusable("--profile", error) from None
+    try:
+        report = check.check(path, rules)
+    except check.UsageError as error:
+        raise ConfigError(error.where, error.expected, error.got) from None
+    click.echo(render.as_json(report) if output == "json" else render.as_text(report), nl=False)
+    return report.comparison.exit_code
+
+
 @profile_group.command("schema")
 def profile_schema() -> int:
     """Print the profile's JSON Schema (preflight.profile/v1)."""

@@ -103,6 +103,15 @@ class VariableRule(NamedTuple):
     require_when: Mapping[str, tuple[str, ...]] | None = None
 
 
+class EnginesSource(NamedTuple):
+    """The engines' code the profile was read from (`preflight profile check-engines`)."""
+
+    entry: str  # the app's entry module, relative to the repository root
+    repository: str | None = None
+    commit: str | None = None
+    not_checked: Mapping[str, str] = {}  # a variable the contract leaves out -> why
+
+
 class Profile(NamedTuple):
     name: str
     description: str
@@ -123,6 +132,7 @@ class Profile(NamedTuple):
     probes: bool
     probe_backends: Mapping[str, bool]
     lines: Mapping[str, str]  # key pointer -> "file:line"
+    engines: EnginesSource | None = None
 
     def kinds_at(self, at: str) -> tuple[str, ...]:
         return tuple(name for name, kind in self.kinds.items() if kind.at == at)
@@ -453,7 +463,16 @@ def build(data: Mapping[str, Any], lines: Mapping[str, str], source: str, *,
         probes=data["probes"]["enabled"],
         probe_backends=dict(data["probes"].get("backends") or {}),
         lines=lines,
+        engines=_engines(data.get("engines")),
     )
+
+
+def _engines(data: Mapping[str, Any] | None) -> EnginesSource | None:
+    if data is None:
+        return None
+    return EnginesSource(entry=data["entry"], repository=data.get("repository"),
+                         commit=data.get("commit"),
+                         not_checked=dict((data.get("not_checked") or {}).get("variables") or {}))
 
 
 def compile_built_in(name: str) -> dict[str, str]:
