@@ -523,3 +523,9 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout}s")
         time.sleep(interval)
+
+
+def engines_would_start(found: Any) -> bool:
+    """As far as one scope's findings go (judge/routes.py ScopeFindings): every problem is a
+    stricter rule, with its code; none is an engines crash."""
+    return all(problem.code is not None for problem in found.problems_found)

@@ -15,6 +15,7 @@ from preflight.core.result import Status
 from preflight.core.scope import Scope
 from preflight.judge.routes import judge_scope, near_misses, validate_route
 from preflight.observe.registry import TENANTS_PER_QUERY, QueryPlan, plan_queries
+from tests import harness
 from tests.harness import ENGINES_KINDS, ENGINES_REFUSED
 from tests.seed import registry, route
 
@@ -55,7 +56,7 @@ def test_refused_backends_whatever_the_case(backend: str | bytes) -> None:
     shown = backend.decode() if isinstance(backend, bytes) else backend
     assert found.refused == {"seo": shown}
     assert found.routed == 16
-    assert not found.engines_start
+    assert not harness.engines_would_start(found)
     assert found.stricter() == []
     assert found.problems() == ("the engines will not start: refused backend "
                                 f"seo={shown!r} (document 'seo-t_system-dev')")
@@ -73,7 +74,7 @@ def test_backends_refused_only_once_trimmed_are_stricter(backend: str, code: str
     found = judge_scope(KINDS, docs(documents), REFUSED)
     assert found.status is Status.FAIL
     assert found.refused == {"seo": backend}
-    assert found.engines_start
+    assert harness.engines_would_start(found)
     (entry,) = found.stricter()
     assert entry["code"] == code
     assert entry["message"].startswith("the engines would start, but no resolver accepts ")
@@ -84,7 +85,7 @@ def test_backends_refused_only_once_trimmed_are_stricter(backend: str, code: str
 def test_disallowed_list_is_configurable() -> None:
     found = judge_scope(KINDS, docs(registry()), REFUSED | {"filesystem"})
     assert sorted(found.refused) == ["budget", "media_v2_storage", "raw_storage"]
-    assert found.engines_start
+    assert harness.engines_would_start(found)
     assert {entry["code"] for entry in found.stricter()} == {"backend_refused_by_option"}
 
 
@@ -94,7 +95,7 @@ def test_the_engines_refusals_hold_whatever_the_option_says() -> None:
     documents["kpi-t_system-dev"]["backend_type"] = "memory"
     found = judge_scope(KINDS, docs(documents), frozenset({"redis"}))
     assert found.refused == {"kpi": "memory", "chat_bus": "redis"}
-    assert not found.engines_start
+    assert not harness.engines_would_start(found)
 
 
 @pytest.mark.parametrize(("change", "reason"), [
@@ -130,7 +131,7 @@ def test_invalid_documents_name_the_field_and_type(change: dict[str, Any], reaso
     assert found.status is Status.FAIL
     assert found.invalid == {"kpi-doc": reason}
     assert found.routed == 0
-    assert not found.engines_start
+    assert not harness.engines_would_start(found)
     assert found.stricter() == []
     assert found.problems().startswith("the engines will not start: invalid kpi-doc: ")
 
@@ -223,7 +224,7 @@ def test_disagreeing_duplicates_are_stricter_when_the_first_is_fine(
     assert found.duplicates == {"chat_bus": ["a", "b"]}
     assert found.refused == {}  # the engines take "a"
     assert found.routed == 0
-    assert found.engines_start
+    assert harness.engines_would_start(found)
     assert found.stricter() == [{"code": "duplicates_disagree", "message": "duplicates disagree "
                                  "for chat_bus: the engines would take a"}]
 
@@ -240,7 +241,7 @@ def test_the_first_document_in_id_order_is_the_one_the_engines_use(
     assert found.status is Status.FAIL
     assert found.refused == refused
     assert found.invalid == invalid
-    assert not found.engines_start
+    assert not harness.engines_would_start(found)
     assert found.problems().startswith("the engines will not start: ")
     # the disagreement is named too: deleting the bad document alone would still leave two
     assert [entry["code"] for entry in found.stricter()] == ["duplicates_disagree"]
@@ -250,7 +251,7 @@ def test_an_invalid_later_duplicate_is_named_and_stricter() -> None:
     found = judge_scope(["kpi"], [RouteDoc("a", route("kpi")),
                                   RouteDoc("b", route("kpi", required="maybe"))], REFUSED)
     assert list(found.invalid) == ["b"]
-    assert found.engines_start
+    assert harness.engines_would_start(found)
     assert [entry["code"] for entry in found.stricter()] == ["duplicates_disagree"]
 
 
@@ -259,13 +260,13 @@ def test_findings_outside_the_startup_check_are_stricter() -> None:
     documents = registry(kinds=["kpi"])
     documents["kpi-t_system-dev"]["backend_type"] = "memory"
     other_scope = judge_scope(["kpi", "seo"], docs(documents), REFUSED, startup_kinds=())
-    assert other_scope.engines_start
+    assert harness.engines_would_start(other_scope)
     assert other_scope.stricter() == [{
         "code": "not_checked_at_startup", "message": "the engines do not check kpi, seo here "
         "at start-up; --scope and --kinds require it"}]
     new_kind = judge_scope(["kpi", "brand_new"], docs(registry(kinds=["kpi"])), REFUSED)
     assert new_kind.missing == ["brand_new"]
-    assert new_kind.engines_start
+    assert harness.engines_would_start(new_kind)
     assert [entry["code"] for entry in new_kind.stricter()] == ["not_checked_at_startup"]
 
 

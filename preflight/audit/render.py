@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Iterator, Sequence
-from xml.sax.saxutils import escape, quoteattr
+from dataclasses import replace
 
 from preflight.audit.model import AuditReport, Change, Item, ScopeResult
 from preflight.core.findings import TAG
+from preflight.report import junit
 from preflight.report.text import paint
 
 SHOWN_SCOPES = 50  # scopes a text summary details; the HTML and JSON hold them all
@@ -115,15 +116,7 @@ def text_chunks(report: AuditReport, *, color: bool = False) -> Iterator[str]:
         yield line + "\n"
 
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-
-def xml_text(text: str) -> str:
-    return escape(_NOT_XML.sub("\ufffd", text))
-
-
-def xml_attr(text: str) -> str:
-    return quoteattr(_NOT_XML.sub("\ufffd", text))
 
 
 def _body(items: Sequence[Item]) -> str:
@@ -133,47 +126,38 @@ def _body(items: Sequence[Item]) -> str:
 
 def junit_chunks(report: AuditReport) -> Iterator[str]:
     """One testcase per scope (GitLab, Jenkins); registry-wide findings as one more."""
-    counts = report.scope_counts()
-    failing = counts["fail"]
     error = 1 if report.error is not None or report.interrupted_by is not None else 0
     extra = 1 if report.registry_findings or error else 0
-    tests = len(report.scopes) + extra
-    seconds = f"{report.duration_ms / 1000:.3f}"
-    common = (f'tests="{tests}" failures="{failing}" errors="{error}" skipped="0" '
-              f'time="{seconds}"')
-    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
-    yield f'<testsuites name="preflight audit" {common}>\n'
-    stamp = report.started_at.strftime("%Y-%m-%dT%H:%M:%S")
-    yield f'  <testsuite name="preflight audit" {common} timestamp="{stamp}">\n'
-    for scope in report.scopes:
-        yield (f"    <testcase name={xml_attr(scope.label)} "
-               f'classname="preflight.audit.{scope.role}" time="0.000">')
-        if scope.status == "fail":
-            fails = [item for item in scope.findings if item.status == "fail"]
-            message = f"{len(fails)} finding(s): " + "; ".join(
-                item.finding.code for item in fails[:5])
-            yield (f'\n      <failure message={xml_attr(message)} type="fail">'
-                   f"{xml_text(_body(scope.findings))}</failure>\n    ")
-        elif scope.status == "warn":
-            yield (f"\n      <system-out>{xml_text('warning: ' + _body(scope.findings))}"
-                   "</system-out>\n    ")
-        yield "</testcase>\n"
-    if extra:
-        yield '    <testcase name="registry" classname="preflight.audit.registry" time="0.000">'
-        if report.error is not None:
-            kind = "transient" if report.error.transient else "error"
-            body = report.error.message + (f"\nfix: {report.error.remediation}"
-                                           if report.error.remediation else "")
-            yield (f"\n      <error message={xml_attr(report.error.message)} type=\"{kind}\">"
-                   f"{xml_text(body)}</error>\n    ")
-        elif report.interrupted_by is not None:
-            yield (f'\n      <error message="interrupted by signal {report.interrupted_by}" '
-                   'type="interrupted"/>\n    ')
-        if report.registry_findings:
-            yield (f"\n      <system-out>{xml_text(_body(report.registry_findings))}"
-                   "</system-out>\n    ")
-        yield "</testcase>\n"
-    drift = drift_lines(report)
-    if drift:
-        yield f"    <system-out>{xml_text(chr(10).join(drift))}</system-out>\n"
-    yield "  </testsuite>\n</testsuites>\n"
+    totals = junit.Totals(len(report.scopes) + extra, report.scope_counts()["fail"], error, 0,
+                          report.duration_ms / 1000)
+    cases = itertools.chain((_scope_case(scope) for scope in report.scopes),
+                            [_registry_case(report)] if extra else [])
+    return junit.chunks("preflight audit", totals, report.started_at, cases,
+                        "\n".join(drift_lines(report)))
+
+
+def _scope_case(scope: ScopeResult) -> junit.Case:
+    case = junit.Case(scope.label, f"preflight.audit.{scope.role}")
+    if scope.status == "fail":
+        fails = [item for item in scope.findings if item.status == "fail"]
+        message = f"{len(fails)} finding(s): " + "; ".join(
+            item.finding.code for item in fails[:5])
+        return replace(case, result="failure", message=message, kind="fail",
+                       body=_body(scope.findings))
+    if scope.status == "warn":
+        return replace(case, output="warning: " + _body(scope.findings))
+    return case
+
+
+def _registry_case(report: AuditReport) -> junit.Case:
+    case = junit.Case("registry", "preflight.audit.registry",
+                      output=_body(report.registry_findings))
+    if report.error is not None:
+        body = report.error.message + (f"\nfix: {report.error.remediation}"
+                                       if report.error.remediation else "")
+        return replace(case, result="error", message=report.error.message,
+                       kind="transient" if report.error.transient else "error", body=body)
+    if report.interrupted_by is not None:
+        return replace(case, result="error", kind="interrupted",
+                       message=f"interrupted by signal {report.interrupted_by}")
+    return case

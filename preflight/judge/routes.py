@@ -72,10 +72,6 @@ class ScopeFindings:
             return Status.FAIL
         return Status.WARN if self.duplicates else Status.PASS
 
-    @property
-    def engines_start(self) -> bool:
-        """Whether the engines' start-up would pass as far as this scope's findings go."""
-        return all(problem.code is not None for problem in self.problems_found)
 
     def stricter(self) -> list[dict[str, str]]:
         return [strictness.finding(p.code, p.text) for p in self.problems_found

@@ -6,10 +6,12 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
-from preflight.core.result import Status
+from preflight.core.result import CheckResult, Status
 from preflight.core.verdict import Verdict
+from preflight.report import junit
 
 MARKS = {Status.PASS: "✓", Status.WARN: "!", Status.FAIL: "✗", Status.ERROR: "✗",
          Status.SKIPPED: "–"}
@@ -116,38 +118,32 @@ def write_atomically(path: Path, text: str | Iterable[str], mode: int = 0o644) -
 
 
 def to_junit(verdict: Verdict) -> str:
-    """One testcase per check; the shape GitLab and Jenkins read (the Jenkins junit-10 XSD)."""
-    from xml.etree import ElementTree as ET
-
+    """One testcase per check."""
     counts = verdict.summary()
-    seconds = f"{verdict.duration_ms / 1000:.3f}"
-    attributes = {"name": "preflight", "tests": str(len(verdict.checks)),
-                  "failures": str(counts[Status.FAIL.value]),
-                  "errors": str(counts[Status.ERROR.value]),
-                  "skipped": str(counts[Status.SKIPPED.value]), "time": seconds}
-    suites = ET.Element("testsuites", attributes)
-    suite = ET.SubElement(suites, "testsuite", {
-        **attributes, "timestamp": verdict.started_at.strftime("%Y-%m-%dT%H:%M:%S")})
-    for check in verdict.checks:
-        case = ET.SubElement(suite, "testcase", {"name": check.name, "classname": "preflight",
-                                                 "time": f"{check.duration_ms / 1000:.3f}"})
-        outcome = check.outcome
-        body = outcome.message + (f"\nfix: {outcome.remediation}" if outcome.remediation else "")
-        if check.status is Status.FAIL or (check.status is Status.WARN and verdict.target.strict
-                                           and not check.ignored):
-            ET.SubElement(case, "failure", {"message": outcome.message,
-                                            "type": check.status.value}).text = body
-        elif check.status is Status.ERROR:
-            ET.SubElement(case, "error", {"message": outcome.message,
-                                          "type": "transient" if outcome.transient
-                                          else "error"}).text = body
-        elif check.status is Status.SKIPPED:
-            ET.SubElement(case, "skipped", {"message": outcome.message})
-        elif check.status is Status.WARN:
-            ET.SubElement(case, "system-out").text = f"warning: {body}"
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
-        suites, encoding="unicode") + "\n"
+    failing = [check for check in verdict.checks if check.status is Status.FAIL or (
+        check.status is Status.WARN and verdict.target.strict and not check.ignored)]
+    totals = junit.Totals(len(verdict.checks), len(failing), counts[Status.ERROR.value],
+                          counts[Status.SKIPPED.value], verdict.duration_ms / 1000)
+    return "".join(junit.chunks("preflight", totals, verdict.started_at,
+                                (_junit_case(check, check in failing)
+                                 for check in verdict.checks)))
+
+
+def _junit_case(check: CheckResult, failing: bool) -> junit.Case:
+    outcome = check.outcome
+    body = outcome.message + (f"\nfix: {outcome.remediation}" if outcome.remediation else "")
+    case = junit.Case(check.name, "preflight", check.duration_ms / 1000)
+    if failing:
+        return replace(case, result="failure", message=outcome.message,
+                       kind=check.status.value, body=body)
+    if check.status is Status.ERROR:
+        return replace(case, result="error", message=outcome.message,
+                       kind="transient" if outcome.transient else "error", body=body)
+    if check.status is Status.SKIPPED:
+        return replace(case, result="skipped", message=outcome.message)
+    if check.status is Status.WARN:
+        return replace(case, output=f"warning: {body}")
+    return case
 
 
 def to_tap(verdict: Verdict) -> str:
