@@ -403,32 +403,42 @@ def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
 @target_options
 @click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
               help="Where probes are served. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--verdict-address", default="127.0.0.1:8082", envvar="PREFLIGHT_VERDICT_ADDRESS",
+              metavar="HOST:PORT", help="Where /verdict (every check's details) is served; "
+              "the probes and /metrics stay on --listen. The same address as --listen serves "
+              "both there. Env: PREFLIGHT_VERDICT_ADDRESS. Default: 127.0.0.1:8082 (loopback "
+              "only).")
 @click.option("--recheck-interval", default=None, envvar="PREFLIGHT_RECHECK_INTERVAL",
               metavar="SECONDS", help="After passing, re-run every check this often (drift "
               "detection for /readyz). Env: PREFLIGHT_RECHECK_INTERVAL. Default: off.")
 @click.pass_context
-def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
-          **values: Any) -> int:
-    """Serve /startupz, /readyz, /livez, /verdict and /metrics while re-running failing checks.
+def serve(ctx: click.Context, /, listen: str, verdict_address: str,
+          recheck_interval: str | None, **values: Any) -> int:
+    """Serve /startupz, /readyz, /livez and /metrics (and /verdict on loopback) while
+    re-running failing checks.
 
     For sidecars: Cloud Run's container-dependencies and Kubernetes native sidecars start the
     engines once /startupz answers 200. No deadline unless --timeout is given on the command
     line (PREFLIGHT_TIMEOUT is ignored here: it is meant for check and exec, and a sidecar
     that gives up crash-loops). SIGTERM: exit 0.
     """
-    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    where = {"listen": _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
+             "verdict_address": _where(ctx, "verdict_address", "--verdict-address",
+                                       "PREFLIGHT_VERDICT_ADDRESS")}
+    addresses = {"listen": listen, "verdict_address": verdict_address}
+    probes_at = parse_listen(listen, where["listen"])
+    verdict_at = parse_listen(verdict_address, where["verdict_address"])
     interval = None if recheck_interval is None else parse_seconds(Raw(
         recheck_interval, Source.FLAG, _where(ctx, "recheck_interval", "--recheck-interval",
                                               "PREFLIGHT_RECHECK_INTERVAL")))
     run = Run.prepare(ctx, values, deadline_from_flag_only=True, live=False)
-    from preflight.sidecar import Sidecar
+    from preflight.sidecar import AddressUnusable, Sidecar
 
     try:
-        sidecar = Sidecar(run.session, run.log, host, port, interval)
-    except OSError as error:
-        raise ConfigError(_where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
-                          f"an address this process can listen on ({error.strerror})",
-                          listen) from None
+        sidecar = Sidecar(run.session, run.log, probes_at, verdict_at, interval)
+    except AddressUnusable as error:
+        raise ConfigError(where[error.option], f"an address this process can listen on "
+                          f"({error.reason})", addresses[error.option]) from None
     return sidecar.serve_until_stopped()
 
 

@@ -7,13 +7,24 @@ from typing import Any
 
 from preflight import outputs
 from preflight.redact import describe_exception
-from preflight.serve import State, start_http
+from preflight.serve import ProbeServer, State, start_http
 from preflight.session import Session, collect_garbage_from_now_on
 from preflight.verdict import ExitCode, Verdict
 
+Address = tuple[str, int]
+
+
+class AddressUnusable(Exception):
+    """A listener could not be opened: `option` says which (listen or verdict_address)."""
+
+    def __init__(self, option: str, error: OSError) -> None:
+        super().__init__(error.strerror)
+        self.option = option
+        self.reason = error.strerror or str(error)
+
 
 class Sidecar:
-    def __init__(self, session: Session, log: Any, host: str, port: int,
+    def __init__(self, session: Session, log: Any, listen: Address, verdict_address: Address,
                  recheck_interval: float | None) -> None:
         self.session = session
         self.log = log
@@ -22,10 +33,27 @@ class Sidecar:
         self.exit_code = ExitCode.PASS
         session.on_change = self._progress
         session.log_every_round = False
-        # Listen before the first check: probes get a 503, not a refused connection.
-        self.server = start_http(self.state, host, port)
-        log.info("serving probes", listen=f"{host}:{self.server.server_address[1]}",
+        # Listen before the first check: probes get a 503, not a refused connection. The
+        # verdict (every check's details) gets its own listener, loopback by default; one
+        # listener serves both when the operator names the same address twice.
+        shared = verdict_address == listen
+        self.servers = [self._listen("listen", listen, verdict=shared)]
+        if not shared:
+            try:
+                self.servers.append(self._listen("verdict_address", verdict_address,
+                                                 verdict=True))
+            except AddressUnusable:
+                self.servers[0].server_close()
+                raise
+        log.info("serving probes", listen=f"{listen[0]}:{listen[1]}",
+                 verdict=f"{verdict_address[0]}:{verdict_address[1]}",
                  recheck_interval_s=recheck_interval)
+
+    def _listen(self, option: str, address: Address, *, verdict: bool) -> ProbeServer:
+        try:
+            return start_http(self.state, *address, verdict=verdict)
+        except OSError as error:
+            raise AddressUnusable(option, error) from None
 
     def _progress(self) -> None:
         if self.state.snapshot.final:
@@ -75,7 +103,8 @@ class Sidecar:
         self.state.worker = worker
         worker.start()
         self.session.cancel.wait()
-        self.server.server_close()
+        for server in self.servers:
+            server.server_close()
         latest = self.session.latest
         if latest is not None:
             outputs.write_termination_log(latest, self.log)

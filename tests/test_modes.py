@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import http.client
+import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,10 +32,14 @@ BACKOFF_CAP = 2.0  # preflight.retry.Backoff.cap
 class Sidecar:
     """A running `preflight serve` and a tiny HTTP client for its probes."""
 
-    def __init__(self, stack: Stack, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, stack: Stack, *args: str, env: dict[str, str] | None = None,
+                 listen_host: str = "127.0.0.1") -> None:
         self.port = servers.free_port()
+        self.verdict_port = servers.free_port()  # never the default 8082: others may hold it
         self.stderr_path = stack.tmp_path / f"serve-{self.port}.log"
-        argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}", *args)
+        argv = harness.preflight_argv("serve", "--listen", f"{listen_host}:{self.port}",
+                                      "--verdict-address", f"127.0.0.1:{self.verdict_port}",
+                                      *args)
         with open(self.stderr_path, "w") as stderr:
             self.process = subprocess.Popen(argv, env=env or stack.env(), stderr=stderr,
                                             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -45,8 +52,10 @@ class Sidecar:
         except OSError:
             return False
 
-    def get(self, path: str) -> tuple[int, str, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+    def get(self, path: str, port: int | None = None) -> tuple[int, str, str]:
+        """`path` on the probe port (`port`: another); /verdict on the verdict's own port."""
+        port = port or (self.verdict_port if path == "/verdict" else self.port)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -251,6 +260,84 @@ def test_livez_answers_at_once_with_fifty_idle_connections_open(
             connection.close()
 
 
+def listening(pid: int) -> set[str]:
+    """HOST:PORT of every TCP socket the process listens on (from /proc: no connection)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            address, port = fields[1].split(":")
+            packed = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            packed = b"".join(packed[i:i + 4][::-1] for i in range(0, len(packed), 4))
+            found.add(f"{ipaddress.ip_address(packed)}:{int(port, 16)}")
+    return found
+
+
+def test_the_verdict_is_served_on_loopback_only_while_probes_answer_on_every_interface(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    """The pod shape: probes on 0.0.0.0 for the kubelet; the verdict, which carries every
+    check's details, on a loopback listener only."""
+    stack.seed()
+    sidecar = Sidecar(stack, listen_host="0.0.0.0")  # the pod shape
+    sidecars.append(sidecar)
+    harness.wait_until(lambda: sidecar.get("/startupz")[0] == 200, 30, "/startupz → 200")
+    assert listening(sidecar.process.pid) == {f"0.0.0.0:{sidecar.port}",
+                                              f"127.0.0.1:{sidecar.verdict_port}"}
+    code, _, body = sidecar.get("/verdict", sidecar.port)  # asked on loopback, all the same
+    assert (code, body) == (404, "not found: try /startupz /readyz /livez /metrics (the "
+                                 "verdict: see --verdict-address)\n")
+    for path in ("/readyz", "/livez", "/metrics"):
+        assert sidecar.get(path)[0] == 200, path
+    code, content_type, body = sidecar.get("/verdict")
+    assert (code, content_type) == (200, "application/json")
+    assert harness.check_verdict(json.loads(body))["status"] == "pass"
+    assert sidecar.get("/livez", sidecar.verdict_port)[0] == 200  # all of it, on loopback
+
+
+def test_the_verdict_address_comes_from_the_variable_and_is_loopback_by_default(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    verdict_port = servers.free_port()
+    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{servers.free_port()}")
+    process = subprocess.Popen(argv, env=stack.env(
+        PREFLIGHT_VERDICT_ADDRESS=f"127.0.0.1:{verdict_port}"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        harness.wait_until(lambda: f"127.0.0.1:{verdict_port}" in listening(process.pid), 30,
+                           "the verdict listener on the variable's address")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    help_text = harness.run_command(harness.preflight_argv("serve", "--help"),
+                                    stack.env()).stdout
+    default = re.search(r"Default:\s+(\S+):(\d+)\s+\(loopback", " ".join(help_text.split()))
+    assert default is not None, help_text
+    assert ipaddress.ip_address(default.group(1)).is_loopback
+
+
+def test_a_verdict_address_in_use_is_a_usage_error_naming_it(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = harness.run_command(harness.preflight_argv(
+            "serve", "--listen", f"127.0.0.1:{servers.free_port()}", "--verdict-address",
+            address), stack.env(), timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"preflight: error: --verdict-address: expected an address this process can listen on "
+        f"(Address already in use) (got '{address}')")
+
+
 def test_serve_ignores_a_deadline_from_the_shared_environment(stack: Stack,
                                                                sidecars: list[Sidecar]) -> None:
     """PREFLIGHT_TIMEOUT in a ConfigMap shared with init containers must not make a sidecar
@@ -275,7 +362,8 @@ def test_serve_ignores_a_deadline_from_the_shared_environment(stack: Stack,
 def test_serve_with_an_explicit_timeout_gives_up_at_it(stack: Stack) -> None:
     registry_without(stack, "kpi-t_system-dev")
     port = servers.free_port()
-    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}", "--timeout", "4")
+    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}", "--verdict-address",
+                                  f"127.0.0.1:{servers.free_port()}", "--timeout", "4")
     done = subprocess.run(argv, env=stack.env(), capture_output=True, text=True, timeout=30,
                           check=False)
     assert done.returncode == 1, done.stderr[-3000:]

@@ -245,8 +245,10 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
                                          tmp_path: Path) -> None:
     stack.seed(canaries.registry())
     port = tools.free_port()
+    verdict_port = tools.free_port()
     env = stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint))
     argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}",
+                                  "--verdict-address", f"127.0.0.1:{verdict_port}",
                                   "--recheck-interval", "0.02", "--format", "json",
                                   "--attempt-timeout", "2")
     log = (tmp_path / "serve.log").open("wb")
@@ -277,7 +279,7 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
         def probe(number: int) -> None:
             nonlocal verdicts
             path = paths[number % len(paths)]
-            code, body = _get(port, path)
+            code, body = _get(verdict_port if path == "/verdict" else port, path)
             found = leaks(body.decode(errors="replace"), canaries)
             valid = True
             if path == "/verdict":
