@@ -170,6 +170,11 @@ class ProbeServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
     block_on_close = False
+    # The kernel's queue of connections not yet accepted. The standard library's 5 is full
+    # at once behind a burst of idle connections; a connection that finds it full has its
+    # handshake dropped, and the client's retransmission comes only after 1 s: a probe with
+    # a 1 s timeout would fail. Every connection the slots admit fits in the queue.
+    request_queue_size = MAX_CONNECTIONS
 
     def __init__(self, address: tuple[str, int], handler: type[Handler]) -> None:
         if ":" in address[0]:

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -239,25 +240,70 @@ def test_probe_soak_keeps_threads_fds_and_memory_flat(stack: Stack,
     assert after[2] <= before[2] + 2, "file descriptors grew"
 
 
+REPETITIONS = 20
+
+
 def test_livez_answers_at_once_with_fifty_idle_connections_open(
         stack: Stack, sidecars: list[Sidecar]) -> None:
-    """A kubelet's probe (1-2 s timeout) must not queue behind idle or slow connections."""
+    """A kubelet's probe (1-2 s timeout) must not queue behind idle or slow connections.
+
+    Repeated: a probe that finds the kernel's accept queue full has its handshake dropped
+    and retried by the client only after 1 s, which one lucky run need not show."""
     stack.seed()
     sidecar = Sidecar(stack)
     sidecars.append(sidecar)
     sidecar.wait_for("/startupz", 200, 30)
-    idle = [socket.create_connection(("127.0.0.1", sidecar.port), timeout=5) for _ in range(50)]
+    waits = []
+    for _ in range(REPETITIONS):
+        idle = [socket.create_connection(("127.0.0.1", sidecar.port), timeout=5)
+                for _ in range(50)]
+        try:
+            idle[0].sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # and one half-sent
+            started = time.monotonic()
+            assert sidecar.status("/livez") == 200
+            waits.append(time.monotonic() - started)
+            assert sidecar.process.poll() is None
+        finally:
+            for connection in idle:
+                connection.close()
+    print(f"/livez with 50 idle connections open, {REPETITIONS} times: slowest "
+          f"{max(waits) * 1000:.0f} ms, median {sorted(waits)[len(waits) // 2] * 1000:.0f} ms")
+    assert max(waits) < 1.0
+
+
+def test_a_burst_of_connections_waits_in_the_kernels_queue_not_dropped(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    """While serve cannot accept (here: stopped), the kernel completes and queues every
+    connection up to the bound serve admits. A connection the queue has no room for has its
+    handshake dropped: the client's retry comes after 1 s, too late for a 1 s probe."""
+    from preflight.serve import MAX_CONNECTIONS
+
+    stack.seed()
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    sidecar.wait_for("/startupz", 200, 30)
+    burst = []
+    os.kill(sidecar.process.pid, signal.SIGSTOP)
     try:
-        idle[0].sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # and one half-sent request
-        started = time.monotonic()
-        assert sidecar.status("/livez") == 200
-        waited = time.monotonic() - started
-        print(f"/livez answered in {waited * 1000:.0f} ms with 50 idle connections open")
-        assert waited < 1.0
-        assert sidecar.process.poll() is None
+        for _ in range(MAX_CONNECTIONS):
+            connection = socket.socket()
+            connection.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                connection.connect(("127.0.0.1", sidecar.port))
+            burst.append(connection)
+
+        def handshakes_done() -> int:
+            _, done, _ = select.select([], burst, [], 0)
+            return sum(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in done)
+
+        # The kernel alone answers these, at once; the bound only ends a failing wait.
+        harness.wait_until(lambda: handshakes_done() == MAX_CONNECTIONS, 5,
+                           f"all {MAX_CONNECTIONS} handshakes while serve is stopped")
     finally:
-        for connection in idle:
+        os.kill(sidecar.process.pid, signal.SIGCONT)
+        for connection in burst:
             connection.close()
+    assert sidecar.status("/livez") == 200
 
 
 def listening(pid: int) -> set[str]:
