@@ -11,6 +11,9 @@ from preflight.serve import ProbeServer, State, start_http
 from preflight.session import Session, collect_garbage_from_now_on
 from preflight.verdict import ExitCode, Verdict
 
+STOP_WAIT = 1.0  # seconds a stop waits for the round in flight to end in a verdict
+
+
 Address = tuple[str, int]
 
 
@@ -105,9 +108,15 @@ class Sidecar:
         self.session.cancel.wait()
         for server in self.servers:
             server.server_close()
-        latest = self.session.latest
-        if latest is not None:
-            outputs.write_termination_log(latest, self.log)
+        # A round stops within moments of the signal and ends in a verdict; wait for it
+        # (bounded: a stop must not hang), else take the round's verdict so far.
+        worker.join(STOP_WAIT)
+        last = self.session.latest if not worker.is_alive() else None
+        last = last or self.session.in_progress()
+        if last is not None:
+            final = self.session.settled(last)  # a signal: the last verdict, interrupted
+            outputs.write_verdict_file(final, self.log)
+            outputs.write_termination_log(final, self.log)
         signalled = self.session.interrupted() is not None
         self.log.info("stopping", reason="signal" if signalled else "deadline or error",
                       exit_code=0 if signalled else int(self.exit_code))
