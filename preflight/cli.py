@@ -322,8 +322,9 @@ class Run:
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         scrub = Scrubber.from_environment()
         # The live view shows each attempt's error itself; logs would tear its lines apart.
-        quiet = live and cls.live_view_wanted(config) and raw["log_level"].source is Source.DEFAULT
-        logs.configure("error" if quiet else config.log_level, scrub)
+        logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
+                                      is not Source.DEFAULT, text=config.format == "text",
+                                      live=live and cls.live_view_wanted(config)), scrub)
         log = logs.get()
         cancel = threading.Event()
         interrupt = Interrupt(cancel)
@@ -559,7 +560,9 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
         baseline, _where(ctx, "baseline", "--baseline", "PREFLIGHT_AUDIT_BASELINE"))
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     scrub = Scrubber.from_environment()
-    logs.configure(config.log_level, scrub)
+    logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
+                                  is not Source.DEFAULT, text=config.format == "text",
+                                  live=False), scrub)
     log = logs.get()
     cancel = threading.Event()
     interrupt = Interrupt(cancel)
