@@ -5,12 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Test servers that are not Python packages: Azurite (Azure Blob) from npm, pinned by its
-# lock file. Debian's redis-server, Java, chromium (the audit report's browser test) and the
-# Firestore emulator come from apt (.ci/run).
+# lock file. Debian's redis-server, Java, chromium (the audit report's browser test), Node.js
+# and the Firestore emulator come from apt (make system-deps).
 AZURITE_STAMP := tools/azurite/node_modules/.installed
 
 .PHONY: venv tools demo test lint typecheck unit bench bench-quick container-test reliability \
-	audit-screenshot \
+	audit-screenshot system-deps \
 	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
@@ -37,7 +37,12 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: venv lint tools
+# The system packages the tests use: installed with apt-get when missing (root, Debian),
+# else one line naming the command; nothing to do, no apt call.
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: system-deps venv lint tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bench-quick
 

@@ -22,10 +22,13 @@ def banner(text: str) -> None:
 
 
 def run_preflight(env: dict[str, str], verdict: Path) -> int:
+    """The text verdict on stdout; the log beside the verdict file, not between the lines
+    (a stderr that is not a terminal gets JSON, for pods: kept out of the demo's screen)."""
     command = [sys.executable, "-m", "preflight", "check", "--format", "text",
                "--verdict-file", str(verdict), "--timeout", "30"]
     print("$ preflight check --format text --verdict-file", verdict, flush=True)
-    return subprocess.run(command, env=env, check=False).returncode
+    with open(verdict.with_suffix(".log"), "w") as log:
+        return subprocess.run(command, env=env, stderr=log, check=False).returncode
 
 
 def main() -> int:
@@ -44,7 +47,6 @@ def main() -> int:
             "AWS_ENDPOINT_URL_STS": endpoint, "AWS_ACCESS_KEY_ID": "demo",
             "AWS_SECRET_ACCESS_KEY": "demo-secret", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
-            "PREFLIGHT_LOG_LEVEL": "warning",
         }
         print(f"firestore emulator: {firestore.address}   s3: {endpoint}")
         client = seed.firestore_client(firestore.address, PROJECT)
@@ -64,7 +66,8 @@ def main() -> int:
         broken = {k: v for k, v in env.items() if k != "RAW_BUCKET"}
         failed = run_preflight(broken, workdir / "verdict-fail.json")
         print(f"exit code {failed}  (the engines would not start)")
-        print(f"verdicts: {workdir}/verdict-pass.json, {workdir}/verdict-fail.json")
+        print(f"verdicts: {workdir}/verdict-pass.json, {workdir}/verdict-fail.json "
+              f"(logs: the .log beside each)")
     banner("stopped the emulator and the S3 server")
     return 0 if (passed, failed) == (0, 1) else 1
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import http.client
+import ipaddress
 import json
 import os
+import re
+import select
 import signal
 import socket
 import subprocess
@@ -29,10 +33,14 @@ BACKOFF_CAP = 2.0  # preflight.run.retry.Backoff.cap
 class Sidecar:
     """A running `preflight serve` and a tiny HTTP client for its probes."""
 
-    def __init__(self, stack: Stack, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, stack: Stack, *args: str, env: dict[str, str] | None = None,
+                 listen_host: str = "127.0.0.1") -> None:
         self.port = servers.free_port()
+        self.verdict_port = servers.free_port()  # never the default 8082: others may hold it
         self.stderr_path = stack.tmp_path / f"serve-{self.port}.log"
-        argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}", *args)
+        argv = harness.preflight_argv("serve", "--listen", f"{listen_host}:{self.port}",
+                                      "--verdict-address", f"127.0.0.1:{self.verdict_port}",
+                                      *args)
         with open(self.stderr_path, "w") as stderr:
             self.process = subprocess.Popen(argv, env=env or stack.env(), stderr=stderr,
                                             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
@@ -45,8 +53,10 @@ class Sidecar:
         except OSError:
             return False
 
-    def get(self, path: str) -> tuple[int, str, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+    def get(self, path: str, port: int | None = None) -> tuple[int, str, str]:
+        """`path` on the probe port (`port`: another); /verdict on the verdict's own port."""
+        port = port or (self.verdict_port if path == "/verdict" else self.port)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -230,25 +240,148 @@ def test_probe_soak_keeps_threads_fds_and_memory_flat(stack: Stack,
     assert after[2] <= before[2] + 2, "file descriptors grew"
 
 
+REPETITIONS = 20
+
+
 def test_livez_answers_at_once_with_fifty_idle_connections_open(
         stack: Stack, sidecars: list[Sidecar]) -> None:
-    """A kubelet's probe (1-2 s timeout) must not queue behind idle or slow connections."""
+    """A kubelet's probe (1-2 s timeout) must not queue behind idle or slow connections.
+
+    Repeated: a probe that finds the kernel's accept queue full has its handshake dropped
+    and retried by the client only after 1 s, which one lucky run need not show."""
     stack.seed()
     sidecar = Sidecar(stack)
     sidecars.append(sidecar)
     sidecar.wait_for("/startupz", 200, 30)
-    idle = [socket.create_connection(("127.0.0.1", sidecar.port), timeout=5) for _ in range(50)]
+    waits = []
+    for _ in range(REPETITIONS):
+        idle = [socket.create_connection(("127.0.0.1", sidecar.port), timeout=5)
+                for _ in range(50)]
+        try:
+            idle[0].sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # and one half-sent
+            started = time.monotonic()
+            assert sidecar.status("/livez") == 200
+            waits.append(time.monotonic() - started)
+            assert sidecar.process.poll() is None
+        finally:
+            for connection in idle:
+                connection.close()
+    print(f"/livez with 50 idle connections open, {REPETITIONS} times: slowest "
+          f"{max(waits) * 1000:.0f} ms, median {sorted(waits)[len(waits) // 2] * 1000:.0f} ms")
+    assert max(waits) < 1.0
+
+
+def test_a_burst_of_connections_waits_in_the_kernels_queue_not_dropped(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    """While serve cannot accept (here: stopped), the kernel completes and queues every
+    connection up to the bound serve admits. A connection the queue has no room for has its
+    handshake dropped: the client's retry comes after 1 s, too late for a 1 s probe."""
+    from preflight.app.http_server import MAX_CONNECTIONS
+
+    stack.seed()
+    sidecar = Sidecar(stack)
+    sidecars.append(sidecar)
+    sidecar.wait_for("/startupz", 200, 30)
+    burst = []
+    os.kill(sidecar.process.pid, signal.SIGSTOP)
     try:
-        idle[0].sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")  # and one half-sent request
-        started = time.monotonic()
-        assert sidecar.status("/livez") == 200
-        waited = time.monotonic() - started
-        print(f"/livez answered in {waited * 1000:.0f} ms with 50 idle connections open")
-        assert waited < 1.0
-        assert sidecar.process.poll() is None
+        for _ in range(MAX_CONNECTIONS):
+            connection = socket.socket()
+            connection.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                connection.connect(("127.0.0.1", sidecar.port))
+            burst.append(connection)
+
+        def handshakes_done() -> int:
+            _, done, _ = select.select([], burst, [], 0)
+            return sum(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 for c in done)
+
+        # The kernel alone answers these, at once; the bound only ends a failing wait.
+        harness.wait_until(lambda: handshakes_done() == MAX_CONNECTIONS, 5,
+                           f"all {MAX_CONNECTIONS} handshakes while serve is stopped")
     finally:
-        for connection in idle:
+        os.kill(sidecar.process.pid, signal.SIGCONT)
+        for connection in burst:
             connection.close()
+    assert sidecar.status("/livez") == 200
+
+
+def listening(pid: int) -> set[str]:
+    """HOST:PORT of every TCP socket the process listens on (from /proc: no connection)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            address, port = fields[1].split(":")
+            packed = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            packed = b"".join(packed[i:i + 4][::-1] for i in range(0, len(packed), 4))
+            found.add(f"{ipaddress.ip_address(packed)}:{int(port, 16)}")
+    return found
+
+
+def test_the_verdict_is_served_on_loopback_only_while_probes_answer_on_every_interface(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    """The pod shape: probes on 0.0.0.0 for the kubelet; the verdict, which carries every
+    check's details, on a loopback listener only."""
+    stack.seed()
+    sidecar = Sidecar(stack, listen_host="0.0.0.0")  # the pod shape
+    sidecars.append(sidecar)
+    harness.wait_until(lambda: sidecar.get("/startupz")[0] == 200, 30, "/startupz → 200")
+    assert listening(sidecar.process.pid) == {f"0.0.0.0:{sidecar.port}",
+                                              f"127.0.0.1:{sidecar.verdict_port}"}
+    code, _, body = sidecar.get("/verdict", sidecar.port)  # asked on loopback, all the same
+    assert (code, body) == (404, "not found: try /startupz /readyz /livez /metrics (the "
+                                 "verdict: see --verdict-address)\n")
+    for path in ("/readyz", "/livez", "/metrics"):
+        assert sidecar.get(path)[0] == 200, path
+    code, content_type, body = sidecar.get("/verdict")
+    assert (code, content_type) == (200, "application/json")
+    assert harness.check_verdict(json.loads(body))["status"] == "pass"
+    assert sidecar.get("/livez", sidecar.verdict_port)[0] == 200  # all of it, on loopback
+
+
+def test_the_verdict_address_comes_from_the_variable_and_is_loopback_by_default(
+        stack: Stack, sidecars: list[Sidecar]) -> None:
+    stack.seed()
+    verdict_port = servers.free_port()
+    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{servers.free_port()}")
+    process = subprocess.Popen(argv, env=stack.env(
+        PREFLIGHT_VERDICT_ADDRESS=f"127.0.0.1:{verdict_port}"), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        harness.wait_until(lambda: f"127.0.0.1:{verdict_port}" in listening(process.pid), 30,
+                           "the verdict listener on the variable's address")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    help_text = harness.run_command(harness.preflight_argv("serve", "--help"),
+                                    stack.env()).stdout
+    default = re.search(r"Default:\s+(\S+):(\d+)\s+\(loopback", " ".join(help_text.split()))
+    assert default is not None, help_text
+    assert ipaddress.ip_address(default.group(1)).is_loopback
+
+
+def test_a_verdict_address_in_use_is_a_usage_error_naming_it(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = harness.run_command(harness.preflight_argv(
+            "serve", "--listen", f"127.0.0.1:{servers.free_port()}", "--verdict-address",
+            address), stack.env(), timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"preflight: error: --verdict-address: expected an address this process can listen on "
+        f"(Address already in use) (got '{address}')")
 
 
 def test_serve_ignores_a_deadline_from_the_shared_environment(stack: Stack,
@@ -275,7 +408,8 @@ def test_serve_ignores_a_deadline_from_the_shared_environment(stack: Stack,
 def test_serve_with_an_explicit_timeout_gives_up_at_it(stack: Stack) -> None:
     registry_without(stack, "kpi-t_system-dev")
     port = servers.free_port()
-    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}", "--timeout", "4")
+    argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}", "--verdict-address",
+                                  f"127.0.0.1:{servers.free_port()}", "--timeout", "4")
     done = subprocess.run(argv, env=stack.env(), capture_output=True, text=True, timeout=30,
                           check=False)
     assert done.returncode == 1, done.stderr[-3000:]

@@ -134,7 +134,9 @@ class Serve:
     def __init__(self, stack: Stack) -> None:
         self.port = servers.free_port()
         self.log = stack.tmp_path / f"serve-{self.port}.log"
-        argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}")
+        # One listener for the probes and the verdict (never the default 8082).
+        argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}",
+                                      "--verdict-address", f"127.0.0.1:{self.port}")
         with open(self.log, "w") as stderr:
             self.process = subprocess.Popen(argv, env=stack.env(), stderr=stderr,
                                             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,

@@ -16,7 +16,6 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -228,57 +227,70 @@ def cli() -> None:
     """
 
 
+def _leave_to_the_watcher(_signum: int, _frame: FrameType | None) -> None:
+    """Installed so SIGTERM / SIGINT do not end the process; `Interrupt` acts on them."""
+
+
 class Interrupt:
     """SIGTERM / SIGINT stop the run; the verdict is still written.
 
-    Python runs a signal's handler later, between bytecodes of the main thread, and not at
-    all once the handler is replaced; the C-level handler, though, writes the signal's
-    number into the wakeup pipe at once, whichever thread it lands on. `commit` reads that
-    pipe after giving the signals back to their default action, so no signal is lost
-    between the last look and the exec.
+    A process-directed signal may land on any thread, and Python runs a handler only in the
+    main thread, between its bytecodes: a main thread blocked in a wait (serve's waits for
+    good) would never see a signal that landed elsewhere. The C-level handler, though,
+    writes the signal's number into the wakeup pipe at once, whichever thread it lands on;
+    a watcher thread blocked on that pipe records it and cancels the run. The Python-level
+    handler does nothing: setting the cancel event there could deadlock against the main
+    thread, interrupted while it holds that event's lock inside its own wait.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    COMMIT_WAIT = 1.0  # seconds `commit` waits for the watcher to read what is left
 
     def __init__(self, cancel: threading.Event) -> None:
         self.cancel = cancel
         self.signal: int | None = None
-        self._wakeup: tuple[int, int] | None = None
+        self._write_end: int | None = None
+        self._watcher: threading.Thread | None = None
 
     def install(self) -> None:
-        for signum in self.SIGNALS:
-            signal.signal(signum, self._handle)
-        read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(write_end, False)  # the C-level handler must never block
+        self._write_end = write_end
+        self._watcher = threading.Thread(target=self._watch, args=(read_end,), name="signals",
+                                         daemon=True)
+        self._watcher.start()
         signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-        self._wakeup = (read_end, write_end)
+        for signum in self.SIGNALS:
+            signal.signal(signum, _leave_to_the_watcher)
 
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.signal is None:
-            self.signal = signum
-        self.cancel.set()
+    def _watch(self, read_end: int) -> None:
+        """Until the write end is closed (`commit`): every signal that arrives stops the run."""
+        try:
+            while arrived := os.read(read_end, 64):
+                for signum in arrived:
+                    if signum in self.SIGNALS:
+                        if self.signal is None:
+                            self.signal = signum
+                        self.cancel.set()
+        finally:
+            os.close(read_end)
 
     def commit(self) -> int | None:
         """Default actions from now on; returns the signal that came before, if any.
 
         After this, SIGTERM / SIGINT terminate the process by their default action before
-        an exec, and reach the exec'd command after it: never swallowed either way.
+        an exec, and reach the exec'd command after it: never swallowed either way. A signal
+        caught before the default actions came back is in the pipe: closing its write end
+        lets the watcher read it, then end.
         """
         for signum in self.SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
-        if self._wakeup is None:
+        if self._write_end is None or self._watcher is None:
             return self.signal
         signal.set_wakeup_fd(-1)
-        read_end, write_end = self._wakeup
-        self._wakeup = None
-        try:
-            arrived = os.read(read_end, 64)
-        except BlockingIOError:
-            arrived = b""
-        finally:
-            os.close(read_end)
-            os.close(write_end)
-        if self.signal is None and arrived:
-            self.signal = arrived[0]
+        os.close(self._write_end)
+        self._write_end = None
+        self._watcher.join(self.COMMIT_WAIT)
         return self.signal
 
 
@@ -310,8 +322,9 @@ class Run:
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         scrub = Scrubber.from_environment()
         # The live view shows each attempt's error itself; logs would tear its lines apart.
-        quiet = live and cls.live_view_wanted(config) and raw["log_level"].source is Source.DEFAULT
-        logs.configure("error" if quiet else config.log_level, scrub)
+        logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
+                                      is not Source.DEFAULT, text=config.format == "text",
+                                      live=live and cls.live_view_wanted(config)), scrub)
         log = logs.get()
         cancel = threading.Event()
         interrupt = Interrupt(cancel)
@@ -341,7 +354,8 @@ class Run:
 
             live = LiveView(self.session, sys.stdout, color=self.config.color).start()
         try:
-            verdict = self.session.until_pass() if wait else self.session.run_round()
+            session = self.session
+            verdict = session.until_pass() if wait else session.settled(session.run_round())
         finally:
             if live is not None:
                 live.stop()
@@ -390,7 +404,7 @@ def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
         # The pod is being stopped: the engines must not start. The verdict says why.
         from preflight.report import outputs
 
-        stopped = replace(verdict, interrupted_by=signalled, finished_at=datetime.now(UTC))
+        stopped = run.session.settled(verdict)
         run.log.warning("not starting the command: a signal came first", signal=signalled)
         outputs.emit(stopped, run.config, run.log)
         return int(stopped.exit_code)
@@ -403,32 +417,43 @@ def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
 @target_options
 @click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
               help="Where probes are served. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--verdict-address", default="127.0.0.1:8082", envvar="PREFLIGHT_VERDICT_ADDRESS",
+              metavar="HOST:PORT", help="Where /verdict (every check's details) is served; "
+              "the probes and /metrics stay on --listen. The same address as --listen serves "
+              "both there. Env: PREFLIGHT_VERDICT_ADDRESS. Default: 127.0.0.1:8082 (loopback "
+              "only).")
 @click.option("--recheck-interval", default=None, envvar="PREFLIGHT_RECHECK_INTERVAL",
               metavar="SECONDS", help="After passing, re-run every check this often (drift "
               "detection for /readyz). Env: PREFLIGHT_RECHECK_INTERVAL. Default: off.")
 @click.pass_context
-def serve(ctx: click.Context, /, listen: str, recheck_interval: str | None,
-          **values: Any) -> int:
-    """Serve /startupz, /readyz, /livez, /verdict and /metrics while re-running failing checks.
+def serve(ctx: click.Context, /, listen: str, verdict_address: str,
+          recheck_interval: str | None, **values: Any) -> int:
+    """Serve /startupz, /readyz, /livez and /metrics (and /verdict on loopback) while
+    re-running failing checks.
 
     For sidecars: Cloud Run's container-dependencies and Kubernetes native sidecars start the
     engines once /startupz answers 200. No deadline unless --timeout is given on the command
     line (PREFLIGHT_TIMEOUT is ignored here: it is meant for check and exec, and a sidecar
-    that gives up crash-loops). SIGTERM: exit 0.
+    that gives up crash-loops). SIGTERM: the last verdict is written marked interrupted, and
+    serve exits 0.
     """
-    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    where = {"listen": _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
+             "verdict_address": _where(ctx, "verdict_address", "--verdict-address",
+                                       "PREFLIGHT_VERDICT_ADDRESS")}
+    addresses = {"listen": listen, "verdict_address": verdict_address}
+    probes_at = parse_listen(listen, where["listen"])
+    verdict_at = parse_listen(verdict_address, where["verdict_address"])
     interval = None if recheck_interval is None else parse_seconds(Raw(
         recheck_interval, Source.FLAG, _where(ctx, "recheck_interval", "--recheck-interval",
                                               "PREFLIGHT_RECHECK_INTERVAL")))
     run = Run.prepare(ctx, values, deadline_from_flag_only=True, live=False)
-    from preflight.app.sidecar import Sidecar
+    from preflight.app.sidecar import AddressUnusable, Sidecar
 
     try:
-        sidecar = Sidecar(run.session, run.log, host, port, interval)
-    except OSError as error:
-        raise ConfigError(_where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
-                          f"an address this process can listen on ({error.strerror})",
-                          listen) from None
+        sidecar = Sidecar(run.session, run.log, probes_at, verdict_at, interval)
+    except AddressUnusable as error:
+        raise ConfigError(where[error.option], f"an address this process can listen on "
+                          f"({error.reason})", addresses[error.option]) from None
     return sidecar.serve_until_stopped()
 
 
@@ -536,7 +561,9 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
         baseline, _where(ctx, "baseline", "--baseline", "PREFLIGHT_AUDIT_BASELINE"))
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     scrub = Scrubber.from_environment()
-    logs.configure(config.log_level, scrub)
+    logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
+                                  is not Source.DEFAULT, text=config.format == "text",
+                                  live=False), scrub)
     log = logs.get()
     cancel = threading.Event()
     interrupt = Interrupt(cancel)

@@ -6,6 +6,9 @@ a run therefore see a consistent verdict, and a probe costs the same whatever th
 Each connection gets its own short-lived daemon thread (the standard library's
 ThreadingHTTPServer) with a short idle timeout, up to a bound: an idle or slow client can
 never make a kubelet's probe wait behind it.
+
+The probes (and /metrics) are served on the pod port; the verdict, which carries every
+check's details, only on a second listener, on loopback unless the operator says otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from preflight.report import text as render
 
 MAX_CONNECTIONS = 128  # beyond this, a new connection is closed at once (never queued)
 REQUEST_TIMEOUT = 2.0  # an idle or slow connection is dropped after this many seconds
+PROBE_PATHS = ("/startupz", "/readyz", "/livez", "/metrics")
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     timeout = REQUEST_TIMEOUT
     state: State  # set on the subclass made per server
+    serves_verdict: bool  # likewise: only the verdict listener answers /verdict
 
     def do_GET(self) -> None:
         snapshot = self.state.snapshot
@@ -135,12 +140,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/livez":
             healthy = self.state.healthy()
             self._send(200 if healthy else 503, b"ok\n" if healthy else b"checks stopped\n")
-        elif path == "/verdict":
+        elif path == "/verdict" and self.serves_verdict:
             self._send(200 if snapshot.final else 503, snapshot.verdict_json, "application/json")
         elif path == "/metrics":
             self._send(200, snapshot.metrics, "text/plain; version=0.0.4; charset=utf-8")
         else:
-            self._send(404, b"not found: try /startupz /readyz /livez /verdict /metrics\n")
+            paths = (*PROBE_PATHS, "/verdict") if self.serves_verdict else PROBE_PATHS
+            hint = "" if self.serves_verdict else " (the verdict: see --verdict-address)"
+            self._send(404, f"not found: try {' '.join(paths)}{hint}\n".encode())
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -165,6 +172,11 @@ class ProbeServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
     block_on_close = False
+    # The kernel's queue of connections not yet accepted. The standard library's 5 is full
+    # at once behind a burst of idle connections; a connection that finds it full has its
+    # handshake dropped, and the client's retransmission comes only after 1 s: a probe with
+    # a 1 s timeout would fail. Every connection the slots admit fits in the queue.
+    request_queue_size = MAX_CONNECTIONS
 
     def __init__(self, address: tuple[str, int], handler: type[Handler]) -> None:
         if ":" in address[0]:
@@ -192,9 +204,10 @@ class ProbeServer(http.server.ThreadingHTTPServer):
         """A broken or idle client connection is not worth a traceback."""
 
 
-def start_http(state: State, host: str, port: int) -> ProbeServer:
-    handler = type("BoundHandler", (Handler,), {"state": state})
+def start_http(state: State, host: str, port: int, *, verdict: bool) -> ProbeServer:
+    """Listens at once; `verdict`: this listener answers /verdict too."""
+    handler = type("BoundHandler", (Handler,), {"state": state, "serves_verdict": verdict})
     server = ProbeServer((host, port), handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                     name="http", daemon=True).start()
+                     name="http-verdict" if verdict else "http", daemon=True).start()
     return server

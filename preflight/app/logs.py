@@ -12,6 +12,20 @@ from preflight.core.redact import Scrubber
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
+def level_for(level: str, *, chosen: bool, text: bool, live: bool) -> str:
+    """The level logged at, unless one was `chosen`. A person reading the text verdict at a
+    terminal needs the log only for what went wrong (warnings and errors); under the live
+    view, which shows every attempt itself, only errors. Off a terminal the logs are JSON
+    for a log platform that filters on severity: everything at `level`."""
+    if chosen:
+        return level
+    if live:
+        return "error"
+    if text and sys.stderr.isatty():
+        return max(level, "warning", key=LEVELS.__getitem__)
+    return level
+
+
 def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> None:
     import structlog
 

@@ -5,16 +5,30 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from preflight.app.http_server import State, start_http
+from preflight.app.http_server import ProbeServer, State, start_http
 from preflight.core.redact import describe_exception
 from preflight.core.result import ExitCode
 from preflight.core.verdict import Verdict
 from preflight.report import outputs
 from preflight.run.session import Session, collect_garbage_from_now_on
 
+STOP_WAIT = 1.0  # seconds a stop waits for the round in flight to end in a verdict
+
+
+Address = tuple[str, int]
+
+
+class AddressUnusable(Exception):
+    """A listener could not be opened: `option` says which (listen or verdict_address)."""
+
+    def __init__(self, option: str, error: OSError) -> None:
+        super().__init__(error.strerror)
+        self.option = option
+        self.reason = error.strerror or str(error)
+
 
 class Sidecar:
-    def __init__(self, session: Session, log: Any, host: str, port: int,
+    def __init__(self, session: Session, log: Any, listen: Address, verdict_address: Address,
                  recheck_interval: float | None) -> None:
         self.session = session
         self.log = log
@@ -23,10 +37,27 @@ class Sidecar:
         self.exit_code = ExitCode.PASS
         session.on_change = self._progress
         session.log_every_round = False
-        # Listen before the first check: probes get a 503, not a refused connection.
-        self.server = start_http(self.state, host, port)
-        log.info("serving probes", listen=f"{host}:{self.server.server_address[1]}",
+        # Listen before the first check: probes get a 503, not a refused connection. The
+        # verdict (every check's details) gets its own listener, loopback by default; one
+        # listener serves both when the operator names the same address twice.
+        shared = verdict_address == listen
+        self.servers = [self._listen("listen", listen, verdict=shared)]
+        if not shared:
+            try:
+                self.servers.append(self._listen("verdict_address", verdict_address,
+                                                 verdict=True))
+            except AddressUnusable:
+                self.servers[0].server_close()
+                raise
+        log.info("serving probes", listen=f"{listen[0]}:{listen[1]}",
+                 verdict=f"{verdict_address[0]}:{verdict_address[1]}",
                  recheck_interval_s=recheck_interval)
+
+    def _listen(self, option: str, address: Address, *, verdict: bool) -> ProbeServer:
+        try:
+            return start_http(self.state, *address, verdict=verdict)
+        except OSError as error:
+            raise AddressUnusable(option, error) from None
 
     def _progress(self) -> None:
         if self.state.snapshot.final:
@@ -76,10 +107,17 @@ class Sidecar:
         self.state.worker = worker
         worker.start()
         self.session.cancel.wait()
-        self.server.server_close()
-        latest = self.session.latest
-        if latest is not None:
-            outputs.write_termination_log(latest, self.session.config, self.log)
+        for server in self.servers:
+            server.server_close()
+        # A round stops within moments of the signal and ends in a verdict; wait for it
+        # (bounded: a stop must not hang), else take the round's verdict so far.
+        worker.join(STOP_WAIT)
+        last = self.session.latest if not worker.is_alive() else None
+        last = last or self.session.in_progress()
+        if last is not None:
+            final = self.session.settled(last)  # a signal: the last verdict, interrupted
+            outputs.write_verdict_file(final, self.session.config, self.log)
+            outputs.write_termination_log(final, self.session.config, self.log)
         signalled = self.session.interrupted() is not None
         self.log.info("stopping", reason="signal" if signalled else "deadline or error",
                       exit_code=0 if signalled else int(self.exit_code))

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,5 +140,17 @@ class Session:
         verdict = self.run_round()
         while verdict.failed and not self.cancel.is_set() and self.pause():
             verdict = self.run_round()
-        return verdict
+        return self.settled(verdict)
+
+    def settled(self, verdict: Verdict) -> Verdict:
+        """The run's outcome: a signal decides it whenever it came before this moment.
+
+        A round's verdict is made when the round ends; a signal in the pause after it (or
+        between the verdict and its output) stops the run all the same, so the verdict says
+        interrupted, and exits 143 / 130 rather than with the round's code.
+        """
+        signalled = self.interrupted()
+        if signalled is None or verdict.interrupted_by is not None:
+            return verdict
+        return replace(verdict, interrupted_by=signalled, finished_at=datetime.now(UTC))
 

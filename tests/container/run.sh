@@ -677,10 +677,11 @@ EOF
 
 serve_sidecar() {
     say "sidecar mode: 'preflight serve' in the image (read-only, no /tmp, non-root); the exec probe"
-    local port url status="000" t0 elapsed state line rc
+    local port url verdict_port status="000" t0 elapsed state line rc
     "$PY" "$HERE/seed_registry.py" drop timeline >/dev/null
     port="$(free_port)"
     url="http://127.0.0.1:$port"
+    verdict_port="$(free_port)"  # never the default 8082: the host network is shared
     podman rm -f -t 0 preflight-serve-test >/dev/null 2>&1 || true
     # --read-only-tmpfs=false: not even a /tmp; preflight needs none (the Components give
     # it none).
@@ -690,14 +691,16 @@ serve_sidecar() {
         -e ROUTING_REGISTRY_BACKEND=firestore -e BUDGET_BACKEND=filesystem \
         -e AWS_DEFAULT_REGION=us-east-1 \
         -e AWS_ACCESS_KEY_ID=testing -e AWS_SECRET_ACCESS_KEY=testing \
-        -e "PREFLIGHT_LISTEN=0.0.0.0:$port" "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
+        -e "PREFLIGHT_LISTEN=0.0.0.0:$port" \
+        -e "PREFLIGHT_VERDICT_ADDRESS=127.0.0.1:$verdict_port" \
+        "$IMAGE" serve > "$WORK/serve.log" 2>&1; then
         cat "$WORK/serve.log" >&2
         bad "preflight serve starts in the image"
         return
     fi
     local deadline=$((SECONDS + 60))
     while ((SECONDS < deadline)); do
-        status="$(http_status "$url/verdict")"
+        status="$(http_status "http://127.0.0.1:$verdict_port/verdict")"
         [[ "$status" == 200 ]] && break
         sleep 0.5
     done

@@ -12,6 +12,7 @@ its threads, file descriptors and RSS are sampled throughout and must stay bound
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -23,6 +24,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,16 +214,39 @@ def test_two_hundred_consecutive_checks(stack: Stack, canaries: Canaries,
 # --------------------------------------------------------------------------------- serve
 
 def _proc_status(pid: int) -> dict[str, int]:
+    """Threads (all), Python threads, VmRSS (KiB), fds. A Python thread keeps the name the
+    interpreter's process has; gRPC's C core names its own (event_engine, lifeguard, …)."""
     values: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             name, _, rest = line.partition(":")
             if name in ("Threads", "VmRSS"):
                 values[name] = int(rest.split()[0])
+        interpreter = Path(f"/proc/{pid}/comm").read_text()
+        names = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                names.append((task / "comm").read_text())
+        values["Python"] = names.count(interpreter)
     except OSError:
         pass
     values["fds"] = _fds(pid)
     return values
+
+
+CLIENTS = 8  # concurrent probing clients: a connection thread each in serve
+
+
+def threads_a_round_may_hold(verdict: dict[str, Any]) -> int:
+    """What the code starts per round, from its own constants: a thread per check and one
+    watchdog per check's attempt (runner), the registry's query pool, a thread per probed
+    endpoint (backends.reachable), and gRPC's one Python thread per channel with calls in
+    flight (Firestore's)."""
+    from preflight import checks
+    from preflight.observe.registry import QUERY_WORKERS
+
+    probes = next(c for c in verdict["checks"] if c["name"] == "backends.reachable")
+    return 2 * len(checks.CHECKS) + QUERY_WORKERS + probes["details"].get("probes", 0) + 1
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -245,8 +270,10 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
                                          tmp_path: Path) -> None:
     stack.seed(canaries.registry())
     port = tools.free_port()
+    verdict_port = tools.free_port()
     env = stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint))
     argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{port}",
+                                  "--verdict-address", f"127.0.0.1:{verdict_port}",
                                   "--recheck-interval", "0.02", "--format", "json",
                                   "--attempt-timeout", "2")
     log = (tmp_path / "serve.log").open("wb")
@@ -277,7 +304,7 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
         def probe(number: int) -> None:
             nonlocal verdicts
             path = paths[number % len(paths)]
-            code, body = _get(port, path)
+            code, body = _get(verdict_port if path == "/verdict" else port, path)
             found = leaks(body.decode(errors="replace"), canaries)
             valid = True
             if path == "/verdict":
@@ -294,12 +321,13 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
                 if code != 200:
                     problems.append(f"{path} answered {code}")
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             list(pool.map(probe, range(PROBES)))
         probing = time.monotonic() - started
         assert tools.wait_until(
             lambda: _metric(_get(port, "/metrics")[1], "preflight_rounds") >= RECHECKS + 1, 120)
         rounds = _metric(_get(port, "/metrics")[1], "preflight_rounds")
+        verdict = json.loads(_get(verdict_port, "/verdict")[1])
         stop_sampling.set()
         sampler.join(5)
         end = _proc_status(process.pid)
@@ -314,6 +342,13 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
     text = (tmp_path / "serve.log").read_text(errors="replace")
     leaked.update(leaks(text, canaries))
     peak_threads = max(s.get("Threads", 0) for s in samples)
+    # Sampled at random moments of back-to-back rounds: a count is a floor (between rounds)
+    # plus whatever the round in flight holds. A leak raises the floor; compare the floor of
+    # each half of the run. (One sample against another compares two moments of a round.)
+    half = len(samples) // 2
+    floors = [min(s.get("Python", 0) for s in part) for part in (samples[:half], samples[half:])]
+    peak_python = max(s.get("Python", 0) for s in samples)
+    per_round = threads_a_round_may_hold(verdict)
     peak_fds = max(s.get("fds", 0) for s in samples)
     peak_rss = max(s.get("VmRSS", 0) for s in samples)
     record = {
@@ -321,6 +356,9 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
         "requests_per_second": round(PROBES / probing),
         "re-checks (rounds)": int(rounds), "verdicts validated": verdicts,
         "threads warm → peak → end": f"{warm['Threads']} → {peak_threads} → {end['Threads']}",
+        "Python threads: floor in the 1st → 2nd half; peak (bound)":
+            f"{floors[0]} → {floors[1]}; {peak_python} (≤ {floors[0]} + {per_round} per round "
+            f"+ {CLIENTS} connections)",
         "fds warm → peak → end": f"{warm['fds']} → {peak_fds} → {end['fds']}",
         "RSS MiB warm → peak → end": f"{warm['VmRSS'] / 1024:.1f} → {peak_rss / 1024:.1f} → "
                                      f"{end['VmRSS'] / 1024:.1f}",
@@ -334,11 +372,11 @@ def test_serve_under_probes_and_rechecks(stack: Stack, canaries: Canaries,
     assert not leaked, leaked
     assert rounds >= RECHECKS + 1
     assert code == 0
-    # Bounded, not leaking: a connection thread per probing client (8), a thread per check
-    # of a recheck round, and a few of gRPC's and the probe pool's; the end count is back near
-    # the warm one.
-    assert peak_threads <= warm["Threads"] + 8 + len(harness.CHECK_NAMES) + 8, record
-    assert end["Threads"] <= warm["Threads"] + 8, record
+    # Not leaking: the floor does not rise over the rounds. Bounded: never more than the
+    # floor, a round's own threads and a connection thread per client. (gRPC's C-core pool
+    # is its own; it is in the totals recorded above.)
+    assert floors[1] <= floors[0], record
+    assert peak_python <= floors[0] + per_round + CLIENTS, record
     assert peak_fds <= warm["fds"] + 32, record
     assert end["VmRSS"] <= warm["VmRSS"] + 40 * 1024, record  # KiB
 
