@@ -336,7 +336,7 @@ class Bench:
         """In-process: preflight's real routing check vs the engines' loop, RPCs counted."""
         from bench.engines_loop import RpcCounter, counting_client, engines_loop
         from preflight.app.cli import check as check_command
-        from preflight.app.cli import raw_values
+        from preflight.app.options import raw_values
         from preflight.checks import NAMES
         from preflight.checks.routing_entries import RoutingEntries
         from preflight.config import build, parse_scope

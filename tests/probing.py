@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.app.cli import check as check_command
-from preflight.app.cli import raw_values
+from preflight.app.options import raw_values
 from preflight.checks import NAMES
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.config import Config, build

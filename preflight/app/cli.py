@@ -11,27 +11,29 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from click.core import ParameterSource
 
 from preflight import PROCESS_START, __version__, checks
+from preflight.app import process
+from preflight.app.options import (
+    AUDIT_OPTIONS,
+    WAIT_HELP,
+    raw_values,
+    target_options,
+    with_options,
+)
+from preflight.app.process import Interrupt
 from preflight.config import (
-    DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_TIMEOUT,
-    FORMATS,
     Config,
     Raw,
     Source,
     build,
-    default_format,
     parse_listen,
     parse_seconds,
 )
@@ -42,177 +44,9 @@ from preflight.core.verdict import Verdict
 if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay light
     from preflight.run.session import Session
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 # What `exec` hands the command: the environment as it was before preflight set anything.
 ENVIRONMENT_AT_START: dict[str, str] = dict(os.environ)
-
-
-class CommaListEnv(click.ParamType[str]):
-    """A repeatable option whose variable holds a comma list (click would split on spaces)."""
-
-    name = "text"
-    envvar_list_splitter = ","
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        return value.strip() if isinstance(value, str) else value
-
-
-class SemicolonListEnv(CommaListEnv):
-    """For items that contain commas themselves, like prod=filesystem,memory."""
-
-    envvar_list_splitter = ";"
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    name: str
-    flag: str
-    envvar: str | tuple[str, ...]
-    default: str | tuple[str, ...] | None
-    help: str
-    metavar: str = "TEXT"
-    multiple: bool = False
-    shown_default: str | None = None
-    is_flag: bool = False
-    splitter: str = ","
-
-
-OPTIONS = (
-    OptionSpec("profile", "--profile", "PREFLIGHT_PROFILE", None,
-               "The rules: a built-in profile's name or a profile file (YAML); see "
-               "'preflight profile'.", "FILE|NAME", shown_default="engines"),
-    OptionSpec("project", "--project", ("GCP_PROJECT_ID", "GCP_PROJECT"), None,
-               "Firestore project.", "PROJECT"),
-    OptionSpec("database", "--database", "PREFLIGHT_FIRESTORE_DATABASE", None,
-               "Firestore database id.", "ID", shown_default="the profile's, (default)"),
-    OptionSpec("bucket", "--bucket", "RAW_BUCKET", None, "S3 bucket that must exist.", "NAME"),
-    OptionSpec("collection", "--collection", "PREFLIGHT_ROUTING_COLLECTION", None,
-               "Routing registry collection.", "ID",
-               shown_default="the profile's, routing_registry"),
-    OptionSpec("kinds", "--kinds", "PREFLIGHT_REQUIRED_KINDS", None,
-               "Kinds required at the start-up scope, comma-separated.", "LIST",
-               shown_default="the profile's start-up kinds (the engines' 17)"),
-    OptionSpec("scopes", "--scope", "PREFLIGHT_SCOPES", (),
-               "Start-up scope to check, tenant/env or tenant/env/project; repeatable (the "
-               "variable takes a comma list).", "SCOPE", multiple=True,
-               shown_default="the profile's, t_system/dev"),
-    OptionSpec("serving_scopes", "--serve-scope", "PREFLIGHT_SERVING_SCOPES", (),
-               "A tenant/env/project this deployment serves: its request-time routes are "
-               "checked too; repeatable (the variable takes a comma list).", "SCOPE",
-               multiple=True, shown_default="none"),
-    OptionSpec("disallow", "--disallow", "PREFLIGHT_DISALLOWED_BACKENDS", None,
-               "Refused backend types, comma-separated; the engines' own refusals (the "
-               "profile's) always apply.", "LIST",
-               shown_default="the profile's: memory,noop,local,tmp,localhost"),
-    OptionSpec("timeout", "--timeout", "PREFLIGHT_TIMEOUT", f"{DEFAULT_TIMEOUT:g}",
-               "Overall deadline in seconds, counted from process start.", "SECONDS"),
-    OptionSpec("attempt_timeout", "--attempt-timeout", "PREFLIGHT_ATTEMPT_TIMEOUT",
-               f"{DEFAULT_ATTEMPT_TIMEOUT:g}", "Bound on one call to a dependency, in seconds.",
-               "SECONDS"),
-    OptionSpec("verdict_file", "--verdict-file", "PREFLIGHT_VERDICT_FILE", None,
-               "Write the verdict JSON here (atomically).", "PATH"),
-    OptionSpec("termination_log", "--termination-log", "PREFLIGHT_TERMINATION_LOG", None,
-               "Kubernetes termination message file.", "PATH",
-               shown_default="/dev/termination-log when it exists and is writable"),
-    OptionSpec("format", "--format", "PREFLIGHT_FORMAT", None,
-               f"What stdout carries: {', '.join(FORMATS)}.", "FORMAT",
-               shown_default="text on a terminal, else json"),
-    OptionSpec("log_level", "--log-level", "PREFLIGHT_LOG_LEVEL", "info",
-               "stderr log level: debug, info, warning or error.", "LEVEL"),
-    OptionSpec("ignore", "--ignore", "PREFLIGHT_IGNORE", (),
-               "Report this check's failure as a warning (marked ignored); repeatable, "
-               f"case-insensitive: {', '.join(checks.NAMES)}, or 'all'.", "CHECK",
-               multiple=True),
-    OptionSpec("only", "--only", "PREFLIGHT_ONLY", (),
-               f"Run only this check ({', '.join(checks.NAMES)}); repeatable.", "CHECK",
-               multiple=True),
-    OptionSpec("skip", "--skip", "PREFLIGHT_SKIP", (),
-               f"Do not run this check ({', '.join(checks.NAMES)}); repeatable.", "CHECK",
-               multiple=True),
-    OptionSpec("strict", "--strict", "PREFLIGHT_STRICT", None,
-               "Warnings fail the run (exit 1), except ignored checks.", is_flag=True),
-    OptionSpec("disallow_in", "--disallow-in", "PREFLIGHT_DISALLOW_IN", (),
-               "Refuse more backends in scopes of one env, e.g. prod=filesystem,memory; "
-               "repeatable (the variable separates items with ';').", "ENV=LIST",
-               multiple=True, splitter=";"),
-    OptionSpec("extra_envs", "--extra-env", "PREFLIGHT_EXTRA_ENVS", (),
-               "Accept this env name in --disallow-in although the engines do not serve it "
-               "(the profile's envs: dev, staging, stage, prod); repeatable.", "ENV",
-               multiple=True),
-    OptionSpec("no_color", "--no-color", (), None,
-               "No colours on a terminal.", is_flag=True),
-    OptionSpec("probes", "--probes/--no-probes", "PREFLIGHT_PROBES", None,
-               "Probe every backend the routes and variables name (backends.reachable); "
-               "PREFLIGHT_PROBES=0 turns them off.", is_flag=True, shown_default="on"),
-)
-
-
-def with_options(specs: tuple[OptionSpec, ...]) -> Callable[[F], F]:
-    """The click options for `specs`, each with its variables and default in its help."""
-
-    def decorate(function: F) -> F:
-        for spec in reversed(specs):
-            envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
-            shown = spec.shown_default or (spec.default if isinstance(spec.default, str)
-                                           else None)
-            help_text = spec.help + (" Env: " + ", then ".join(envvars) + "." if envvars else
-                                     " Env: NO_COLOR (any value).")
-            if shown:
-                help_text += f" Default: {shown}."
-            if spec.is_flag:
-                function = click.option(spec.flag, spec.name, envvar=list(envvars),
-                                        is_flag=True, help=help_text)(function)
-                continue
-            function = click.option(
-                spec.flag, spec.name, envvar=list(envvars), default=spec.default,
-                multiple=spec.multiple, metavar=spec.metavar, help=help_text,
-                type=(SemicolonListEnv() if spec.splitter == ";" else CommaListEnv())
-                if spec.multiple else click.STRING,
-                show_default=False,
-            )(function)
-        return function
-
-    return decorate
-
-
-target_options = with_options(OPTIONS)
-
-# `preflight audit` reads the whole registry: the options that say where it is and how long
-# to try, with a longer default deadline; every other option keeps its default.
-AUDIT_TIMEOUT = "600"
-AUDIT_OPTIONS = tuple(
-    replace(spec, default=AUDIT_TIMEOUT, help="Overall deadline for reading the registry, "
-            "in seconds, counted from process start.") if spec.name == "timeout" else
-    replace(spec, help="What stdout carries: text, json, junit or html.",
-            shown_default="text") if spec.name == "format" else spec
-    for spec in OPTIONS if spec.name in ("profile", "project", "database", "collection",
-                                         "timeout", "attempt_timeout", "format", "log_level",
-                                         "no_color"))
-
-
-def raw_values(ctx: click.Context, values: dict[str, Any]) -> dict[str, Raw]:
-    """Each value with where it came from, so errors (and explain) can name the source.
-
-    An option the command does not offer keeps its default."""
-    raw: dict[str, Raw] = {}
-    for spec in OPTIONS:
-        if spec.name not in values:
-            raw[spec.name] = Raw(spec.default, Source.DEFAULT, f"{spec.flag} (default)")
-            continue
-        value = values[spec.name]
-        origin = ctx.get_parameter_source(spec.name)
-        if origin is ParameterSource.COMMANDLINE:
-            raw[spec.name] = Raw(value, Source.FLAG, spec.flag)
-        elif origin is ParameterSource.ENVIRONMENT:
-            envvars = (spec.envvar,) if isinstance(spec.envvar, str) else spec.envvar
-            where = next((name for name in envvars if os.environ.get(name)), envvars[0])
-            raw[spec.name] = Raw(value, Source.ENV, where)
-        else:
-            if spec.name == "format":
-                value = default_format()
-            raw[spec.name] = Raw(value, Source.DEFAULT, f"{spec.flag} (default)")
-    return raw
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -227,73 +61,6 @@ def cli() -> None:
     """
 
 
-def _leave_to_the_watcher(_signum: int, _frame: FrameType | None) -> None:
-    """Installed so SIGTERM / SIGINT do not end the process; `Interrupt` acts on them."""
-
-
-class Interrupt:
-    """SIGTERM / SIGINT stop the run; the verdict is still written.
-
-    A process-directed signal may land on any thread, and Python runs a handler only in the
-    main thread, between its bytecodes: a main thread blocked in a wait (serve's waits for
-    good) would never see a signal that landed elsewhere. The C-level handler, though,
-    writes the signal's number into the wakeup pipe at once, whichever thread it lands on;
-    a watcher thread blocked on that pipe records it and cancels the run. The Python-level
-    handler does nothing: setting the cancel event there could deadlock against the main
-    thread, interrupted while it holds that event's lock inside its own wait.
-    """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-    COMMIT_WAIT = 1.0  # seconds `commit` waits for the watcher to read what is left
-
-    def __init__(self, cancel: threading.Event) -> None:
-        self.cancel = cancel
-        self.signal: int | None = None
-        self._write_end: int | None = None
-        self._watcher: threading.Thread | None = None
-
-    def install(self) -> None:
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(write_end, False)  # the C-level handler must never block
-        self._write_end = write_end
-        self._watcher = threading.Thread(target=self._watch, args=(read_end,), name="signals",
-                                         daemon=True)
-        self._watcher.start()
-        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-        for signum in self.SIGNALS:
-            signal.signal(signum, _leave_to_the_watcher)
-
-    def _watch(self, read_end: int) -> None:
-        """Until the write end is closed (`commit`): every signal that arrives stops the run."""
-        try:
-            while arrived := os.read(read_end, 64):
-                for signum in arrived:
-                    if signum in self.SIGNALS:
-                        if self.signal is None:
-                            self.signal = signum
-                        self.cancel.set()
-        finally:
-            os.close(read_end)
-
-    def commit(self) -> int | None:
-        """Default actions from now on; returns the signal that came before, if any.
-
-        After this, SIGTERM / SIGINT terminate the process by their default action before
-        an exec, and reach the exec'd command after it: never swallowed either way. A signal
-        caught before the default actions came back is in the pipe: closing its write end
-        lets the watcher read it, then end.
-        """
-        for signum in self.SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        if self._write_end is None or self._watcher is None:
-            return self.signal
-        signal.set_wakeup_fd(-1)
-        os.close(self._write_end)
-        self._write_end = None
-        self._watcher.join(self.COMMIT_WAIT)
-        return self.signal
-
-
 @dataclass
 class Run:
     """What every command sets up the same way: config, scrubbing, logs, signals, session."""
@@ -306,8 +73,6 @@ class Run:
     @classmethod
     def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
                 deadline_from_flag_only: bool = False, live: bool = True) -> Run:
-        from preflight.app import logs
-        from preflight.core.redact import Scrubber
         from preflight.run.session import Session
 
         raw = raw_values(ctx, values)
@@ -318,21 +83,14 @@ class Run:
             ignored_deadline = raw["timeout"].where
             raw["timeout"] = Raw(f"{DEFAULT_TIMEOUT:g}", Source.DEFAULT, "--timeout (default)")
         config = build(raw, os.environ, checks.NAMES)
-        # gRPC's C core would print its own unstructured lines on stderr.
-        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-        scrub = Scrubber.from_environment()
         # The live view shows each attempt's error itself; logs would tear its lines apart.
-        logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
-                                      is not Source.DEFAULT, text=config.format == "text",
-                                      live=live and cls.live_view_wanted(config)), scrub)
-        log = logs.get()
-        cancel = threading.Event()
-        interrupt = Interrupt(cancel)
-        interrupt.install()
+        running = process.start(config, level_chosen=raw["log_level"].source
+                                is not Source.DEFAULT, live=live and cls.live_view_wanted(config))
+        log, interrupt = running.log, running.interrupt
         unbounded = deadline_from_flag_only and raw["timeout"].source is not Source.FLAG
-        session = Session(config, checks.fresh, log, cancel, started=PROCESS_START,
+        session = Session(config, checks.fresh, log, running.cancel, started=PROCESS_START,
                           deadline=math.inf if unbounded else PROCESS_START + config.timeout,
-                          interrupted=lambda: interrupt.signal, scrub=scrub)
+                          interrupted=lambda: interrupt.signal, scrub=running.scrub)
         log.info("preflight started", version=__version__, project=config.project,
                  bucket=config.bucket, scopes=len(config.scopes), kinds=len(config.kinds),
                  deadline_s=None if unbounded else config.timeout)
@@ -362,10 +120,6 @@ class Run:
 
         outputs.emit(verdict, self.config, self.log)
         return verdict
-
-
-WAIT_HELP = ("Keep re-running failing checks until all pass or the deadline. "
-             "Env: PREFLIGHT_WAIT.")
 
 
 @cli.command()
@@ -546,9 +300,9 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     scope fails, 1 a scope fails (or the registry refused the read), 2 usage, 3 the registry
     could not be read before the deadline, 130/143 interrupted.
     """
-    from preflight.app import logs
     from preflight.audit import command
-    from preflight.core.redact import Scrubber
+    from preflight.checks.firestore_access import FirestoreAccess
+    from preflight.checks.gcp_credentials import GcpCredentials
 
     raw = raw_values(ctx, values)
     if raw["format"].source is Source.DEFAULT:
@@ -559,27 +313,17 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
         report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
     earlier, note = command.baseline_argument(
         baseline, _where(ctx, "baseline", "--baseline", "PREFLIGHT_AUDIT_BASELINE"))
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-    scrub = Scrubber.from_environment()
-    logs.configure(logs.level_for(config.log_level, chosen=raw["log_level"].source
-                                  is not Source.DEFAULT, text=config.format == "text",
-                                  live=False), scrub)
-    log = logs.get()
-    cancel = threading.Event()
-    interrupt = Interrupt(cancel)
-    interrupt.install()
+    running = process.start(config, level_chosen=raw["log_level"].source is not Source.DEFAULT)
+    log, interrupt = running.log, running.interrupt
     log.info("audit started", version=__version__, project=config.project,
              collection=config.collection, profile=config.profile.name,
              deadline_s=config.timeout, baseline=baseline or None)
-    from preflight.checks.firestore_access import FirestoreAccess
-    from preflight.checks.gcp_credentials import GcpCredentials
-
     access = (GcpCredentials(), FirestoreAccess())
-    report = command.audit(config, access, log=log, cancel=cancel,
+    report = command.audit(config, access, log=log, cancel=running.cancel,
                            interrupted=lambda: interrupt.signal,
                            baseline=earlier, baseline_file=baseline if earlier else None,
                            baseline_note=note)
-    command.emit(report, config, log=log, scrub=scrub, report_dir=folder)
+    command.emit(report, config, log=log, scrub=running.scrub, report_dir=folder)
     return int(report.exit_code)
 
 
