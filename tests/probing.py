@@ -106,12 +106,18 @@ class Run:
 
 def run_check(subjects: Iterable[ProbeSubject], environ: Mapping[str, str] | None = None, *,
               timeout: float = 6.0, attempt_timeout: float = 1.0, probes: bool = True,
-              check: BackendsReachable | None = None, log: EventLog | None = None) -> Run:
+              check: BackendsReachable | None = None, log: EventLog | None = None,
+              strict: bool = True) -> Run:
+    """`strict` (the default here): the probes' findings block, as under --strict, so the
+    check's status is each answer's own — fail, or transient error; built in they warn
+    (tests/test_first_use.py)."""
     chosen = list(subjects)
     probe = check or BackendsReachable(lambda _ctx: chosen, dict(environ or {}))
     log = log or EventLog()
     started = time.monotonic()
-    runner = Runner(config(timeout=timeout, attempt_timeout=attempt_timeout, probes=probes),
-                    [probe], deadline=started + timeout, cancel=threading.Event(), log=log)
+    checked = config(timeout=timeout, attempt_timeout=attempt_timeout, probes=probes,
+                     args=["--strict"] if strict else [])
+    runner = Runner(checked, [probe], deadline=started + timeout, cancel=threading.Event(),
+                    log=log)
     [result] = runner.run()
     return Run(result, log, time.monotonic() - started, [probe])

@@ -273,32 +273,65 @@ def test_explain_shows_where_a_profile_value_came_from(stack: Stack, tmp_path: P
 
 def test_probes_follow_the_routes_the_engines_would_build(stack: Stack,
                                                           durable: dict[str, str]) -> None:
-    """backends.reachable probes the route the engines would take, named by its route."""
+    """backends.reachable probes the route the engines would take, named by its route; built
+    in, what it finds warns (the engines start, the requests that need it fail)."""
     secret_bucket = "no-such-bucket-canary-e2e"
     stack.seed(serving_registry(object_store=("s3", {"bucket": secret_bucket})))
     result = run(stack, durable)
-    assert result.returncode == 1, result.describe()
+    assert result.returncode == 0, result.describe()
     check = result.check("backends.reachable")
-    assert (check["status"], check["phase"]) == ("fail", "first_use")
+    assert (check["status"], check["phase"]) == ("warn", "first_use")
     failing = [r for r in check["details"]["results"] if r["status"] == "fail"]
-    assert [(r["kind"], r["origin"], r["backend"]) for r in failing] == [
-        ("object_store", f"route `object_store-t_acme-prod-p_main` ({SERVED})", "s3")]
+    assert [(r["kind"], r["origin"], r["backend"], r["severity"]) for r in failing] == [
+        ("object_store", f"route `object_store-t_acme-prod-p_main` ({SERVED})", "s3", "warn")]
     assert "does not exist" in failing[0]["message"]
+    assert "[the engines start, requests fail]" in check["message"]
     assert secret_bucket not in result.everything()  # config values never reach an output
     # one probe per endpoint: 13 tabular routes and event_stream share the engines' project
     assert check["details"]["probes"] < check["details"]["subjects"]
+    # --strict makes first-use findings block: the same registry fails.
+    strict = run(stack, durable, "--strict")
+    assert strict.returncode == 1, strict.describe()
+    assert strict.check("backends.reachable")["status"] == "fail"
 
 
-def test_a_chat_bus_whose_redis_is_down_is_not_ready(stack: Stack,
-                                                     durable: dict[str, str]) -> None:
+def test_a_chat_bus_whose_redis_is_down_warns_and_the_engines_start(
+        stack: Stack, durable: dict[str, str]) -> None:
+    """An outage of a secondary backend must not keep every new pod from starting: built
+    in, a probe still unanswered at the deadline is a warning, not exit 3."""
     stack.seed(serving_registry())
     result = run(stack, durable, "--timeout", "4", "--attempt-timeout", "1",
+                 REDIS_PORT=str(harness.closed_port()))
+    assert result.returncode == 0, result.describe()
+    check = result.check("backends.reachable")
+    assert check["status"] == "warn", check
+    assert "CHAT_BUS_BACKEND" in check["message"]
+    assert "did not answer" in check["message"]
+    assert result.wall < 4 + 1.5
+
+
+def test_a_chat_bus_whose_redis_is_down_is_not_ready_under_strict(
+        stack: Stack, durable: dict[str, str]) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, durable, "--strict", "--timeout", "4", "--attempt-timeout", "1",
                  REDIS_PORT=str(harness.closed_port()))
     assert result.returncode == 3, result.describe()
     check = result.check("backends.reachable")
     assert (check["status"], check["transient"]) == ("error", True)
-    assert "CHAT_BUS_BACKEND" in check["message"]
     assert result.wall < 4 + 1.5
+
+
+def test_a_profile_whose_first_use_fails_blocks_on_a_probe(
+        stack: Stack, durable: dict[str, str], tmp_path: Path) -> None:
+    """`serving.severity: fail` is the operator's way to make first use block, probes too."""
+    profile = tmp_path / "blocking.yaml"
+    profile.write_text("extends: engines\nname: blocking\n"
+                       "serving:\n  severity: fail\n", encoding="utf-8")
+    stack.seed(serving_registry(object_store=("s3", {"bucket": "no-such-bucket-here"})))
+    result = run(stack, durable, "--profile", str(profile), "--no-color")
+    check = result.check("backends.reachable")
+    assert check["status"] == "fail", check
+    assert result.returncode == 1, result.describe()
 
 
 def test_no_probes_turns_the_deep_probes_off(stack: Stack, durable: dict[str, str]) -> None:

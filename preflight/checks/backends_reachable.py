@@ -18,7 +18,7 @@ from typing import Any
 from preflight.checks.base import RegistryCheck
 from preflight.config import Config
 from preflight.contract.targets import Endpoint, ProbeSubject
-from preflight.core.result import Outcome
+from preflight.core.result import Outcome, Status
 from preflight.judge import reachable as judge
 from preflight.observe.errors import Transient
 from preflight.observe.probing import GRACE, NO_ANSWER, probe_all
@@ -88,7 +88,11 @@ class BackendsReachable(RegistryCheck):
                     self._answers.setdefault(endpoint, seen)
                     self._recent.pop(endpoint, None)
             items.append(judge.Item(subject, result))
-        outcome = judge.summarise_probes(planned, items)
-        if outcome.transient and ctx.deadline - time.monotonic() >= NEXT_ATTEMPT_MIN:
+        config = ctx.config
+        outcome = judge.summarise_probes(
+            planned, items, lambda subject: "fail" if config.strict
+            else config.profile.first_use_severity(subject.kind))
+        if (outcome.status is not Status.FAIL and judge.unanswered(items)
+                and ctx.deadline - time.monotonic() >= NEXT_ATTEMPT_MIN):
             raise ProbesUnanswered(judge.waiting_message(items))
         return outcome

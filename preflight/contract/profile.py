@@ -151,6 +151,14 @@ class Profile(NamedTuple):
         at = spec.at if spec is not None else "startup"
         return self.startup_severity if at == "startup" else self.serving_severity
 
+    def first_use_severity(self, subject: str) -> str:
+        """What a first-use finding about a kind or a variable is: its own severity if the
+        profile gives one, else the serving default (built in: warn)."""
+        spec = self.kinds.get(subject)
+        rule = self.backend_variables.get(subject) or self.environment.get(subject)
+        own = spec.severity if spec is not None else rule.severity if rule is not None else None
+        return own or self.serving_severity
+
     def where(self, *path: str | int) -> str:
         """`file:line` of a key, or of the nearest enclosing key the file has."""
         parts = list(path)

@@ -163,30 +163,44 @@ def unanswered(items: Sequence[Item]) -> list[Item]:
     return [item for item in items if item.result.transient]
 
 
-def summarise_probes(planned: Plan, items: Sequence[Item]) -> Outcome:
-    """The check's outcome once no more attempt will come: fail, still unanswered, pass."""
+def summarise_probes(planned: Plan, items: Sequence[Item],
+                     severity: Callable[[ProbeSubject], str]) -> Outcome:
+    """The check's outcome once no more attempt will come.
+
+    A probe's finding is a first-use finding (the engines start; the requests that need the
+    backend fail), so it follows the first-use severity: built in, it warns — a secondary
+    backend's outage must not keep every new pod from starting — and under --strict or a
+    profile that says `fail`, it blocks (a fail; an unanswered probe: not ready, exit 3).
+    """
     failing = [item for item in items if item.result.status is Status.FAIL]
     waiting = unanswered(items)
     details: dict[str, Any] = {
         "probes": len(planned.endpoints), "subjects": len(items),
-        "results": [item.to_dict() for item in items],
+        "results": [item.to_dict() | {"severity": severity(item.subject)} for item in items],
         "not_probed": [{"kind": s.kind, "origin": s.origin, "backend": s.backend,
                         "reason": reason} for s, reason in planned.not_probed],
     }
-    if failing:
-        pending = f" ({len(waiting)} more not answering yet)" if waiting else ""
-        return Outcome(Status.FAIL, f"{len(failing)} of {len(items)} backend(s) will fail "
-                       f"the engines{pending}: {_listed(failing)}",
-                       remediation=_fixes(failing), details=details)
-    if waiting:
-        return Outcome(Status.ERROR, f"deadline: {waiting_message(items)}",
-                       remediation=_fixes(waiting) or UNANSWERED_FIX, details=details,
-                       transient=True)
     if not items:
         return Outcome(Status.SKIPPED, "no route or variable names a backend with a probe",
                        details=details)
-    return Outcome(Status.PASS, f"{len(planned.endpoints)} probe(s) answered for "
-                   f"{len(items)} route(s) and variable(s)", details=details)
+    if not failing and not waiting:
+        return Outcome(Status.PASS, f"{len(planned.endpoints)} probe(s) answered for "
+                       f"{len(items)} route(s) and variable(s)", details=details)
+    parts = []
+    if failing:
+        parts.append(f"{len(failing)} of {len(items)} backend(s) will fail the engines' "
+                     f"requests: {_listed(failing)}")
+    if waiting:
+        parts.append(waiting_message(items))
+    message = "; ".join(parts)
+    fixes = _fixes([*failing, *waiting]) or UNANSWERED_FIX
+    if any(severity(item.subject) == "fail" for item in failing):
+        return Outcome(Status.FAIL, message, remediation=fixes, details=details)
+    if any(severity(item.subject) == "fail" for item in waiting):
+        return Outcome(Status.ERROR, f"deadline: {message}", remediation=fixes,
+                       details=details, transient=True)
+    return Outcome(Status.WARN, f"{message} [the engines start, requests fail]",
+                   remediation=fixes, details=details)
 
 
 def waiting_message(items: Sequence[Item]) -> str:

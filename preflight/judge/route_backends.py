@@ -11,7 +11,7 @@ from preflight.contract.lookups import Located, first_matches
 from preflight.contract.profile import BackendSpec, KindSpec, Profile
 from preflight.contract.route_model import RouteDoc
 from preflight.core.findings import Effect, Finding, summarise
-from preflight.core.result import Outcome
+from preflight.core.result import Outcome, Status
 
 
 def _present(value: Any) -> bool:
@@ -83,7 +83,12 @@ def judge(config: Config, docs: Mapping[Any, Any]) -> Outcome:
         judged += 1
         findings += judge_route(profile, profile.kinds[where.kind], where, doc,
                                 config.disallowed_for(where.scope.env), config.engines_env)
-    passed = (f"{judged} route(s) use a backend their kind accepts, with the config keys it "
-              "needs" if judged else "no route found whose backend the engines resolve")
+    if not judged:
+        # A pass must be earned: with nothing to judge, say why and stay neutral.
+        return Outcome(Status.SKIPPED, "no route to judge: none of the request-time routes "
+                       "the engines would resolve was found (routing.serving says which are "
+                       "missing; --serve-scope names the tenants' scopes)",
+                       details={"routes_judged": 0})
     return summarise(findings, what="route(s) whose backend the engines cannot build",
-                     passed=passed, details={"routes_judged": judged})
+                     passed=f"{judged} route(s) use a backend their kind accepts, with the "
+                     "config keys it needs", details={"routes_judged": judged})
