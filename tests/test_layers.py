@@ -81,3 +81,24 @@ def test_the_layer_contracts_hold() -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "0 broken" in done.stdout
+
+
+def test_every_document_the_code_and_manifests_cite_exists() -> None:
+    """A pointer to a document the repository does not have is a dead end for a reader."""
+    import re
+
+    cited = re.compile(r"\b((?:docs|deploy)/[\w./-]+\.md)\b|\b([A-Z][A-Z-]+\.md)\b")
+    missing = []
+    for folder in ("preflight", "deploy", "tests", "bench", "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in (".py", ".yaml", ".yml", ".sh", ".json", ".md") or \
+                    "node_modules" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text("utf-8", "replace").splitlines(), 1):
+                for match in cited.finditer(line):
+                    name = match.group(1) or match.group(2)
+                    candidates = [ROOT / name, ROOT / "docs" / name, ROOT / "deploy" / name,
+                                  path.parent / name]
+                    if not any(candidate.exists() for candidate in candidates):
+                        missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
+    assert not missing, "\n".join(missing)

@@ -1,6 +1,6 @@
 """The options every command shares: each flag with its variables, default and help.
 
-One table (`OPTIONS`): the command line, the help text and docs/OPTIONS.md are made from it.
+One table (`OPTIONS`): the command line and its help text are made from it.
 """
 
 from __future__ import annotations

@@ -162,8 +162,8 @@ def split_list(raw: Raw, what: str) -> tuple[str, ...]:
 
 def parse_scope(text: str, where: str) -> Scope:
     parts = text.split("/")
-    # No tenant, env or project the engines accept holds a space (ENGINES.md): one there is
-    # a mistake, such as a list separated by spaces instead of commas.
+    # No tenant, env or project the engines accept holds a space (docs/ENGINES.md §4): one
+    # there is a mistake, such as a list separated by spaces instead of commas.
     if len(parts) not in (2, 3) or any(not p or any(c.isspace() for c in p) for p in parts):
         raise ConfigError(
             where, "scopes as tenant/env or tenant/env/project, each part non-empty "

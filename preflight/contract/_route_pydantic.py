@@ -2,7 +2,7 @@
 
 Imported only when such a document turns up: pydantic's import and the model's build cost a
 few hundred milliseconds (docs/BENCHMARKS.md). Fields, types, defaults and nullability are
-the engines' (ENGINES.md section 2), in pydantic's default lax mode, and so is the
+the engines' (docs/ENGINES.md §2), in pydantic's default lax mode, and so is the
 constructor: `__init__(self, **data)` (a field named `self` collides with the parameter) and
 a truthy `surface_id` looked up in a dict of aliases (unhashable values raise). The
 normalised alias itself is not reproduced: it is always a string, so it never changes

@@ -4,7 +4,7 @@ The engines build `ResourceRoute(**document.to_dict())`: a pydantic v2 model in 
 (bytes for strings, "yes"/1/0 for the bool, ISO-8601 strings and Unix numbers for
 timestamps; `tier`/`health_status` are non-null strings; unknown fields ignored), behind an
 `__init__(self, **data)` that crashes on a field named `self` and hashes a truthy
-`surface_id` to normalise it (ENGINES.md section 2).
+`surface_id` to normalise it (docs/ENGINES.md §2).
 
 Why this design (measured in docs/BENCHMARKS.md, section 6): importing pydantic and
 building the model costs about 0.25 s in a fresh process (import 0.08 s, the model's schema
