@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from preflight.observe import web_identity
+from preflight.config import web_identity
 from tests.container.test_manifests import (
     DEPLOY,
     K8S_VERSIONS,
