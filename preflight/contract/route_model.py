@@ -6,15 +6,10 @@ timestamps; `tier`/`health_status` are non-null strings; unknown fields ignored)
 `__init__(self, **data)` that crashes on a field named `self` and hashes a truthy
 `surface_id` to normalise it (docs/ENGINES.md §2).
 
-Why this design (measured in docs/BENCHMARKS.md, section 6): importing pydantic and
-building the model costs about 0.25 s in a fresh process (import 0.08 s, the model's schema
-build 0.18 s). A whole all-pass check whose routes all go to pydantic measured 0.76x the
-minimal script against 0.67x on the fast path (two more runs under heavier load: 0.83x vs
-0.71x, 0.75x vs 0.63x); the budget is 0.8x, so on every pod start pydantic would eat the
-whole margin. Per document both paths cost microseconds (fast path ~4 us, pydantic ~8-13
-us). A hand-written lax validator would cost what the fast path costs, but re-implement
-pydantic's coercions (ISO-8601 variants, Unix seconds vs
-milliseconds, boolean words), which is where a validator drifts from the engines. So:
+Why two paths: importing pydantic and building the model costs a large share of a pod's
+start (docs/BENCHMARKS.md, section 6, has the figures), while a hand-written lax validator
+would re-implement pydantic's coercions (ISO-8601 variants, Unix seconds vs milliseconds,
+boolean words), which is where a validator drifts from the engines. So:
 
 - a fast path, importing nothing, accepts the documents the engines themselves write: every
   field absent or of its canonical type (str; None where Optional; bool; dict with string

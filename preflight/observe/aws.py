@@ -3,7 +3,7 @@
 One botocore session per run serves aws.credentials and s3.bucket, so S3 is called with the
 very credentials STS vouched for (and refreshed by the same object). Library errors end
 here: a definitive one becomes a `Refusal`, a transient one is raised as `Transient`
-(probes/errors.py) for the runner to retry.
+(observe/errors.py) for the runner to retry.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ after the last one, never reading a document twice. Ordering by document id (not
 matters: Firestore leaves out of an ordered query every document lacking the ordered field,
 and documents lacking fields are exactly what an audit must see.
 
-Every error the client raises leaves as `Transient` or `Refused` (probes/errors.py).
+Every error the client raises leaves as `Transient` or `Refused` (observe/errors.py).
 """
 
 from __future__ import annotations

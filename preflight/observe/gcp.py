@@ -5,7 +5,7 @@ a token-endpoint call three times, the detection ping three times. Stacked on th
 retries that would outlive the attempt timeout, and the error it raises at the end (a
 RefreshError) looks definitive although the server was only down. So the transport handed
 to google-auth stops at the first sign of trouble with an error google-auth does not catch,
-and this module decides what each outcome means (see probes/errors.py):
+and this module decides what each outcome means (see observe/errors.py):
 
 - the metadata server or token endpoint unreachable, timing out, or answering 5xx / 429:
   `Transient`, with the cause;

@@ -1,6 +1,6 @@
 """Retry policy as data: how long to wait before the next try, and until when.
 
-What is transient is decided once, by the probes (probes/errors.py): they raise `Transient`
+What is transient is decided once (observe/errors.py): observations raise `Transient`
 for it, and that is the only exception retried here.
 """
 

@@ -255,7 +255,7 @@ class Runner:
             return None
         except Exception as error:
             description = describe_exception(error)
-            if isinstance(error, Transient):  # only the probes decide what is transient
+            if isinstance(error, Transient):  # only observe/errors.py decides what is transient
                 if self.cancel.is_set():
                     return None
                 progress.last_error = description
