@@ -344,8 +344,9 @@ def test_cloud_run_provider_refreshes_within_one_run(aws: Aws, metadata: Metadat
 
 
 def credential_process_config(aws: Aws, name: str, *extra: str) -> Path:
-    command = shlex.join([sys.executable, "-m", "preflight", "aws-credentials", "--role-arn",
-                          ROLE, "--session-name", name, "--timeout", "5", *extra])
+    command = shlex.join(harness.preflight_argv("aws-credentials", "--role-arn", ROLE,
+                                                "--session-name", name, "--timeout", "5",
+                                                *extra))
     config = aws.tmp / "aws-config"
     config.write_text(f"[default]\nregion = {REGION}\ncredential_process = {command}\n")
     return config

@@ -831,6 +831,20 @@ def test_lock_pins_every_dependency_with_hashes_for_the_images_python() -> None:
     for requirement in wanted:
         name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.\-]+", requirement)[0]).lower()
         assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+    # What an extra asks for (google-auth[urllib3]: packaging) is locked too.
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    for requirement in map(Requirement, wanted):
+        for extra in requirement.extras:
+            for needed in map(Requirement, requires(requirement.name) or []):
+                environment = {"extra": extra, "python_version": "3.13",
+                               "sys_platform": "linux", "platform_system": "Linux"}
+                if needed.marker is None or not needed.marker.evaluate(environment):
+                    continue
+                locked = re.sub(r"[-_.]+", "-", needed.name).lower()
+                assert locked in pins, f"{locked} ({requirement}) is not in requirements.lock"
 
 
 def test_every_install_line_names_the_distribution() -> None:
