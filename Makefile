@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 # and the Firestore emulator come from apt (make system-deps).
 AZURITE_STAMP := tools/azurite/node_modules/.installed
 
-.PHONY: venv tools demo test lint typecheck unit bench bench-quick container-test reliability \
-	audit-screenshot system-deps \
+.PHONY: venv tools demo test test-lowest lint typecheck unit bench bench-quick container-test \
+	reliability audit-screenshot system-deps \
 	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
@@ -45,6 +45,12 @@ system-deps:
 test: system-deps venv lint tools
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory bench-quick
+
+# The lowest versions every dependency floor in pyproject.toml allows, in .venv-lowest: the
+# tests that need no server but moto, `preflight aws-credentials` among them
+# (scripts/test-lowest.sh). A floor that fails here is wrong.
+test-lowest:
+	bash scripts/test-lowest.sh
 
 # The fault suite, rendering its evidence into the tracked docs/RELIABILITY.md (make test
 # renders it into .pytest-results/faults/ only). A partial run (-k) leaves the doc as is.
@@ -94,5 +100,5 @@ base-digests-check:
 	bash scripts/base-digests.sh --check
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench-out .demo build \
+	rm -rf $(VENV) .venv-lowest .pytest_cache .mypy_cache .ruff_cache .bench-out .demo build \
 		tools/azurite/node_modules

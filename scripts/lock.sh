@@ -8,28 +8,21 @@
 # built for (amd64, arm64). Run by `make lock`; it reads nothing but pyproject.toml, so a
 # dependency added there is locked by running it again.
 #
-# The resolver (uv, pinned below) is installed into a throw-away virtualenv by this script;
-# nothing on the machine or in the project's .venv changes. uv reads the index from
-# UV_INDEX_URL / UV_DEFAULT_INDEX (default: PyPI) and trusts SSL_CERT_FILE when it is set;
-# it ignores pip.conf, so a machine-local extra index never leaks into the lock.
+# The resolver (uv, pinned in scripts/uv.sh) is installed into a throw-away virtualenv by
+# this script; nothing on the machine or in the project's .venv changes.
 set -euo pipefail
 
-UV_VERSION="${UV_VERSION:-0.13.9}"
 LOCK_PYTHON="${LOCK_PYTHON:-3.13}"
 PYTHON="${PYTHON:-python3}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=scripts/uv.sh
+source scripts/uv.sh
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-"$PYTHON" -m venv "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
-
-# SSL_CERT_FILE makes uv use that bundle (needed behind a TLS-inspecting proxy).
-if [[ -n "${SSL_CERT_FILE:-}" || -n "${UV_NATIVE_TLS:-}" ]]; then
-    export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
-fi
+install_uv "$tmp/venv"
 
 # Work in the temporary folder so the lock's "# via" notes name stable files.
 cp pyproject.toml "$tmp/pyproject.toml"
@@ -41,7 +34,7 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
     out.write("\n".join(requires) + "\n")
 PY
 
-(cd "$tmp" && "$tmp/venv/bin/uv" pip compile pyproject.toml build-system.requires.txt \
+(cd "$tmp" && "$UV" pip compile pyproject.toml build-system.requires.txt \
     --quiet \
     --universal \
     --python-version "$LOCK_PYTHON" \

@@ -25,6 +25,41 @@ from tests.audit_fleet import broken_registry
 
 __all__ = ["broken_registry"]  # a session fixture of the audit tests (seeded once)
 
+# The session's servers, by the name `--servers` knows them.
+SERVER_FIXTURES = {"firestore_server": "firestore", "s3_server": "moto",
+                   "redis_server": "redis", "azurite_server": "azurite", "gcs_server": "gcs"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--servers", metavar="NAMES", default=None,
+        help="run only the tests that need no server but these (comma-separated: "
+             f"{', '.join(sorted(SERVER_FIXTURES.values()))}; empty: none); the in-process "
+             "stand-ins always run. `make test-lowest` passes moto.")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --servers, deselect (and count as such) every test needing another server."""
+    option = config.getoption("--servers")
+    if option is None:
+        return
+    allowed = {name.strip() for name in option.split(",") if name.strip()}
+    unknown = allowed - set(SERVER_FIXTURES.values())
+    if unknown:
+        raise pytest.UsageError(f"--servers: unknown {', '.join(sorted(unknown))}")
+
+    def needs_another(item: pytest.Item) -> bool:
+        needed = {SERVER_FIXTURES[name] for name in getattr(item, "fixturenames", ())
+                  if name in SERVER_FIXTURES}
+        if item.get_closest_marker("integration") is not None:
+            needed |= {"firestore", "moto"}  # the marker's promise (pyproject.toml)
+        return not needed <= allowed
+
+    deselected = [item for item in items if needs_another(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not needs_another(item)]
+
 
 @pytest.fixture(scope="session")
 def _graceful_termination() -> Iterator[None]:

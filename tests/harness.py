@@ -338,8 +338,14 @@ def collect(result: Result, termination_path: Path | None) -> None:
 
 # --------------------------------------------------------------------------- running
 
+# The interpreter that runs `preflight` in the tests' subprocesses: this one, or
+# PREFLIGHT_TEST_PYTHON's (`make test-lowest`: a venv with preflight's own dependencies only,
+# so a module they lack is not lent by a test tool).
+PREFLIGHT_PYTHON = os.environ.get("PREFLIGHT_TEST_PYTHON") or sys.executable
+
+
 def preflight_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "preflight", *args]
+    return [PREFLIGHT_PYTHON, "-m", "preflight", *args]
 
 
 _RUNS = iter(range(1, 1_000_000))

@@ -344,8 +344,9 @@ def test_cloud_run_provider_refreshes_within_one_run(aws: Aws, metadata: Metadat
 
 
 def credential_process_config(aws: Aws, name: str, *extra: str) -> Path:
-    command = shlex.join([sys.executable, "-m", "preflight", "aws-credentials", "--role-arn",
-                          ROLE, "--session-name", name, "--timeout", "5", *extra])
+    command = shlex.join(harness.preflight_argv("aws-credentials", "--role-arn", ROLE,
+                                                "--session-name", name, "--timeout", "5",
+                                                *extra))
     config = aws.tmp / "aws-config"
     config.write_text(f"[default]\nregion = {REGION}\ncredential_process = {command}\n")
     return config
@@ -673,6 +674,26 @@ def test_aws_credentials_refused_is_one_line_with_the_fix(aws: Aws,
     assert err.count("\n") == 1
     for token in metadata.issued:
         assert token not in err
+
+
+def test_aws_credentials_metadata_refusal_names_the_engines_fix(
+        aws: Aws, metadata: MetadataServer) -> None:
+    """No ID token (a 404: no service account): the engines' process runs the command from
+    its AWS config file and has no PREFLIGHT_AWS_WEB_IDENTITY, so the fix names that file."""
+    metadata.fail(404)
+    code, out, err, _ = aws_credentials(aws.env(**metadata.env()), "--role-arn", ROLE)
+    assert (code, out) == (1, ""), err
+    assert err.startswith("preflight aws-credentials: error: metadata identity failed: "
+                          "MetadataServerRefused"), err
+    assert err.count("\n") == 1
+    fix = err.split("; fix: ", 1)[1]
+    assert "PREFLIGHT_AWS_WEB_IDENTITY" not in fix
+    assert "service account" in fix and "credential_process" in fix and "AWS_CONFIG_FILE" in fix
+    # preflight's own provider, which that variable does turn on, keeps naming it.
+    result = aws.run(cloud_run(aws, metadata, session_name()), "--timeout", "10")
+    check = result.check("aws.credentials")
+    assert (check["status"], result.returncode) == ("fail", 1), result.describe()
+    assert "unset PREFLIGHT_AWS_WEB_IDENTITY" in check["remediation"]
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [

@@ -19,8 +19,9 @@ from tests.probing import route, run_check
 
 
 def explain(tmp_path: Path, *args: str, **env: str) -> Any:
-    process = harness.run_command([sys.executable, "-m", "preflight", "explain", "--format",
-                                   "json", "--project", "p", "--bucket", "b", *args],
+    process = harness.run_command(harness.preflight_argv("explain", "--format", "json",
+                                                         "--project", "p", "--bucket", "b",
+                                                         *args),
                                   {**harness.minimal_env(tmp_path), **env})
     return process
 

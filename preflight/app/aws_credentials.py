@@ -16,6 +16,17 @@ from preflight.observe.web_identity import METHOD, MetadataIdToken, fetcher
 
 ATTEMPT_TIMEOUT = 5.0  # one metadata or STS call; the whole command has --timeout
 
+# Fixes for the engines' process, which runs this command from its AWS config file: it has
+# no PREFLIGHT_AWS_WEB_IDENTITY to unset (aws.credentials' fix for preflight's own provider).
+CREDENTIAL_PROCESS_FIXES = {
+    "MetadataServerRefused": "the metadata server gave no ID token: the workload needs a "
+                             "service account (Cloud Run: the service's or job's identity; "
+                             "GKE: Workload Identity); where there is no Google metadata "
+                             "server, remove `preflight aws-credentials` from the "
+                             "credential_process of the AWS config file (AWS_CONFIG_FILE) and "
+                             "give the engines AWS credentials another way",
+}
+
 
 def credential_process(identity: WebIdentity, timeout: float) -> tuple[int, str]:
     """One exchange within `timeout`, transient trouble retried: (exit code, output line).
@@ -69,7 +80,8 @@ def _exchange(identity: WebIdentity, timeout: float) -> tuple[int, str]:
             seen = aws.Identity(source=METHOD, endpoint="", role_arn=identity.role_arn,
                                 token_claims=dict(token.claims))
             outcome = judge_refusal(seen, refused)
-            return 1, f"error: {outcome.message}; fix: {outcome.remediation}"
+            fix = CREDENTIAL_PROCESS_FIXES.get(refused.code, outcome.remediation)
+            return 1, f"error: {outcome.message}; fix: {fix}"
     except Exception as error:  # noqa: BLE001 - one line, never a traceback
         return 1, f"error: unexpected {describe_exception(error)}"
 

@@ -139,13 +139,19 @@ def test_cloud_run_job_checks_the_engines_aws_path() -> None:
 
 
 def test_shipped_aws_config_runs_preflight_aws_credentials() -> None:
-    """botocore's own parser reads it; the command line is one preflight accepts."""
+    """botocore's own parser reads it; the command line is one preflight accepts, by the
+    absolute path of the image's own command (README: the engines copy that venv)."""
     from botocore.configloader import raw_config_parse
+
+    from tests.container.test_manifests import instructions
 
     path = DEPLOY / "cloudrun" / "aws-config"
     parsed = raw_config_parse(str(path))
     command = shlex.split(parsed["default"]["credential_process"])
-    assert command[:3] == ["preflight", "aws-credentials", "--role-arn"]
+    (entrypoint,) = [json.loads(rest) for keyword, rest in instructions()
+                     if keyword == "ENTRYPOINT"]
+    assert command[:3] == [*entrypoint, "aws-credentials", "--role-arn"]
+    assert command[0].startswith("/")
     role = command[3].replace("ACCOUNT_ID", "123456789012")
     identity = web_identity.parse(role, None, None, None, {"role_arn": "--role-arn",
                                                            "audience": "", "session_name": "",

@@ -274,6 +274,31 @@ def test_component_adds_preflight_to_an_existing_deployment(component: str,
         validate(doc, K8S_VERSIONS[0])
 
 
+def test_aws_web_identity_leaves_a_foreign_deployment_alone(tmp_path: Path) -> None:
+    """Beside the engines (with their native sidecar), a Deployment of another app gains
+    neither the token nor an image-less `engines` or `preflight` container."""
+    (unrelated,) = [d for d in yaml.safe_load_all(EXISTING)
+                    if d["metadata"]["name"] == "unrelated"]
+    (tmp_path / "unrelated.yaml").write_text(yaml.safe_dump(unrelated))
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(DEPLOY / "k8s" / "overlays" / "native-sidecar", tmp_path),
+                      "unrelated.yaml"],
+        "components": [os.path.relpath(DEPLOY / "k8s" / "components" / "aws-web-identity",
+                                       tmp_path)]}))
+    docs = kubectl_kustomize(tmp_path)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert deployments["unrelated"] == unrelated, "only the engines are patched"
+    spec = deployments["engines"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["preflight"]
+    assert [c["name"] for c in spec["containers"]] == ["engines"]
+    for c in (*spec["initContainers"], *spec["containers"]):
+        assert c["image"], c["name"]
+        assert env_value(c, "AWS_WEB_IDENTITY_TOKEN_FILE"), c["name"]
+    for doc in docs:
+        validate(doc, K8S_VERSIONS[0])
+
+
 # --- Kubernetes: what each mode promises ---------------------------------------------------
 
 def hardened(c: dict[str, Any]) -> None:
@@ -368,6 +393,27 @@ def test_native_sidecar_mode() -> None:
     hardened(engines)
 
 
+def millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def test_the_sidecars_cpu_request_covers_its_exec_probe() -> None:
+    """While the pod starts, the kubelet execs `preflight probe startup` in the sidecar every
+    periodSeconds, charged to the sidecar's cgroup: its request covers that measured cost
+    (docs/CONTAINER.md, from tests/container/probe_cost.py) with room for serve's re-checks,
+    and its comment cites the figure it was sized from."""
+    row = re.search(r"^\| `preflight probe startup` \|[^|]+\|[^|]+\| (\d+) ms \|",
+                    (ROOT / "docs" / "CONTAINER.md").read_text(), re.MULTILINE)
+    assert row, "docs/CONTAINER.md no longer shows the exec probe's CPU per run"
+    cpu_ms = float(row[1])
+    preflight = container(pod_spec("k8s/overlays/native-sidecar"), "preflight", init=True)
+    probe_share = cpu_ms / preflight["startupProbe"]["periodSeconds"]  # millicores
+    assert millicores(preflight["resources"]["requests"]["cpu"]) >= 1.5 * probe_share
+    comment = " ".join((DEPLOY / "k8s" / "components" / "preflight-sidecar" / "sidecar.yaml")
+                       .read_text().split())
+    assert f"{row[1]} ms" in comment and "docs/CONTAINER.md" in comment
+
+
 @pytest.mark.parametrize("kustomization", ["k8s/overlays/native-sidecar",
                                            "k8s/overlays/managed-prometheus"])
 def test_the_sidecar_never_gets_a_deadline(kustomization: str) -> None:
@@ -445,6 +491,20 @@ def audit_options() -> set[str]:
     return names
 
 
+def profile_source(spec: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
+    """The volume PREFLIGHT_PROFILE reads from, in `c` of the pod `spec`, without its name."""
+    named = env_value(c, "PREFLIGHT_PROFILE")
+    assert named, f"{c['name']} checks the built-in profile (no PREFLIGHT_PROFILE)"
+    mounts = [m for m in c["volumeMounts"] if Path(m["mountPath"]) == Path(named).parent]
+    assert len(mounts) == 1, f"{c['name']}: no single volume at {Path(named).parent}"
+    (mount,) = mounts
+    assert mount.get("readOnly") is True
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    source = {key: value for key, value in volume.items() if key != "name"}
+    assert "optional" not in json.dumps(source), "never another profile than the gate's"
+    return source
+
+
 def test_the_audit_cronjob() -> None:
     """Daily, one at a time, failing the Job at once on exit 1 or 2, reports on a volume
     that outlives the pod, with the engines' variables and a read-only identity."""
@@ -467,15 +527,25 @@ def test_the_audit_cronjob() -> None:
     env = environment(docs, preflight)
     assert job["activeDeadlineSeconds"] > float(env["PREFLIGHT_TIMEOUT"]) + 60
     assert {name for name in env if name.startswith("PREFLIGHT_")} <= audit_options()
-    (mount,) = preflight["volumeMounts"]
+    (mount,) = [m for m in preflight["volumeMounts"] if m["name"] == "reports"]
     assert env["PREFLIGHT_REPORT_DIR"] == mount["mountPath"]
     assert Path(env["PREFLIGHT_AUDIT_BASELINE"]).parent == Path(mount["mountPath"])
-    (volume,) = pod["volumes"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     claim = volume["persistentVolumeClaim"]["claimName"]
     assert claim in [d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"]
-    # The engines' variables, as the engines get them; an identity of its own.
-    engines = container(one(docs, "Deployment")["spec"]["template"]["spec"], "engines")
-    preflight_reads_what_the_engines_read(docs, preflight, engines)
+    # The engines' variables, as the engines get them, not their Secret (their
+    # credentials): an identity of its own, which reads the registry only.
+    deployment_spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    engines = container(deployment_spec, "engines")
+    assert [ref for ref in engines["envFrom"] if "configMapRef" in ref] == \
+        preflight["envFrom"][:1]
+    assert environment(docs, engines).items() <= env.items()
+    assert "secretRef" not in json.dumps(preflight["envFrom"])
+    assert "secretKeyRef" not in json.dumps(preflight.get("env", []))
+    # The operator's profile: the very ConfigMap the engines' gate mounts, required.
+    gate = container(deployment_spec, "preflight", init=True)
+    assert profile_source(deployment_spec, gate) == profile_source(pod, preflight)
+    assert profile_source(pod, preflight)["configMap"]["name"].startswith("preflight-profile-")
     (account,) = [d for d in docs if d["kind"] == "ServiceAccount"
                   and d["metadata"]["name"] == pod["serviceAccountName"]]
     assert pod["serviceAccountName"] != "engines"
@@ -561,7 +631,7 @@ def test_cloud_run_service_gated_by_exec() -> None:
     assert (service["apiVersion"], service["kind"]) == ("serving.knative.dev/v1", "Service")
     template = service["spec"]["template"]
     (engines,) = template["spec"]["containers"]
-    assert engines["command"] == ["preflight"]
+    assert engines["command"] == ["/opt/venv/bin/preflight"]  # the image's venv, copied
     args = engines["args"]
     assert args[:2] == ["exec", "--wait"]
     assert args[args.index("--") + 1:][:2] == ["uvicorn", "engines.chat.service.server:app"]
@@ -604,6 +674,15 @@ def test_cloud_run_job_checks_as_the_engines() -> None:
             continue
         assert job_env.get(entry["name"]) == entry, entry["name"]
     assert "a green execution proves" in " ".join(text.split())
+    checks_the_services_profile(task, preflight)
+
+
+def checks_the_services_profile(task: dict[str, Any], c: dict[str, Any]) -> None:
+    """The profile the service's preflight checks: the same secret, at the same version."""
+    service = load(DEPLOY / "cloudrun" / "service.yaml")["spec"]["template"]["spec"]
+    (sidecar,) = [s for s in service["containers"] if s["name"] == "preflight"]
+    assert profile_source(task, c) == profile_source(service, sidecar)
+    assert profile_source(task, c)["secret"]["secretName"] == "preflight-profile"
 
 
 def test_cloud_run_audit_job() -> None:
@@ -623,10 +702,11 @@ def test_cloud_run_audit_job() -> None:
     assert {e["name"] for e in preflight["env"] if e["name"].startswith("PREFLIGHT_")} <= \
         audit_options()
     assert env_value(preflight, "PREFLIGHT_AUDIT_BASELINE") == "/reports/audit.json"
-    (mount,) = preflight["volumeMounts"]
-    (volume,) = task["volumes"]
+    (mount,) = [m for m in preflight["volumeMounts"] if m["mountPath"] == "/reports"]
+    (volume,) = [v for v in task["volumes"] if v["name"] == mount["name"]]
     assert mount == {"name": volume["name"], "mountPath": "/reports"}
     assert volume["csi"]["driver"] == "gcsfuse.run.googleapis.com"
+    checks_the_services_profile(task, preflight)
     assert task["serviceAccountName"].startswith("preflight-audit@")
     # The engines' variables that the profile reads, exactly as the service's engines get
     # them; nothing of AWS (the audit reads the registry only).
@@ -742,6 +822,30 @@ def test_least_privilege_iam_documented() -> None:
     assert json.dumps(policy, indent=2) in doc  # the document shows exactly the file
 
 
+# Every permission a check or probe needs (preflight/checks, preflight/backends,
+# preflight/probes): IAM.md has a row for each call, deploy/README.md the list.
+PERMISSIONS = ("roles/datastore.viewer", "s3:ListBucket", "dynamodb:DescribeTable",
+               "storage.objects.list", "bigquery.tables.get", "bigquery.datasets.get",
+               "sts:GetCallerIdentity", "sts:AssumeRoleWithWebIdentity", "AZURE_COSMOSDB_KEY",
+               "+ping", "+select", "roles/secretmanager.secretAccessor")
+
+
+def test_every_permission_the_checks_and_probes_need_is_documented() -> None:
+    from preflight.backends import BACKENDS
+
+    code = "".join(path.read_text() for path in (ROOT / "preflight").rglob("*.py"))
+    aws_actions = set(re.findall(r"\b(?:s3|dynamodb|sts):[A-Z]\w+", code))
+    assert aws_actions  # the fix texts name the actions they grant
+    for name in ("IAM.md", "README.md"):
+        text = (DEPLOY / name).read_text()
+        for permission in {*PERMISSIONS, *aws_actions}:
+            assert permission in text, f"deploy/{name} does not name {permission}"
+        assert "exactly two" not in text
+    iam = (DEPLOY / "IAM.md").read_text()
+    for backend in BACKENDS:  # each probe has its row
+        assert re.search(rf"\| `backends\.reachable`, [^|]*[`=]{backend}`", iam), backend
+
+
 # --- Dockerfile, .dockerignore, lock, install lines ----------------------------------------
 
 def dockerfile() -> str:
@@ -831,6 +935,20 @@ def test_lock_pins_every_dependency_with_hashes_for_the_images_python() -> None:
     for requirement in wanted:
         name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.\-]+", requirement)[0]).lower()
         assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
+    # What an extra asks for (google-auth[urllib3]: packaging) is locked too.
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    for requirement in map(Requirement, wanted):
+        for extra in requirement.extras:
+            for needed in map(Requirement, requires(requirement.name) or []):
+                environment = {"extra": extra, "python_version": "3.13",
+                               "sys_platform": "linux", "platform_system": "Linux"}
+                if needed.marker is None or not needed.marker.evaluate(environment):
+                    continue
+                locked = re.sub(r"[-_.]+", "-", needed.name).lower()
+                assert locked in pins, f"{locked} ({requirement}) is not in requirements.lock"
 
 
 def test_every_install_line_names_the_distribution() -> None:
