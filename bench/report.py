@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import audit_html
+
 HISTORY_KEEP = 30
 LAX_CHECK = "preflight check, routes only pydantic decides"
 WORKED_CHECK = "preflight check, the README's worked example (serving scope)"
@@ -203,6 +205,9 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
                 f"{ratio(audit['rss_ratio'])} for {ratio(audit['docs_ratio'])} the documents "
                 f"({audit['small']['audit_rss']:,.0f} → {audit['big']['audit_rss']:,.0f} MiB)",
                 audit["rss_ratio"] < audit["docs_ratio"])
+    html = audit_html.budget(results)
+    if html:
+        add(*html)
     footprint = results.get("footprint", {})
     image = footprint.get("image")
     add("the image ships compiled bytecode; report its size",
@@ -421,6 +426,7 @@ def render(results: dict[str, Any], history: list[dict[str, Any]], *, errors: li
     lines += route_model_section(results)
     lines += probes_section(results)
     lines += audit_section(results)
+    lines += audit_html.section(results)
     lines += imports_section(results)
     lines += history_section(history)
     lines += method_section(results)

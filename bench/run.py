@@ -19,6 +19,8 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
    (bench/stream_collection.py): wall time, CPU time and peak RSS.
 9. `preflight profile check-engines` (issue 24) on a generated source tree the size of the
    engines' repository (tests/engines_tree.py): wall and CPU time.
+10. The audit's HTML report of 5,000 scopes drawn in headless Chromium, against an empty page
+   (bench/audit_html.py).
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
 docs/bench-history.json (the before/after record). Quick mode (`make test`) does every
@@ -93,6 +95,8 @@ class Settings:
     # preflight audit: documents -> interleaved rounds of (stream, audit)
     audit_rounds: Mapping[int, int] = dataclasses.field(
         default_factory=lambda: {10_000: 4, 100_000: 2})
+    html_scopes: int = 5_000  # the audit's HTML report: scopes per fleet, and rounds
+    html_rounds: int = 5
 
 
 FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, large_reps=3,
@@ -103,7 +107,8 @@ FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, la
 QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, large_reps=1,
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
-                 nopyc_reps=0, check_engines_reps=1, probe_reps=1, audit_rounds={1_700: 1})
+                 nopyc_reps=0, check_engines_reps=1, probe_reps=1, audit_rounds={1_700: 1},
+                 html_scopes=300, html_rounds=1)
 PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
@@ -769,6 +774,18 @@ class Bench:
                                  "date": datetime.now(UTC).isoformat(timespec="seconds"),
                                  "commit": git_commit(), "code_fingerprint": code_fingerprint()}
 
+    # --------------------------------------------- 9: the audit's HTML report
+    def audit_html(self) -> None:
+        from bench import audit_html
+
+        measured, errors = audit_html.measure(self.s.html_scopes, self.s.html_rounds,
+                                              warm_up=not self.s.quick)
+        for error in errors:
+            self.fail(error)
+        self.results["audit_html"] = measured
+        log(f"audit html: {measured['scopes']:,} failing scopes drawn "
+            f"+{measured['over_empty_s']['failing']:.2f}s after an empty page")
+
     def _check_audit_run(self, side: str, run: ProcessRun, want: Mapping[str, int]) -> None:
         if side == "stream":
             if run.returncode != 0 or run.stdout.strip() != str(want["documents"]):
@@ -827,7 +844,7 @@ class Bench:
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
             ("time to green", self.time_to_green), ("route model", self.route_model),
             ("probes", self.probes), ("audit", self.audit),
-            ("check engines", self.check_engines),
+            ("check engines", self.check_engines), ("audit html", self.audit_html),
             ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]
         if only:

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -28,6 +29,19 @@ INSTALL = "apt-get install -y chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
          "--disable-extensions", "--hide-scrollbars", "--mute-audio")
+
+
+# Set before the page's own scripts run: the time from the navigation's start to the frame
+# after the one that first showed the page ready (`body[data-ready]`), so that frame's style,
+# layout and paint are done. requestAnimationFrame alone would stop before them.
+DRAWN = """(() => {
+  const tick = () => {
+    if (document.body && document.body.dataset.ready) {
+      requestAnimationFrame(() => { window.__drawnMs = performance.now(); });
+    } else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})()"""
 
 
 class MissingBrowser(RuntimeError):
@@ -103,7 +117,9 @@ class Browser:
                         return result
                     if "method" in answer:
                         self.events.append(answer)
-                if time.monotonic() > deadline:
+                remaining = deadline - time.monotonic()
+                readable, _, _ = select.select([self._answers], [], [], max(remaining, 0))
+                if not readable:
                     raise TimeoutError(f"{method}: no answer within {timeout}s")
                 chunk = os.read(self._answers, 1 << 16)
                 if not chunk:
@@ -115,7 +131,7 @@ class Browser:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target,
                                                       "flatten": True})["sessionId"]
-        page = Page(self, session)
+        page = Page(self, session, target)
         page.call("Page.enable")
         page.call("Network.enable")
         page.call("Emulation.setDeviceMetricsOverride", {
@@ -139,9 +155,10 @@ class Browser:
 
 
 class Page:
-    def __init__(self, browser: Browser, session: str) -> None:
+    def __init__(self, browser: Browser, session: str, target: str) -> None:
         self.browser = browser
         self.session = session
+        self.target = target
 
     def call(self, method: str, params: dict[str, Any] | None = None,
              timeout: float = 30.0) -> dict[str, Any]:
@@ -160,7 +177,8 @@ class Page:
         """Polls until the expression is truthy (bounded), then returns its value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.evaluate(expression)
+            # A page busy drawing answers only when done: the wait is bounded, not each call.
+            value = self.evaluate(expression, max(deadline - time.monotonic(), 1.0))
             if value:
                 return value
             if time.monotonic() > deadline:
@@ -171,6 +189,26 @@ class Page:
              timeout: float = 60.0) -> None:
         self.call("Page.navigate", {"url": url})
         self.wait_for(ready, timeout, f"{url} ready")
+
+    def to_front(self) -> None:
+        """Makes this the tab in front: a tab behind others is drawn no frame (and its
+        requestAnimationFrame callbacks never run)."""
+        self.call("Page.bringToFront")
+
+    def before_scripts(self, source: str) -> None:
+        """Runs `source` in every document this page opens, before the document's scripts."""
+        self.call("Page.addScriptToEvaluateOnNewDocument", {"source": source})
+
+    def open_drawn(self, url: str, timeout: float = 120.0) -> float:
+        """Opens the URL; the milliseconds until the page is ready and drawn (see DRAWN)."""
+        self.before_scripts(DRAWN)
+        self.to_front()
+        self.call("Page.navigate", {"url": url})
+        drawn: float = self.wait_for("window.__drawnMs", timeout, f"{url} drawn")
+        return drawn
+
+    def close(self) -> None:
+        self.browser.send("Target.closeTarget", {"targetId": self.target})
 
     def screenshot(self, path: Path, full_page: bool = False) -> Path:
         params: dict[str, Any] = {"format": "png"}
