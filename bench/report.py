@@ -96,15 +96,19 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
         None if math.isnan(value) else value <= 0.8)
     for name in ("preflight --version", "preflight check --help"):
         value = safe_div(wall(results, name), bare)
-        add(f"`{name}` ≤ 6× `python -c pass`",
+        add(f"`{name}` ≤ 4× `python -c pass`",
             f"{ratio(value)} ({ms(wall(results, name))} vs {ms(bare)}, medians of {n})",
-            None if math.isnan(value) else value <= 6)
+            None if math.isnan(value) else value <= 4)
         profile = results.get("imports", {}).get(name)
         if profile is not None:
             cloud = profile["cloud_packages"]
             add(f"`{name}` loads none of the cloud clients",
                 f"{profile['modules']} modules; cloud packages: "
                 f"{', '.join(cloud) if cloud else 'none'}", not cloud)
+            checks = profile.get("check_modules")
+            if checks is not None:
+                add(f"`{name}` imports no check module", ", ".join(checks) or "none",
+                    not checks)
     profile = results.get("imports", {}).get("preflight check")
     if profile is not None and "pydantic" in profile:
         add("`preflight check` all-pass imports no pydantic (the engines' own routes take the "

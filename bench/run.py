@@ -922,7 +922,9 @@ def parse_importtime(stderr: str) -> dict[str, Any]:
     cloud = sorted({name.split(".")[0] for name, *_ in modules
                     if name.split(".")[0] in CLOUD_PACKAGES})
     pydantic = any(name.split(".")[0] in ("pydantic", "pydantic_core") for name, *_ in modules)
-    return {"total_ms": total, "modules": len(modules),
+    # The check modules proper (preflight.checks itself only names them).
+    check_modules = sorted(name for name, *_ in modules if name.startswith("preflight.checks."))
+    return {"total_ms": total, "modules": len(modules), "check_modules": check_modules,
             "packages": [{"package": p, "self_ms": ms, "modules": count[p]}
                          for p, ms in packages[:15]],
             "top_level": [{"module": n, "cumulative_ms": c} for n, _, c, _ in roots[:12]],

@@ -102,3 +102,29 @@ def test_every_document_the_code_and_manifests_cite_exists() -> None:
                     if not any(candidate.exists() for candidate in candidates):
                         missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
     assert not missing, "\n".join(missing)
+
+
+def loaded_by(*argv: str) -> set[str]:
+    """The modules `preflight ARGV` has imported when it exits (the CLI's own path)."""
+    program = ("import sys\nfrom preflight.app.cli import main\n"
+               "import atexit, os\n"
+               "def dump():\n"
+               "    os.write(2, ('\\nMODULES ' + ' '.join(sorted(sys.modules))).encode())\n"
+               "sys.modules['os']._exit = lambda code, _exit=os._exit: (dump(), _exit(code))\n"
+               f"main({list(argv)!r})\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    line = done.stderr.rsplit("MODULES ", 1)[-1]
+    assert done.returncode == 0, done.stderr[-2000:]
+    return set(line.split())
+
+
+def test_version_and_help_import_no_check_module_and_no_client() -> None:
+    for argv in (("--version",), ("check", "--help")):
+        loaded = loaded_by(*argv)
+        checks = sorted(name for name in loaded if name.startswith("preflight.checks."))
+        clients = sorted(name for name in loaded
+                         if name.split(".")[0] in ("google", "grpc", "botocore", "boto3",
+                                                   "requests", "azure", "redis", "pydantic"))
+        assert "preflight.app.cli" in loaded
+        assert (checks, clients) == ([], []), argv
