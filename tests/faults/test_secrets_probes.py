@@ -169,8 +169,9 @@ def test_probe_config_and_stand_ins_never_printed(
     subjects_file.write_text(json.dumps(subjects))
     env = {**stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint)), **environ}
     env.pop("PYTHONPATH", None)
-    result = _run([str(subjects_file), "check", "--format", output, "--log-level", "debug",
-                   "--timeout", "6", "--attempt-timeout", "3"], env, tmp_path / "run")
+    # --strict: the probes' findings block (built in they warn), so every answer shows.
+    result = _run([str(subjects_file), "check", "--strict", "--format", output, "--log-level",
+                   "debug", "--timeout", "6", "--attempt-timeout", "3"], env, tmp_path / "run")
     assert result.returncode == 1, result.describe()
     assert result.verdict is not None
     probes = next(c for c in result.verdict["checks"] if c["name"] == "backends.reachable")
