@@ -297,17 +297,18 @@ def test_probes_follow_the_routes_the_engines_would_build(stack: Stack,
 
 def test_a_chat_bus_whose_redis_is_down_warns_and_the_engines_start(
         stack: Stack, durable: dict[str, str]) -> None:
-    """An outage of a secondary backend must not keep every new pod from starting: built
-    in, a probe still unanswered at the deadline is a warning, not exit 3."""
+    """An outage of a secondary backend must not keep every new pod from starting, nor hold
+    it: built in, an unanswered probe is a warning at once (not retried until the deadline,
+    not exit 3)."""
     stack.seed(serving_registry())
-    result = run(stack, durable, "--timeout", "4", "--attempt-timeout", "1",
+    result = run(stack, durable, "--timeout", "20", "--attempt-timeout", "1",
                  REDIS_PORT=str(harness.closed_port()))
     assert result.returncode == 0, result.describe()
     check = result.check("backends.reachable")
-    assert check["status"] == "warn", check
+    assert (check["status"], check["attempts"]) == ("warn", 1), check
     assert "CHAT_BUS_BACKEND" in check["message"]
     assert "did not answer" in check["message"]
-    assert result.wall < 4 + 1.5
+    assert result.wall < 20
 
 
 def test_a_chat_bus_whose_redis_is_down_is_not_ready_under_strict(
