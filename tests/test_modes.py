@@ -169,15 +169,15 @@ def test_recheck_detects_a_route_deleted_after_start(stack: Stack,
     assert sidecar.get("/readyz")[2] == "fail: routing.entries\n"
 
 
-def test_sigterm_stops_serve_with_exit_0_within_2s(stack: Stack,
-                                                   sidecars: list[Sidecar]) -> None:
+def test_sigterm_stops_serve_with_exit_143_within_2s(stack: Stack,
+                                                     sidecars: list[Sidecar]) -> None:
     stack.seed()
     sidecar = Sidecar(stack)
     sidecars.append(sidecar)
     sidecar.wait_for("/startupz", 200, 30)
     started = time.monotonic()
     sidecar.process.send_signal(signal.SIGTERM)
-    assert sidecar.process.wait(5) == 0
+    assert sidecar.process.wait(5) == 143
     assert time.monotonic() - started < 2.0
 
 

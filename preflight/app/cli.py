@@ -188,8 +188,8 @@ def serve(ctx: click.Context, /, listen: str, verdict_address: str,
     For sidecars: Cloud Run's container-dependencies and Kubernetes native sidecars start the
     engines once /startupz answers 200. No deadline unless --timeout is given on the command
     line (PREFLIGHT_TIMEOUT is ignored here: it is meant for check and exec, and a sidecar
-    that gives up crash-loops). SIGTERM: the last verdict is written marked interrupted, and
-    serve exits 0.
+    that gives up crash-loops). SIGTERM / SIGINT: the last verdict is written marked
+    interrupted, and serve exits 143 / 130.
     """
     where = {"listen": _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"),
              "verdict_address": _where(ctx, "verdict_address", "--verdict-address",

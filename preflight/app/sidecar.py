@@ -37,6 +37,8 @@ class Sidecar:
         self.exit_code = ExitCode.PASS
         session.on_change = self._progress
         session.log_every_round = False
+        # The first request may come before the first round starts: it gets a verdict too.
+        self.state.publish(session.in_progress(), final=False)
         # Listen before the first check: probes get a 503, not a refused connection. The
         # verdict (every check's details) gets its own listener, loopback by default; one
         # listener serves both when the operator names the same address twice.
@@ -62,9 +64,7 @@ class Sidecar:
     def _progress(self) -> None:
         if self.state.snapshot.final:
             return
-        verdict = self.session.in_progress()
-        if verdict is not None:
-            self.state.publish(verdict, final=False)
+        self.state.publish(self.session.in_progress(), final=False)
 
     def _publish(self, verdict: Verdict) -> None:
         self.state.publish(verdict, final=True)
@@ -113,12 +113,11 @@ class Sidecar:
         # (bounded: a stop must not hang), else take the round's verdict so far.
         worker.join(STOP_WAIT)
         last = self.session.latest if not worker.is_alive() else None
-        last = last or self.session.in_progress()
-        if last is not None:
-            final = self.session.settled(last)  # a signal: the last verdict, interrupted
-            outputs.write_verdict_file(final, self.session.config, self.log)
-            outputs.write_termination_log(final, self.session.config, self.log)
-        signalled = self.session.interrupted() is not None
-        self.log.info("stopping", reason="signal" if signalled else "deadline or error",
-                      exit_code=0 if signalled else int(self.exit_code))
-        return 0 if signalled else int(self.exit_code)
+        final = self.session.settled(last or self.session.in_progress())  # interrupted
+        outputs.write_verdict_file(final, self.session.config, self.log)
+        outputs.write_termination_log(final, self.session.config, self.log)
+        signal = self.session.interrupted()
+        code = 128 + signal if signal is not None else int(self.exit_code)
+        self.log.info("stopping", reason="signal" if signal is not None else "deadline or error",
+                      exit_code=code)
+        return code

@@ -92,10 +92,15 @@ class Session:
                     phase=check.phase)
                 for check in checks if check.name not in chosen}
 
-    def in_progress(self) -> Verdict | None:
-        """The verdict so far while a round runs (None before the first round starts)."""
+    def in_progress(self) -> Verdict:
+        """The verdict so far: before the first round starts, every check still waiting."""
         runner = self.runner
-        return None if runner is None else self._verdict(runner.snapshot(), self.started)
+        if runner is not None:
+            return self._verdict(runner.snapshot(), self.started)
+        waiting = Outcome(Status.ERROR, "in progress (waiting, attempt 0)",
+                          details={"in_progress": True}, transient=True)
+        return self._verdict([CheckResult(check.name, waiting, 0, 0, phase=check.phase)
+                              for check in self.checks()], self.started)
 
     def run_round(self, *, everything: bool = False, started: float | None = None) -> Verdict:
         """One round: every check, or (by default) only those that have not passed yet."""

@@ -21,7 +21,7 @@
 #     never starts, preflight exits 1, and the termination message and logs carry the
 #     summary. In between, the sidecar mode: `preflight serve` in the image, and the exec
 #     probe `preflight probe startup` run inside it (fail with the reason, then pass; its
-#     wall time and CPU measured), then exit 0 on SIGTERM.
+#     wall time and CPU measured), then exit 143 on SIGTERM.
 #
 # Environment:
 #   PREFLIGHT_SKIP_CONTAINER_TEST=1   podman unusable here -> say so and exit 0 (manifest
@@ -747,7 +747,7 @@ serve_sidecar() {
     podman stop -t 10 preflight-serve-test >/dev/null 2>&1 || true
     elapsed=$((SECONDS - t0))
     state="$(container_state preflight-serve-test)"
-    expect "SIGTERM (podman stop): serve exits 0 ($state)" matches "$state" '^exited 0 '
+    expect "SIGTERM (podman stop): serve exits 143 ($state)" matches "$state" '^exited 143 '
     expect "SIGTERM (podman stop): serve gone within 3 s (${elapsed} s)" test "$elapsed" -le 3
     rc=0
     line="$(podman run --rm --network=host --read-only --read-only-tmpfs=false "$IMAGE" \
