@@ -78,6 +78,21 @@ class Unusable(NamedTuple):
     since: str  # the engines' commit it was read at
 
 
+class TableKey(NamedTuple):
+    name: str
+    role: str  # HASH or RANGE
+    type: str  # S, N or B
+
+
+class ProbeFacts(NamedTuple):
+    """What backends.reachable expects the engines' store to find, beyond existing."""
+
+    container: str | None = None  # cosmos: read after the database
+    table_keys: tuple[TableKey, ...] = ()  # dynamodb: the key schema the store writes
+    string_keys: tuple[str, ...] = ()  # dynamodb: the table's keys must be among these
+    query_index: str | None = None  # dynamodb: a global secondary index the store queries (`index`)
+
+
 class BackendSpec(NamedTuple):
     name: str
     config: tuple[ConfigKey, ...] = ()
@@ -86,6 +101,7 @@ class BackendSpec(NamedTuple):
     needs_one_of: tuple[str, ...] = ()  # variables, one of which must be set and non-empty
     refuses_other_envs: bool = False  # requests in an env outside the profile's envs fail
     unusable: Unusable | None = None
+    probe: ProbeFacts = ProbeFacts()
 
     def group_of(self, key: str) -> KeyGroup | None:
         return next((group for group in self.together if key in group.keys), None)
@@ -105,6 +121,21 @@ class KindSpec(NamedTuple):
     severity: str | None = None  # None: the start-up or serving default
     probe: bool = True
     backends: Mapping[str, BackendSpec] | None = None  # None: any backend not refused
+
+
+class ProbeRead(NamedTuple):
+    """A variable a probed backend reads: by its own rule if the profile has one, else as
+    the engines' `getenv(variable) or default`."""
+
+    variable: str
+    default: str | None = None
+
+
+class VariableProbe(NamedTuple):
+    """The backend a variable's value selects, probed, and the variables it reads by role."""
+
+    backend: str
+    reads: Mapping[str, ProbeRead]
 
 
 class VariableRule(NamedTuple):
@@ -133,6 +164,7 @@ class VariableRule(NamedTuple):
     require_when: Mapping[str, tuple[str, ...]] | None = None
     # value -> variables: the backend it selects needs one of them set and non-empty
     needs_one_of: Mapping[str, tuple[str, ...]] | None = None
+    probe: Mapping[str, VariableProbe] | None = None  # value -> what backends.reachable probes
 
 
 class EnginesSource(NamedTuple):
@@ -427,6 +459,14 @@ def _check_references(data: Mapping[str, Any], lines: Mapping[str, str], source:
                 if accepted is not None and value not in accepted:
                     fail(f"{value!r} needs variables but the engines do not accept it",
                          (section, variable, "engines", "needs_one_of", value))
+            for value, chosen in (rule.get("probe") or {}).items():
+                if accepted is not None and value not in accepted:
+                    fail(f"{value!r} is probed but the engines do not accept it",
+                         (section, variable, "probe", value))
+                for role, read in chosen["reads"].items():
+                    if "default" in read and read["variable"] in rules:
+                        fail(f"{read['variable']} has a rule of its own: its default applies",
+                             (section, variable, "probe", value, "reads", role, "default"))
     for kind_name, kind in data["kinds"].items():
         for backend_name, backend in (kind.get("backends") or {}).items():
             _check_groups(backend or {}, ("kinds", kind_name, "backends", backend_name), fail)
@@ -472,6 +512,7 @@ def _backend(name: str, data: Mapping[str, Any]) -> BackendSpec:
                            spec.get("if_empty"), spec.get("form"))
                  for key, spec in (data.get("config") or {}).items())
     unusable = data.get("unusable")
+    probe = data.get("probe") or {}
     return BackendSpec(
         name, keys, tuple(data.get("modes", ())),
         together=tuple(KeyGroup(tuple(group["keys"]), tuple(group["stand_in"]))
@@ -479,7 +520,12 @@ def _backend(name: str, data: Mapping[str, Any]) -> BackendSpec:
         needs_one_of=tuple(data.get("needs_one_of") or ()),
         refuses_other_envs=data.get("refuses_other_envs", False),
         unusable=None if unusable is None else Unusable(unusable["reason"],
-                                                        str(unusable["since"])))
+                                                        str(unusable["since"])),
+        probe=ProbeFacts(container=probe.get("container"),
+                         table_keys=tuple(TableKey(key["name"], key["role"], key["type"])
+                                          for key in probe.get("table_keys") or ()),
+                         string_keys=tuple(probe.get("string_keys") or ()),
+                         query_index=probe.get("index")))
 
 
 def _kind(name: str, data: Mapping[str, Any]) -> KindSpec:
@@ -518,6 +564,11 @@ def _rule(variable: str, data: Mapping[str, Any]) -> VariableRule:
             name: tuple(values) for name, values in engines["require_when"].items()},
         needs_one_of=None if "needs_one_of" not in engines else {
             value: tuple(names) for value, names in engines["needs_one_of"].items()},
+        probe=None if "probe" not in data else {
+            value: VariableProbe(chosen["backend"], {
+                role: ProbeRead(read["variable"], read.get("default"))
+                for role, read in chosen["reads"].items()})
+            for value, chosen in data["probe"].items()},
     )
 
 
@@ -585,6 +636,8 @@ def env_variables(profile: Profile) -> tuple[str, ...]:
                 names.append(rule.fallback)
             for needed in (rule.needs_one_of or {}).values():
                 names.extend(needed)
+            for chosen in (rule.probe or {}).values():
+                names.extend(read.variable for read in chosen.reads.values())
     for kind in profile.kinds.values():
         for backend in (kind.backends or {}).values():
             for key in backend.config:
