@@ -16,6 +16,8 @@ image, so "azure-cosmos is missing" is `preflight exec`'s finding, not these jud
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import os
 from collections import Counter
@@ -28,7 +30,7 @@ from hypothesis import strategies as st
 
 from preflight.checks import NAMES
 from preflight.config import Config, Raw, Source, build
-from preflight.contract.profile import load
+from preflight.contract.profile import env_variables, load
 from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
 from preflight.core.findings import Effect, Finding
@@ -167,7 +169,20 @@ def states(draw: st.DrawFn) -> tuple[tuple[Scope, ...], dict[str, dict[str, Any]
 
 def configure(scopes: tuple[Scope, ...], environ: Mapping[str, str],
               disallow: str | None) -> Config:
-    """The Config the CLI builds for --serve-scope (and --disallow), from this environment."""
+    """The Config the CLI builds for --serve-scope (and --disallow), from this environment:
+    built once per scopes and option, its snapshot of the environment taken as `build`
+    takes it (test_the_environment_snapshot_is_builds)."""
+    return dataclasses.replace(_configured(scopes, disallow), engines_env={
+        name: environ.get(name) for name in env_variables(PROFILE)})
+
+
+@functools.cache
+def _configured(scopes: tuple[Scope, ...], disallow: str | None) -> Config:
+    return _build(scopes, {}, disallow)
+
+
+def _build(scopes: tuple[Scope, ...], environ: Mapping[str, str],
+           disallow: str | None) -> Config:
     raw = {name: Raw(None, Source.DEFAULT, f"--{name} (default)") for name in (
         "project", "database", "bucket", "collection", "kinds", "disallow", "verdict_file",
         "termination_log")}
@@ -299,6 +314,12 @@ def test_first_use_findings_equal_the_oracles_failures(
             f"preflight says {[f.message for f in said]}"
     assert all(not found for found in findings.values()), \
         f"findings on variables the oracle does not know: {findings}"
+
+
+def test_the_environment_snapshot_is_builds() -> None:
+    environ = {name: "x" for name in ENVIRONMENT} | {"UNRELATED": "y"}
+    scopes = (SCOPES[0],)
+    assert configure(scopes, environ, None) == _build(scopes, environ, None)
 
 
 def test_the_differential_sees_every_class() -> None:
