@@ -56,7 +56,8 @@ class ConfigKey(NamedTuple):
     name: str
     stand_in: tuple[str, ...] = ()
     default: str | int | float | bool | None = None
-    if_empty: str | None = None  # used when the key is present but empty
+    if_empty: str | None = None  # used when the key is present but empty ("" or null)
+    keep_empty: bool = False  # an empty string is passed on, not missing
     form: str | None = None  # "host_label" or "base64": refused before any call otherwise
 
     @property
@@ -509,7 +510,8 @@ def _scope(data: Mapping[str, Any]) -> Scope:
 
 def _backend(name: str, data: Mapping[str, Any]) -> BackendSpec:
     keys = tuple(ConfigKey(key, tuple(spec.get("stand_in", ())), spec.get("default"),
-                           spec.get("if_empty"), spec.get("form"))
+                           if_empty=spec.get("if_empty"), form=spec.get("form"),
+                           keep_empty=spec.get("keep_empty", False))
                  for key, spec in (data.get("config") or {}).items())
     unusable = data.get("unusable")
     probe = data.get("probe") or {}

@@ -106,6 +106,7 @@ class Value:
     value: Any = field(repr=False)
     source: str  # "`bucket` of its config", "RAW_BUCKET", or DEFAULT
     from_profile: bool = False  # a default or if_empty of the profile: not secret
+    keep_empty: bool = False  # an empty string the engines pass on (their client decides)
 
     @property
     def from_config(self) -> bool:
@@ -136,7 +137,8 @@ def _key(key: ConfigKey, config: Mapping[str, Any], environ: Mapping[str, str],
     if variable is not None:
         return Value(environ[variable], variable)
     if key.name in config and not key.stand_in:
-        return Value(value, here)  # empty, used as it is: the target says what follows
+        # empty, used as it is: the client decides (keep_empty), or the target says what follows
+        return Value(value, here, keep_empty=key.keep_empty and value == "")
     if key.name not in config and key.default is not None:
         return Value(key.default, DEFAULT, True)
     return None
@@ -193,7 +195,7 @@ def resolve(spec: BackendSpec, config: Mapping[str, Any], environ: Mapping[str, 
 
 def text(value: Value, key: str) -> str | Unbuildable:
     """A value the engines use as a string: a config value of another type is a finding."""
-    if isinstance(value.value, str) and value.value:
+    if isinstance(value.value, str) and (value.value or value.keep_empty):
         return value.value
     if value.from_config:
         what = "is empty" if _empty(value.value) else "is not a string"
