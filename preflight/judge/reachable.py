@@ -157,7 +157,8 @@ def judge_one(endpoint: Endpoint, seen: Any, timeout: float) -> Outcome:
         cause = seen.cause if isinstance(seen, (Transient, Refused)) and seen.cause else seen
         name = type(cause).__name__
         if isinstance(seen, Transient) or is_transient(seen):
-            status = http_status(cause)
+            # A gRPC call (Firestore) got no HTTP answer, whatever code it maps to.
+            status = None if getattr(cause, "grpc_status_code", None) else http_status(cause)
             return transient(f"{service} answered {status} for {endpoint.where} (try again)"
                              if status else
                              f"no answer from {service} for {endpoint.where} ({name})",

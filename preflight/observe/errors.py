@@ -87,7 +87,7 @@ class Refused(Exception):
 
 def http_status(error: BaseException) -> int | None:
     """The HTTP status a client library's error carries (botocore, google-api-core,
-    azure-core), if any."""
+    azure-core), if any; google-api-core maps a gRPC call's code to one too."""
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
