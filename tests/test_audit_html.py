@@ -272,7 +272,7 @@ def test_registry_values_are_shown_as_text_never_run(browser: Browser, stack: St
     assert row["status"] == "fail"
     assert row["cells"]["notes_store"][0] == "fail"
     (section,) = [s for s in state["sections"] if s["scope"] == label]
-    assert {f["code"] for f in section["findings"]} == {"backend_refused", "route_missing"}
+    assert {f["code"] for f in section["findings"]} == {"backend_unsupported", "route_missing"}
     assert any(f["text"].startswith(f"notes_store at {label}") for f in section["findings"])
 
 
