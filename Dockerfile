@@ -40,7 +40,15 @@ RUN /usr/bin/python3 -m venv /opt/venv
 # Dependencies first (their layer survives source changes). Every file is checked against
 # the sha256 in the lock; wheels only, so nothing is compiled here.
 COPY requirements.lock /tmp/requirements.lock
-RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock
+#
+# botocore ships the models of every AWS service (about 26 MB). preflight's botocore loader
+# lists only the services it calls (SERVICES in preflight/observe/aws.py) and can load no
+# other, so the other models are dead weight: dropping them keeps the image, with the
+# probes' client libraries, under 200 MB (docs/CONTAINER.md). tests/test_image_models.py
+# keeps this list and SERVICES in step.
+RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock \
+    && find /opt/venv/lib/python3*/site-packages/botocore/data -mindepth 1 -maxdepth 1 \
+        -type d ! -name s3 ! -name sts ! -name dynamodb -exec rm -rf {} +
 
 COPY pyproject.toml README.md /src/
 COPY preflight /src/preflight

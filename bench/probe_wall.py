@@ -1,8 +1,9 @@
 """`python -m bench.probe_wall SPEC.json`: backends.reachable's wall time, in one process.
 
-SPEC is {"groups": {name: [subject, …]}, "reps": N}; each subject is a ProbeSubject's
-fields. Per rep (after one discarded warm-up of everything), each group is probed alone
-(one distinct endpoint: its single-probe wall time), then all groups at once. Each
+SPEC is {"groups": {name: [subject, …]}, "reps": N}; each subject is a route's kind,
+origin, backend and config (its spec comes from the built-in profile). Per rep (after one
+discarded warm-up of everything), each group is probed alone (one distinct endpoint: its
+single-probe wall time), then all groups at once. Each
 measurement is one attempt of a fresh check on a fresh context: no answer is reused.
 Prints {"single": {name: [s…]}, "all": [s…], "cpu_…": [s…], "probes": n, "statuses": {…}}
 as JSON (CPU: this process's user+system time, all threads).
@@ -22,8 +23,10 @@ from preflight.app.options import raw_values
 from preflight.checks import NAMES
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.config import build
+from preflight.contract.profile import load
 from preflight.contract.targets import ProbeSubject
 from preflight.run.context import Context
+from tests.probing import route_subject
 
 
 def attempt(subjects: list[ProbeSubject], config: Any) -> tuple[float, float, dict[str, Any],
@@ -39,7 +42,8 @@ def attempt(subjects: list[ProbeSubject], config: Any) -> tuple[float, float, di
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    groups = {name: [ProbeSubject(**entry) for entry in entries]
+    profile = load()  # each route with its kind's spec, as probe_subjects gives it
+    groups = {name: [route_subject(profile, **entry) for entry in entries]
               for name, entries in spec["groups"].items()}
     everything = [subject for subjects in groups.values() for subject in subjects]
     click_ctx = check_command.make_context("check", ["--project", "bench", "--bucket", "b"])

@@ -595,9 +595,12 @@ class Bench:
         assert self.s3 is not None
         import boto3
 
+        from preflight.contract.profile import load as load_profile
         from tests.faults.tools import DelayProxy
 
-        kinds = list(ENGINES_KINDS)
+        tabular = [name for name, kind in load_profile().kinds.items()
+                   if kind.backends is not None and "dynamodb" in kind.backends
+                   and "firestore" in kind.backends and "cosmos" in kind.backends]
         ddb = boto3.client("dynamodb", endpoint_url=f"http://{self.s3.address}",
                            region_name="us-west-2", aws_access_key_id="bench",
                            aws_secret_access_key="bench-secret")
@@ -612,19 +615,22 @@ class Bench:
         redis.start()
         slow = DelayProxy(redis.address, PROBE_DELAY)
 
-        def subject(kind: str, backend: str, config: dict[str, Any]) -> dict[str, Any]:
-            return {"kind": kind, "origin": f"route `{kind}-t_system-dev` (t_system/dev)",
+        def subject(kind: str, backend: str, config: dict[str, Any], name: str = "",
+                    ) -> dict[str, Any]:
+            doc = name or f"{kind}-t_system-dev"
+            return {"kind": kind, "origin": f"route `{doc}` (t_system/dev)",
                     "backend": backend, "config": config}
 
+        # Request-time kinds, each with its profile's spec of the backend (its defaults).
         groups = {
             "firestore: 8 routes, one project": [subject(k, "firestore", {})
-                                                 for k in kinds[:8]],
-            "s3: 4 routes, one bucket": [subject(k, "s3", {"bucket": BUCKET})
-                                         for k in kinds[8:12]],
-            "dynamodb: 3 routes, one table": [subject(k, "dynamodb", {}) for k in kinds[12:15]],
+                                                 for k in tabular[:8]],
+            "s3: 4 routes, one bucket": [subject("object_store", "s3", {"bucket": BUCKET},
+                                                 f"object_store-{n}") for n in range(4)],
+            "dynamodb: 3 routes, one table": [subject(k, "dynamodb", {}) for k in tabular[8:11]],
             f"redis behind a {PROBE_DELAY:g} s delay: 2 routes": [
-                subject(k, "redis", {"host": "127.0.0.1", "port": slow.port})
-                for k in kinds[15:17]],
+                subject("chat_bus", "redis", {"host": "127.0.0.1", "port": slow.port},
+                        f"chat_bus-{n}") for n in range(2)],
         }
         try:
             with tempfile.TemporaryDirectory() as folder:

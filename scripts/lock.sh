@@ -5,8 +5,9 @@
 # base, distroless python3-debian13; LOCK_PYTHON overrides it) and pinned with the sha256
 # of every published file of each pinned release, so that
 # `pip install --require-hashes -r requirements.lock` works on any platform the image is
-# built for (amd64, arm64). Run by `make lock`; it reads nothing but pyproject.toml, so a
-# dependency added there is locked by running it again.
+# built for (amd64, arm64). Run by `make lock`; it reads pyproject.toml and the current lock,
+# whose pins it keeps, so a dependency added there is locked by running it again without
+# moving the others (`UPGRADE=1 make lock` moves them all).
 #
 # The resolver (uv, pinned in scripts/uv.sh) is installed into a throw-away virtualenv by
 # this script; nothing on the machine or in the project's .venv changes.
@@ -34,7 +35,17 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
     out.write("\n".join(requires) + "\n")
 PY
 
+# uv keeps the versions an existing output file pins (a new dependency does not move the
+# others); UPGRADE=1 resolves every package afresh.
+upgrade=()
+if [[ "${UPGRADE:-0}" == "1" ]]; then
+    upgrade=(--upgrade)
+elif [[ -f requirements.lock ]]; then
+    cp requirements.lock "$tmp/requirements.out"
+fi
+
 (cd "$tmp" && "$UV" pip compile pyproject.toml build-system.requires.txt \
+    "${upgrade[@]}" \
     --quiet \
     --universal \
     --python-version "$LOCK_PYTHON" \

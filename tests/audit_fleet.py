@@ -24,7 +24,7 @@ SCHEMA_PATH = (Path(__file__).resolve().parent.parent / "preflight" / "audit" / 
 SERVING_KINDS = seed.SERVING_KINDS
 RANK = {"fail": 3, "warn": 2, "pass": 1}
 # A config value that must never appear in any output.
-SECRET = "CANARY-cosmos-key-0f3a"
+SECRET = "Q0FOQVJZY29zbW9za2V5MGYzYQ=="  # a canary that decodes, as a Cosmos key must
 
 
 def serving_route(kind: str, tenant: str, env: str = "prod", project: str = "p_main",
@@ -70,17 +70,18 @@ BROKEN = {
         ("fail", "duplicates_disagree", "maybes"),
         ("fail", "backend_trims_to_refused", "timeline"),
         ("fail", "route_missing", "feature_flags"), ("warn", "near_miss", "feature_flags"),
-        ("fail", "backend_refused", "event_stream")],
+        ("fail", "backend_unsupported", "event_stream")],
     "t_007/prod/p_main": [
         ("fail", "route_missing", "object_store"), ("fail", "backend_unsupported", "notes_store"),
         ("fail", "config_key_missing", "chat_store")],
     "t_042/prod/p_main": [
         ("fail", "route_invalid", "flow_store"), ("fail", "backend_mode_only", "graph_store"),
-        ("fail", "config_key_missing", "object_store")],
+        ("fail", "config_key_missing", "object_store"),
+        ("fail", "config_value_invalid", "chat_store")],
     "t_123/staging/p_web": [
         ("fail", "backend_unsupported", "overlay_store"),
         ("fail", "duplicates_disagree", "config_store"),
-        ("fail", "backend_refused", "strategy_policy_store")],
+        ("fail", "backend_unsupported", "strategy_policy_store")],
     "t_299/prod/p_main": [
         ("fail", "route_missing", "canvas_command_store"),
         ("fail", "route_missing", "component_registry"),
@@ -121,6 +122,9 @@ def broken_fleet(tenants: int = 300) -> dict[str, dict[str, Any]]:
     docs["flow_store-t_042-prod-p_main"]["required"] = "perhaps"
     docs["graph_store-t_042-prod-p_main"].update(backend_type="filesystem", config={})
     docs["object_store-t_042-prod-p_main"].update(backend_type="gcs", config={"bucket": "b"})
+    # ... and a DynamoDB region botocore refuses, beside an empty table name (event_spine)
+    docs["chat_store-t_042-prod-p_main"].update(
+        backend_type="dynamodb", config={"region": "eu west 1", "table_name": ""})
     # t_123/staging/p_web: a second scope of a healthy tenant.
     docs.update(serving_scope("t_123", "staging", "p_web"))
     docs["overlay_store-t_123-staging-p_web"]["backend_type"] = " firestore"

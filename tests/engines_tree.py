@@ -104,6 +104,8 @@ TREE = {
         """,
     "engines/storage/__init__.py": "",
     "engines/storage/stores.py": """
+        import os
+
         from engines import config
 
 
@@ -121,6 +123,20 @@ TREE = {
         class S3Store:
             def __init__(self, bucket_name=None):
                 self.bucket_name = bucket_name or config.get_raw_bucket()
+
+            def get_object(self, key, context):
+                return None
+
+
+        class BlobStore:
+            def __init__(self, account=None, secret=None):
+                if not account or not secret:
+                    account = os.getenv("BLOB_ACCOUNT")
+                    secret = os.getenv("BLOB_SECRET")
+                self._account = account
+
+            def get_object(self, key, tenant_id, env):
+                return None
         """,
     "engines/storage/tabular.py": """
         from engines.routing.registry import MissingRoutingConfig, routing_registry
@@ -160,7 +176,7 @@ TREE = {
         import os
 
         from engines.routing.registry import routing_registry
-        from engines.storage.stores import S3Store
+        from engines.storage.stores import BlobStore, S3Store
 
 
         class ObjectStoreService:
@@ -180,7 +196,15 @@ TREE = {
                 if backend_type == "s3":
                     bucket = config.get("bucket") or os.getenv("RAW_BUCKET")
                     return S3Store(bucket_name=bucket)
+                if backend_type == "blob":
+                    account = config.get("account")
+                    secret = config.get("secret")
+                    return BlobStore(account=account, secret=secret)
                 raise RuntimeError(backend_type)
+
+            def get(self, ctx, key):
+                adapter = self.resolve(ctx)
+                return adapter.get_object(key, ctx)
         """,
     "engines/notes.py": """
         from engines.storage.tabular import TabularStoreService
@@ -220,6 +244,13 @@ TREE = {
         from engines.web import Router
 
         router = Router()
+        SELLABLE_MODES = {"saas", "t_system"}
+
+
+        class FileTimeline:
+            def append(self, event, ctx):
+                if (ctx.mode or "lab").lower() in SELLABLE_MODES:
+                    raise RuntimeError("filesystem is lab-only")
 
 
         def default_timeline_store():
@@ -231,6 +262,8 @@ TREE = {
             backend_type = (route.backend_type or "").lower()
             if backend_type == "firestore":
                 return "firestore"
+            if backend_type == "filesystem":
+                return FileTimeline()
             raise RuntimeError(backend_type)
 
 
@@ -311,6 +344,16 @@ kinds:
         config:
           bucket: {stand_in: [RAW_BUCKET]}
       filesystem: {modes: [lab]}
+      blob:
+        config:
+          account: {}
+          secret: {}
+        together:
+          - keys: [account, secret]
+            stand_in: [BLOB_ACCOUNT, BLOB_SECRET]
+        unusable:
+          reason: the service calls get_object(key, ctx); BlobStore takes (key, tenant_id, env)
+          since: "0123456"
   notes_store:
     at: serving
     backends:
@@ -325,6 +368,7 @@ kinds:
     at: {tenant: t_system, env: dev}
     backends:
       firestore: {}
+      filesystem: {modes: [lab]}
 environment:
   GCP_PROJECT_ID:
     empty: unset

@@ -107,7 +107,7 @@ SERVING_KINDS = ("object_store", *TABULAR_KINDS, *SPINE_KINDS)
 VARIABLES = (
     "CHAT_BUS_BACKEND", "MEMORY_BACKEND", "IDENTITY_BACKEND", "RATE_LIMIT_BACKEND",
     "REALTIME_REGISTRY_BACKEND", "ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND",
-    "SEO_BACKEND", "NEXUS_BACKEND",
+    "SEO_BACKEND", "NEXUS_BACKEND", "PRIVACY_BACKEND", "THREE_WISE_BACKEND", "KNOWLEDGE_BACKEND",
 )
 _HOST_LABEL = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{0,63}(?<!-)")
 
@@ -319,10 +319,17 @@ def variable(name: str, environ: Mapping[str, str],
                 return Outcome(name, None, None, note="local files under MEMORY_DIR")
             return Outcome(name, None, Reason.MISSING_CONFIG, "MEMORY_DIR", served)
         return Outcome(name, None, Reason.UNSUPPORTED_BACKEND, name, served)
-    if name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND"):
+    if name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND", "THREE_WISE_BACKEND"):
         return _silent_firestore(name, environ, at_import=True, modes=served)
-    if name == "ANALYTICS_EVENTS_BACKEND":
+    if name in ("ANALYTICS_EVENTS_BACKEND", "PRIVACY_BACKEND"):
         return _silent_firestore(name, environ, at_import=False, modes=served)
+    if name == "KNOWLEDGE_BACKEND":
+        backend = (value or "filesystem").lower()
+        if backend == "firestore":  # a client with no project: the credentials' own
+            return Outcome(name, None, None, network=True)
+        if backend in ("filesystem", "fs"):
+            return Outcome(name, None, None, note="local files: KNOWLEDGE_DIR or var/knowledge")
+        return Outcome(name, None, Reason.UNSUPPORTED_BACKEND, name, served)
     if name == "PAGE_CONTENT_BACKEND":
         return Outcome(name, None, None, note="read by no code the engines' app imports")
     if name == "SEO_BACKEND":

@@ -55,7 +55,8 @@ def first_use_healthy_env(redis_port: int) -> dict[str, str]:
         "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
         "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
         "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
-        "SEO_BACKEND": "firestore"}
+        "SEO_BACKEND": "firestore", "PRIVACY_BACKEND": "firestore",
+        "THREE_WISE_BACKEND": "firestore"}
 ENGINES_REFUSED = ("memory", "noop", "local", "tmp", "localhost")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 

@@ -3,7 +3,7 @@ backends.reachable fed the subjects in the JSON file instead of the registry's r
 
 The secrets audit plants canaries in every config key of every backend: feeding them
 directly lets it cover backends no route of the test registry would name. Nothing else
-of preflight is changed.
+of preflight is changed. Backends the profile marks unusable are probed all the same.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from preflight import checks
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.contract.targets import ProbeSubject
+from tests.probing import route_subject, usable_everywhere, variable
 
 SUBJECTS: list[ProbeSubject] = []
 
@@ -26,7 +27,12 @@ class FedFromFile(BackendsReachable):
 
 def main() -> None:
     path, *argv = sys.argv[1:]
-    SUBJECTS[:] = [ProbeSubject(**entry) for entry in json.loads(Path(path).read_text())]
+    # As probe_subjects makes them: each route with its kind's spec (backends the engines
+    # cannot use at this version included), each variable with what its backend reads.
+    profile = usable_everywhere()
+    SUBJECTS[:] = [variable(entry["kind"], entry["backend"], profile)
+                   if entry["kind"] == entry["origin"] else route_subject(profile, **entry)
+                   for entry in json.loads(Path(path).read_text())]
     checks.CHECKS[BackendsReachable.name] = f"{__name__}:FedFromFile"
     from preflight.app.cli import main as preflight_main
 

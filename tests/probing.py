@@ -21,8 +21,10 @@ from preflight.app.options import raw_values
 from preflight.checks import NAMES
 from preflight.checks.backends_reachable import BackendsReachable
 from preflight.config import Config, build
+from preflight.contract.profile import KindSpec, Profile, load
 from preflight.contract.targets import ProbeSubject
 from preflight.core.result import CheckResult
+from preflight.judge.reachable import variable_reads
 from preflight.run.runner import Runner
 
 
@@ -57,13 +59,40 @@ def config(*, timeout: float = 6.0, attempt_timeout: float = 1.0, probes: bool =
                                probes=probes and built.probes)
 
 
+def usable_everywhere(profile: Profile | None = None) -> Profile:
+    """The (built-in) profile with no backend marked unusable: for probing a backend the
+    engines cannot use at this version as though a later version could (GCS, Azure Blob)."""
+    chosen = profile or load()
+    kinds = {name: kind._replace(backends=None if kind.backends is None else {
+                 backend: spec._replace(unusable=None) for backend, spec in kind.backends.items()})
+             for name, kind in chosen.kinds.items()}
+    return chosen._replace(kinds=kinds)
+
+
 def route(kind: str, backend: str, config: Mapping[str, Any] | None = None, *,
-          name: str | None = None, scope: str = "t_system/dev") -> ProbeSubject:
+          name: str | None = None, scope: str = "t_system/dev",
+          profile: Profile | None = None) -> ProbeSubject:
+    """A route's subject as probe_subjects makes it: with its kind's spec of the backend
+    in the (built-in) profile, if it declares one."""
     doc = name or f"{kind}-{scope.replace('/', '-')}"
-    return ProbeSubject(kind, f"route `{doc}` ({scope})", backend, dict(config or {}))
+    return route_subject(profile or load(), kind, f"route `{doc}` ({scope})", backend,
+                         config or {})
 
 
-def variable(name: str, backend: str) -> ProbeSubject:
+def route_subject(profile: Profile, kind: str, origin: str, backend: str,
+                  config: Mapping[str, Any]) -> ProbeSubject:
+    spec = (profile.kinds.get(kind) or KindSpec(kind, "startup")).backends or {}
+    return ProbeSubject(kind, origin, backend, dict(config), spec.get(backend))
+
+
+def variable(name: str, backend: str, profile: Profile | None = None) -> ProbeSubject:
+    """A variable's subject as probe_subjects makes it: with what the (built-in) profile's
+    `probe` says the backend reads."""
+    chosen = profile or load()
+    for rules in (chosen.environment, chosen.backend_variables):
+        for choice in ((rules[name].probe or {}).values() if name in rules else ()):
+            if choice.backend == backend:
+                return ProbeSubject(name, name, backend, reads=variable_reads(choice.reads, rules))
     return ProbeSubject(name, name, backend, {})
 
 

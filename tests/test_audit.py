@@ -242,7 +242,7 @@ def test_drift_lists_exactly_the_seeded_changes(stack: Stack) -> None:
     p = "prod/p_main"
     assert changes == [
         ("new_failure", f"t_001/{p}", None, [], "pass", "fail",
-         ["backend_refused:notes_store"]),
+         ["backend_unsupported:notes_store"]),
         ("backend_changed", f"t_001/{p}", "notes_store", ["notes_store-t_001-prod-p_main"] * 2,
          "firestore", "memory", []),
         ("fixed", f"t_002/{p}", None, [], "fail", "pass", []),
@@ -267,7 +267,7 @@ def test_drift_lists_exactly_the_seeded_changes(stack: Stack) -> None:
                                 "scope_added": 1}
     # Every output shows it.
     assert "drift since " in result.stdout
-    assert "  new failure t_001/prod/p_main: backend_refused:notes_store" in result.stdout
+    assert "  new failure t_001/prod/p_main: backend_unsupported:notes_store" in result.stdout
     assert "  backend changed t_003/prod/p_main chat_store: firestore -> dynamodb" in \
         result.stdout
     assert "fixed t_002/prod/p_main (fail -> pass)" in result.stdout

@@ -335,7 +335,7 @@ def test_registry_values_are_shown_as_text_never_run(browser: Browser, stack: St
     assert row["link"] == scope_link(label)
     page.evaluate(OPEN_ALL)
     (section,) = [s for s in read_page(page)["sections"] if s["scope"] == label]
-    assert {f["code"] for f in section["findings"]} == {"backend_refused", "route_missing"}
+    assert {f["code"] for f in section["findings"]} == {"backend_unsupported", "route_missing"}
     assert any(f["text"].startswith(f"notes_store at {label}") for f in section["findings"])
     # Its link names it in the fragment, and following it opens the same scope.
     page.evaluate("""[...document.querySelectorAll("#grid tr.row")]

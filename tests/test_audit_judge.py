@@ -245,7 +245,7 @@ def test_drift_between_two_judgements() -> None:
     changes = drift.compare(baseline, tuple(judge.judge_all(after, judging))).changes
     assert changes == (
         Change("new_failure", "t_a/prod/p1", before="pass", after="fail",
-               codes=("backend_refused:notes_store", "route_missing:flow_store")),
+               codes=("backend_unsupported:notes_store", "route_missing:flow_store")),
         Change("backend_changed", "t_a/prod/p1", "notes_store",
                ("notes_store-t_a-prod-p1", "notes_store-t_a-prod-p1"), "firestore", "memory"),
         Change("route_deleted", "t_a/prod/p1", "flow_store", ("flow_store-t_a-prod-p1",)),

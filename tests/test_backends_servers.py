@@ -10,6 +10,7 @@ check still returns inside its deadline) and unauthorised where the server can b
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -22,9 +23,10 @@ from typing import Any
 
 import pytest
 
+from preflight.contract.profile import load
 from tests import harness, seed, servers
 from tests.conftest import heal
-from tests.probing import EventLog, Run, route, run_check, variable
+from tests.probing import EventLog, Run, route, run_check, usable_everywhere, variable
 
 pytestmark = pytest.mark.integration
 
@@ -125,8 +127,16 @@ def test_redis_chat_bus_variable_against_a_password(
     assert_fails(run, "CHAT_BUS_BACKEND", "connects without one")
 
 
+def test_redis_password_the_server_does_not_need_passes(redis: servers.Server) -> None:
+    """redis-py authenticates with HELLO 3 AUTH default …, which a server without a password
+    accepts (its `default` user has `nopass`): the engines' client connects, so does the
+    probe."""
+    run = run_check([redis_route(redis, password="not-needed")])
+    assert run.status == "pass", run.describe()
+    assert "(AUTH)" in run.item("chat_bus")["message"]
+
+
 @pytest.mark.parametrize(("config", "text"), [
-    ({"password": "not-needed"}, "has no password set, but its config gives one"),
     ({"db": 99}, "has no database `db` of its config"),
     ({"port": "not-a-port"}, "`port` in its config is not a port number"),
 ])
@@ -139,7 +149,8 @@ def test_redis_refused() -> None:
     run = run_check([route("chat_bus", "redis", {"host": "127.0.0.1",
                                                  "port": harness.closed_port()})],
                     timeout=DEADLINE)
-    assert_unanswered(run, "redis refused the connection at the `host`/`port` of its config")
+    assert_unanswered(run, "no answer from redis for the `host`/`port` of its config "
+                      "(ConnectionError)")
     item = run.item("chat_bus")
     assert item["status"] == "transient"
 
@@ -147,7 +158,7 @@ def test_redis_refused() -> None:
 def test_redis_hung(redis: servers.Server) -> None:
     redis.pause()
     run = run_check([redis_route(redis)], timeout=DEADLINE)
-    assert_unanswered(run, "redis did not answer within")
+    assert_unanswered(run, "no answer from redis for the `host`/`port` of its config")
 
 
 def test_redis_stopped_then_started_inside_the_deadline_passes_and_keeps_answers(
@@ -178,8 +189,13 @@ def test_redis_stopped_then_started_inside_the_deadline_passes_and_keeps_answers
 
 
 def _monitor(server: servers.Server, seen: list[str], ready: threading.Event,
-             stop: threading.Event) -> None:
+             stop: threading.Event, password: str | None = None) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        oks = 1
+        if password is not None:
+            sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n"
+                         % (len(password), password.encode()))
+            oks = 2
         sock.sendall(b"*1\r\n$7\r\nMONITOR\r\n")
         buffer = b""
         sock.settimeout(0.2)
@@ -194,26 +210,110 @@ def _monitor(server: servers.Server, seen: list[str], ready: threading.Event,
             *lines, buffer = buffer.split(b"\r\n")
             for line in lines:
                 if line == b"+OK":
-                    ready.set()
+                    oks -= 1
+                    if not oks:
+                        ready.set()
                 elif line.startswith(b"+"):
                     seen.append(line.decode("utf-8", "replace"))
 
 
-def test_redis_probe_sends_nothing_but_auth_select_and_ping(redis: servers.Server) -> None:
+class Recorder:
+    """A loopback relay in front of Redis that keeps every byte the client sends."""
+
+    def __init__(self, target: servers.Server) -> None:
+        self.target = target
+        self.sent = bytearray()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target.port), timeout=5)
+                threading.Thread(target=self._relay, args=(upstream, client, False),
+                                 daemon=True).start()
+                threading.Thread(target=self._relay, args=(client, upstream, True),
+                                 daemon=True).start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket, keep: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if keep:
+                    self.sent += chunk
+                sink.sendall(chunk)
+        sink.close()
+
+    def commands(self) -> list[list[str]]:
+        """The RESP arrays sent, each as its words."""
+        found, data, at = [], bytes(self.sent), 0
+        while at < len(data):
+            header, at = data[at:].split(b"\r\n", 1)[0], at + data[at:].index(b"\r\n") + 2
+            words = []
+            for _ in range(int(header[1:])):
+                size_line = data[at:data.index(b"\r\n", at)]
+                at += len(size_line) + 2
+                size = int(size_line[1:])
+                words.append(data[at:at + size].decode("utf-8", "replace"))
+                at += size + 2
+            found.append(words)
+        return found
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _command_info(server: servers.Server, password: str, name: str,
+                  ) -> tuple[set[str], set[str]]:
+    """The server's own word on a command: (its flags, its ACL categories)."""
+    import redis as redis_py
+
+    with redis_py.Redis(host="127.0.0.1", port=server.port, password=password,
+                        protocol=2) as client:
+        info = client.execute_command("COMMAND", "INFO", name)[name.lower()]
+    flags, categories = set(info["flags"]), set(info["acl_categories"])
+    assert "@write" not in categories or "write" in flags  # the two agree
+    return flags, categories
+
+
+def test_redis_probe_runs_no_write_command(redis_with_password: tuple[servers.Server, str]
+                                           ) -> None:
+    """redis-py's handshake, built as the engines build their client, with AUTH and
+    SELECT: every command Redis executes (MONITOR) is one of its connection commands and
+    none is flagged `write` by the server itself (COMMAND INFO); on the wire, the client
+    sends nothing else but CLIENT subcommands that set this connection's attributes, which
+    a server that does not know them refuses (redis-py ignores the refusal, as it does for
+    the engines)."""
+    server, password = redis_with_password
     seen: list[str] = []
     ready, stop = threading.Event(), threading.Event()
-    watcher = threading.Thread(target=_monitor, args=(redis, seen, ready, stop), daemon=True)
+    watcher = threading.Thread(target=_monitor, args=(server, seen, ready, stop, password),
+                               daemon=True)
+    recorder = Recorder(server)
     watcher.start()
     try:
         assert ready.wait(5), "MONITOR did not start"
-        run = run_check([redis_route(redis, db=2)])
+        run = run_check([route("chat_bus", "redis", {"host": "127.0.0.1",
+                                                     "port": recorder.port,
+                                                     "password": password, "db": 2})])
         assert run.status == "pass", run.describe()
         harness.wait_until(lambda: any('"PING"' in line for line in seen), 5, "PING seen")
     finally:
         stop.set()
         watcher.join(5)
-    commands = {line.split('"')[1].upper() for line in seen if '"' in line}
-    assert commands == {"SELECT", "PING"}, seen
+        recorder.close()
+    executed = {line.split('"')[1].upper() for line in seen if '"' in line}
+    assert executed == {"HELLO", "SELECT", "PING"}, seen
+    for name in executed:
+        flags, categories = _command_info(server, password, name)
+        assert "write" not in flags and "@connection" in categories, (name, flags, categories)
+    sent = recorder.commands()
+    assert {words[0].upper() for words in sent} <= {"HELLO", "AUTH", "CLIENT", "SELECT", "PING"}
+    client_commands = {words[1].upper() for words in sent if words[0].upper() == "CLIENT"}
+    assert "SETINFO" in client_commands  # the engines' redis-py sends it too (redis-py >= 5)
+    assert client_commands <= {"SETINFO", "MAINT_NOTIFICATIONS"}, sent
+    assert password not in " ".join(line for line in seen)  # MONITOR redacts AUTH
 
 
 # ------------------------------------------------------------------------------- TLS
@@ -287,7 +387,7 @@ def test_redis_tls_untrusted(redis_tls: tuple[servers.Server, Path],
 def test_redis_tls_to_a_plain_port(redis: servers.Server) -> None:
     """A plain Redis never answers a ClientHello: as for a hung server, the deadline ends it."""
     run = run_check([redis_route(redis, ssl=True)], timeout=DEADLINE)
-    assert_unanswered(run, "(while negotiating TLS)")
+    assert_unanswered(run, "no answer from redis for the `host`/`port` of its config")
     assert "does not speak TLS" in (run.result.outcome.remediation or "")
 
 
@@ -390,7 +490,7 @@ def test_dynamodb_tables(aws: dict[str, str]) -> None:
     for passing in ("tabular", "spine", "right-region"):
         assert run.item(passing)["status"] == "pass", run.describe()
     assert_fails(run, "chat-on-tabular", "its keys are pk (HASH, S), sk (RANGE, S); the "
-                 "engines' events carry only string keys")
+                 "engines' items carry only string keys such as event_id")
     assert_fails(run, "no-index", "no global secondary index tenant_run_idx")
     assert_fails(run, "wrong-keys", "its keys are id (HASH, N)")
     assert_fails(run, "wrong-region", "the table in `table_name` of its config in us-west-2 "
@@ -454,15 +554,23 @@ def firestore(firestore_server: servers.Server,
         heal(firestore_server)
 
 
-def test_firestore_seventeen_routes_one_project_one_probe(firestore: servers.Server) -> None:
-    kinds = harness.ENGINES_KINDS
+def test_firestore_every_kind_in_one_project_is_one_probe(firestore: servers.Server) -> None:
+    """Every request-time kind on Firestore in the engines' project: one probe; a route with
+    its own project: a second. The timeline (event_stream) ignores its config's project."""
+    kinds = [name for name, kind in load().kinds.items()
+             if kind.backends is not None and "firestore" in kind.backends]
     run = run_check([route(kind, "firestore", {}) for kind in kinds]
-                    + [route("chat_store", "firestore", {"project": "other-project"}),
-                       variable("IDENTITY_BACKEND", "firestore")],
+                    + [route("chat_store", "firestore", {"project": "other-project"},
+                             name="own-project"),
+                       route("event_stream", "firestore", {"project": "ignored"},
+                             name="timeline")],
                     {"GCP_PROJECT_ID": unique("project")})
     assert run.status == "pass", run.describe()
-    assert run.details["probes"] == 2 and run.details["subjects"] == 19
-    assert run.result.outcome.message == "2 probe(s) answered for 19 route(s) and variable(s)"
+    subjects = len(kinds) + 2
+    assert run.details["probes"] == 2 and run.details["subjects"] == subjects
+    assert run.result.outcome.message == \
+        f"2 probe(s) answered for {subjects} route(s) and variable(s)"
+    assert run.item("timeline")["message"].endswith("in the engines' project (GCP_PROJECT_ID)")
 
 
 def test_firestore_refused(firestore: servers.Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -499,17 +607,24 @@ def _gcs_bucket(server: servers.Server, name: str) -> None:
         pass
 
 
-def test_gcs_healthy_and_missing(gcs: servers.Server) -> None:
+def raw(backend: str, config: dict[str, Any], name: str | None = None) -> Any:
+    """An object_store route on a backend the engines cannot use at this version (GCS,
+    Azure Blob), probed as though a later version could (tests/probing.usable_everywhere)."""
+    return route("object_store", backend, config, name=name, profile=USABLE)
+
+
+USABLE = usable_everywhere()
+
+
+def test_gcs_healthy_and_missing(gcs: servers.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     bucket = unique("gcs")
     _gcs_bucket(gcs, bucket)
-    environ = {"STORAGE_EMULATOR_HOST": f"http://{gcs.address}", "GCS_BUCKET": bucket}
-    run = run_check([route("object_store", "gcs", {"project": "p", "bucket": bucket},
-                           name="own"),
-                     route("object_store", "gcs", {"project": "p"}, name="fallback"),
-                     route("object_store", "gcs", {"project": "p", "bucket": unique("no")},
-                           name="missing"),
-                     route("object_store", "gcs", {"bucket": bucket}, name="no-project")],
-                    environ)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://{gcs.address}")  # the library reads it
+    run = run_check([raw("gcs", {"project": "p", "bucket": bucket}, name="own"),
+                     raw("gcs", {"project": "p"}, name="fallback"),
+                     raw("gcs", {"project": "p", "bucket": unique("no")}, name="missing"),
+                     raw("gcs", {"bucket": bucket}, name="no-project")],
+                    {"GCS_BUCKET": bucket})
     assert run.details["probes"] == 2, run.describe()
     assert run.item("own")["status"] == "pass"
     assert run.item("fallback")["message"] == \
@@ -518,19 +633,39 @@ def test_gcs_healthy_and_missing(gcs: servers.Server) -> None:
     assert_fails(run, "no-project", "no `project` in its config")
 
 
-def test_gcs_refused() -> None:
-    run = run_check([route("object_store", "gcs", {"project": "p", "bucket": "b"})],
-                    {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{harness.closed_port()}"},
-                    timeout=DEADLINE)
+def test_gcs_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{harness.closed_port()}")
+    run = run_check([raw("gcs", {"project": "p", "bucket": "b"})], timeout=DEADLINE)
     assert_unanswered(run, "no answer from GCS for the bucket in `bucket` of its config "
                       "(ConnectionError)")
 
 
-def test_gcs_hung(gcs: servers.Server) -> None:
+def test_gcs_hung(gcs: servers.Server, monkeypatch: pytest.MonkeyPatch) -> None:
     gcs.pause()
-    run = run_check([route("object_store", "gcs", {"project": "p", "bucket": "b"})],
-                    {"STORAGE_EMULATOR_HOST": f"http://{gcs.address}"}, timeout=DEADLINE)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://{gcs.address}")
+    run = run_check([raw("gcs", {"project": "p", "bucket": "b"})], timeout=DEADLINE)
     assert_unanswered(run, "no answer from GCS")
+
+
+def test_gcs_and_azure_blob_are_not_probed_while_the_engines_cannot_use_them(
+        gcs: servers.Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in profile marks object_store on gcs and azure_blob `unusable` (every
+    request raises TypeError at this engines version): no probe reaches them, and the
+    check says why; routing.backends reports the route."""
+    door = harness.Forwarder(gcs.address).start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://{door.address}")
+    try:
+        run = run_check([route("object_store", "gcs", {"project": "p", "bucket": "b"}),
+                         route("object_store", "azure_blob", {"connection_string": "x"},
+                               name="blob")])
+    finally:
+        door.stop()
+    assert door.connections == 0
+    assert run.status == "skipped", run.describe()
+    reasons = [entry["reason"] for entry in run.details["not_probed"]]
+    assert len(reasons) == 2 and all("cannot use" in reason and "TypeError" in reason
+                                     and "routing.backends reports the route" in reason
+                                     for reason in reasons), reasons
 
 
 # =============================================================================== Azure Blob
@@ -552,14 +687,12 @@ def test_azure_blob_healthy_missing_and_wrong_key(azurite: servers.Server) -> No
     wrong_key = servers.azurite_connection_string(
         azurite.address, key="d3Jvbmcta2V5LWZvci1henVyaXRlLXRlc3RzLW9ubHktMDAwMDAwMDAwMDAw")
     run = run_check([
-        route("object_store", "azure_blob", {"connection_string": connection,
-                                             "container": container}, name="own"),
-        route("object_store", "azure_blob", {"container": container}, name="fallback"),
-        route("object_store", "azure_blob", {"connection_string": connection}, name="default"),
-        route("object_store", "azure_blob", {"connection_string": wrong_key,
-                                             "container": container}, name="wrong-key"),
-        route("object_store", "azure_blob", {"connection_string": "not a connection string"},
-              name="malformed"),
+        raw("azure_blob", {"connection_string": connection, "container": container}, "own"),
+        raw("azure_blob", {"container": container}, name="fallback"),
+        raw("azure_blob", {"connection_string": connection}, name="default"),
+        raw("azure_blob", {"connection_string": wrong_key, "container": container},
+            "wrong-key"),
+        raw("azure_blob", {"connection_string": "not a connection string"}, "malformed"),
     ], {"AZURE_STORAGE_CONNECTION_STRING": connection})
     assert run.details["probes"] == 4, run.describe()
     assert run.item("own")["status"] == "pass", run.describe()
@@ -573,7 +706,7 @@ def test_azure_blob_healthy_missing_and_wrong_key(azurite: servers.Server) -> No
 
 def test_azure_blob_refused() -> None:
     connection = servers.azurite_connection_string(f"127.0.0.1:{harness.closed_port()}")
-    run = run_check([route("object_store", "azure_blob", {"connection_string": connection})],
+    run = run_check([raw("azure_blob", {"connection_string": connection})],
                     timeout=DEADLINE)
     assert_unanswered(run, "no answer from Azure Blob Storage")
 
@@ -581,7 +714,7 @@ def test_azure_blob_refused() -> None:
 def test_azure_blob_hung(azurite: servers.Server) -> None:
     azurite.pause()
     connection = servers.azurite_connection_string(azurite.address)
-    run = run_check([route("object_store", "azure_blob", {"connection_string": connection})],
+    run = run_check([raw("azure_blob", {"connection_string": connection})],
                     timeout=DEADLINE)
     assert_unanswered(run, "no answer from Azure Blob Storage")
 

@@ -175,6 +175,31 @@ DRIFTS = {
         "engines/config.py", ' or _get_env("GCP_PROJECT")', "", "variable_fallback_changed",
         ("engines/storage/stores.py", "config.get_project()"),
         "environment.GCP_PROJECT_ID.fallback"),
+    "an unusable backend fixed": Drift(
+        "engines/storage/stores.py", "def get_object(self, key, tenant_id, env):",
+        "def get_object(self, key, context):", "backend_usable_again",
+        ("engines/storage/objects.py", 'backend_type == "blob"'),
+        "kinds.object_store.backends.blob.unusable"),
+    "a backend that no longer takes its service's calls": Drift(
+        "engines/storage/stores.py", "def get_object(self, key, context):",
+        "def get_object(self, key, tenant_id, env):", "backend_unusable_found",
+        ("engines/storage/objects.py", "return adapter.get_object(key, ctx)"),
+        "kinds.object_store.backends.s3"),
+    "keys no longer taken together": Drift(
+        "engines/storage/stores.py",
+        '        if not account or not secret:\n'
+        '            account = os.getenv("BLOB_ACCOUNT")\n'
+        '            secret = os.getenv("BLOB_SECRET")\n',
+        '        if not account:\n'
+        '            account = os.getenv("BLOB_ACCOUNT")\n'
+        '        if not secret:\n'
+        '            secret = os.getenv("BLOB_SECRET")\n',
+        "config_group_changed", ("engines/storage/objects.py", 'config.get("account")'),
+        "kinds.object_store.backends.blob.together"),
+    "an adapter that serves a mode the profile says fails": Drift(
+        "engines/timeline.py", 'SELLABLE_MODES = {"saas", "t_system"}',
+        'SELLABLE_MODES = {"t_system"}', "backend_modes_changed",
+        'backend_type == "filesystem"', "kinds.event_stream.backends.filesystem.modes"),
     # The entry module's imports are what counts: without the importlib call the timeline
     # is never reached; without the function-level import the chat bus is never read.
     "a module no longer imported through importlib": Drift(
@@ -344,16 +369,10 @@ def test_a_profile_that_does_not_load_is_a_usage_error(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------- the real engines
 
-KNOWN_DISAGREEMENTS = {
-    # At the recorded commit the built-in profile and the engines' code disagree here; each
-    # is reported to the profile's maintainers rather than edited away (see
-    # docs/CHECK-ENGINES.md). The test fails when one goes away or a new one appears.
-    ("backend_variable_added", "engines/knowledge/repository.py:101"),
-    ("backend_variable_added", "engines/privacy/train_prefs.py:118"),
-    ("backend_variable_added", "engines/three_wise/service.py:18"),
-    ("variable_not_read", None),  # PAGE_CONTENT_BACKEND: engines/page_content is not mounted
-    ("variable_empty_changed", "engines/chat/service/transport_layer.py:76"),  # REDIS_HOST
-}
+# At the recorded commit the built-in profile and the engines' code agree: a disagreement
+# found later is reported to the profile's maintainers (docs/CHECK-ENGINES.md) and listed
+# here until the profile is corrected; the test fails when one goes away or a new one appears.
+KNOWN_DISAGREEMENTS: set[tuple[str, str | None]] = set()
 ENGINES_SOURCE = os.environ.get("PREFLIGHT_ENGINES_SOURCE")
 
 
@@ -368,6 +387,7 @@ def test_the_built_in_profile_against_the_engines_it_was_read_from(tmp_path: Pat
     assert document["counts"]["startup_kinds"] == 17
     assert document["counts"]["refused_backends"] == 5
     assert {(d["code"], d["engines"]) for d in document["differences"]} == KNOWN_DISAGREEMENTS
+    assert document["exit_code"] == (1 if KNOWN_DISAGREEMENTS else 0)
     dormant = {entry["kind"] for entry in document["dormant"]}
     assert {"analytics_store", "memory_store", "run_memory", "metrics_store",
             "strategy_lock_config", "workbench_store", "blackboard_store",

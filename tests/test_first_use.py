@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from preflight.core import strictness
 from tests import harness, seed, servers
 from tests.conftest import Stack
 
@@ -127,8 +128,10 @@ def test_an_invalid_request_time_route_fails_its_requests(
     ("notes_store", "redis", {"host": "127.0.0.1"}, {},
      "backend_type 'redis' is not one the notes_store resolver accepts (firestore, dynamodb, "
      "cosmos, filesystem)"),
-    ("notes_store", "cosmos", {"key": "k"}, {},
-     "cosmos needs config key `endpoint` (or set AZURE_COSMOSDB_ENDPOINT)"),
+    ("notes_store", "cosmos", {"key": "a2V5"}, {},
+     "cosmos takes `endpoint`, `key` from its config only when all are there, else all from "
+     "AZURE_COSMOSDB_ENDPOINT and AZURE_COSMOSDB_KEY: the config lacks `endpoint`, and "
+     "neither AZURE_COSMOSDB_ENDPOINT nor AZURE_COSMOSDB_KEY is set"),
     ("chat_store", "cosmos", {"database": "d", "endpoint": "https://127.0.0.1:8081"},
      {"AZURE_COSMOSDB_KEY": "k"}, "cosmos needs config key `key`"),
     ("event_spine", " Firestore", {}, {},
@@ -160,7 +163,7 @@ def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
 
 @pytest.mark.parametrize(("env", "expected"), [
     ({"CHAT_BUS_BACKEND": None}, {"CHAT_BUS_BACKEND": "first_use"}),
-    ({"REDIS_HOST": None}, {"REDIS_HOST": "contract"}),
+    ({"REDIS_HOST": None}, {}),  # localhost: the probe tells whether a Redis answers
     ({"REDIS_PORT": "six"}, {"REDIS_PORT": "first_use"}),
     ({"MEMORY_BACKEND": "fs"}, {"MEMORY_DIR": "first_use"}),
     ({"MEMORY_BACKEND": "fs", "MEMORY_DIR": "/data/memory"}, {}),
@@ -169,8 +172,12 @@ def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
     ({"RATE_LIMIT_BACKEND": None}, {"RATE_LIMIT_BACKEND": "silent"}),
     ({"REALTIME_REGISTRY_BACKEND": "redis"}, {"REALTIME_REGISTRY_BACKEND": "silent"}),
     ({"ANALYTICS_EVENTS_BACKEND": ""}, {"ANALYTICS_EVENTS_BACKEND": "silent"}),
-    ({"PAGE_CONTENT_BACKEND": None}, {"PAGE_CONTENT_BACKEND": "silent"}),
-    ({"SEO_BACKEND": None}, {"SEO_BACKEND": "silent"}),
+    ({"PAGE_CONTENT_BACKEND": None}, {}),  # read by nothing the app imports
+    ({"SEO_BACKEND": None}, {}),  # the routed repository: durable, through seo_config_store
+    ({"PRIVACY_BACKEND": None}, {"PRIVACY_BACKEND": "silent"}),
+    ({"THREE_WISE_BACKEND": "memory"}, {"THREE_WISE_BACKEND": "silent"}),
+    ({"KNOWLEDGE_BACKEND": "memory"}, {"KNOWLEDGE_BACKEND": "first_use"}),
+    ({"KNOWLEDGE_BACKEND": None}, {}),  # files under the working folder
 ])
 def test_backend_selecting_variables(stack: Stack, durable: dict[str, str],
                                      env: dict[str, str | None],
@@ -340,3 +347,106 @@ def test_no_probes_turns_the_deep_probes_off(stack: Stack, durable: dict[str, st
     result = run(stack, durable, "--no-probes")
     assert result.returncode == 0, result.describe()
     assert result.check("backends.reachable")["status"] == "skipped"
+
+
+# ------------------------------------------------------------------ issue 21's classes
+# Each as the engines' real request-time code meets it (tests/first_use_oracle.py), end to
+# end: what preflight reports, that --strict blocks only on a failure that really happens
+# (every blocking finding's code is in the strictness table), and that no false block
+# remains where the engines work.
+
+COSMOS_KEY = "c2VjcmV0LWNvc21vcy1rZXk="  # base64; never printed
+
+
+@pytest.mark.parametrize(("kind", "backend", "config", "env", "code", "said"), [
+    # 1: each key has a value somewhere, but the engines take both from one place
+    ("notes_store", "cosmos", {"endpoint": "https://127.0.0.1:1/"},
+     {"AZURE_COSMOSDB_KEY": COSMOS_KEY}, "config_group_incomplete",
+     "the config lacks `key`, and AZURE_COSMOSDB_ENDPOINT is unset"),
+    # 4: the timeline's append refuses the sellable modes
+    ("event_stream", "filesystem", {}, {}, "backend_mode_only",
+     "filesystem works only for requests in mode lab; saas, enterprise requests fail"),
+    # 7: the service calls the Azure and GCS adapters with the S3 adapter's arguments
+    ("object_store", "azure_blob", {"connection_string": "UseDevelopmentStorage=true"}, {},
+     "backend_unusable", "every request raises TypeError"),
+    ("object_store", "gcs", {"project": "p", "bucket": "b"}, {}, "backend_unusable",
+     "cannot serve a request at the engines' commit 012ac5d"),
+    # DynamoDB: botocore refuses a region that is not a host label before any call
+    ("chat_store", "dynamodb", {"region": "eu west 1"}, {}, "config_value_invalid",
+     "dynamodb's region (`region` in its config) is not a region name"),
+    # the timeline ignores its route's config: the project comes from the variables only
+    ("event_stream", "firestore", {"project": "p"}, {"GCP_PROJECT_ID": None},
+     "variable_missing", "firestore needs GCP_PROJECT_ID or GCP_PROJECT set"),
+])
+def test_first_use_failures_the_engines_really_have(
+        stack: Stack, durable: dict[str, str], kind: str, backend: str,
+        config: dict[str, Any], env: dict[str, str | None], code: str, said: str) -> None:
+    documents = serving_registry(**{kind: (backend, config)}) if kind != "event_stream" \
+        else serving_registry()
+    if kind == "event_stream":
+        documents["event_stream-t_system-dev"].update(backend_type=backend, config=config)
+    stack.seed(documents)
+    extra = ("--project", stack.project) if env.get("GCP_PROJECT_ID", "") is None else ()
+    result = run(stack, durable, *extra, **env)
+    found = [f for f in findings(result, "routing.backends") if f["code"] == code]
+    assert len(found) == 1, result.describe()
+    assert said in found[0]["message"]
+    assert (found[0]["effect"], found[0]["outcome"]) == ("first_use", "warn")
+    assert result.status("routing.backends") == "warn"
+    assert COSMOS_KEY not in result.everything()
+    # --strict blocks on it, and its code is a row of the README's strictness table
+    assert code in strictness.CODES
+    strict = run(stack, durable, "--strict", *extra, **env)
+    assert strict.returncode == 1, strict.describe()
+    assert code in [f["code"] for f in findings(strict, "routing.backends")]
+
+
+def test_an_env_the_engines_do_not_serve_fails_raw_storage(stack: Stack,
+                                                           durable: dict[str, str]) -> None:
+    scope = "t_acme/qa/p_main"
+    stack.seed(serving_registry(scope))
+    result = stack.run("--serve-scope", scope, env=stack.env(**durable))
+    (found,) = [f for f in findings(result, "routing.backends") if f["code"] == "env_not_served"]
+    assert found["subject"].startswith(f"object_store at {scope}")
+    assert "refuses every request in env 'qa'" in found["message"]
+
+
+@pytest.mark.parametrize("env", [
+    {"REDIS_HOST": None},  # 2: the engines build the bus on localhost, where a Redis answers
+    {"SEO_BACKEND": None},  # 3: the routed SEO repository is durable
+    {"PAGE_CONTENT_BACKEND": "memory"},  # read by no code the app imports
+    {"KNOWLEDGE_BACKEND": None},  # files under the working folder
+])
+def test_no_false_block_where_the_engines_work(stack: Stack, durable: dict[str, str],
+                                               env: dict[str, str | None]) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, durable, "--strict", **env)
+    assert result.returncode == 0, result.describe()
+    assert result.status("env.backends") == "pass"
+    assert result.status("backends.reachable") == "pass"  # the Redis on localhost answered
+
+
+def test_variables_read_once_at_import_say_every_request(stack: Stack,
+                                                         durable: dict[str, str]) -> None:
+    stack.seed(serving_registry())
+    result = run(stack, durable, RATE_LIMIT_BACKEND=None, REALTIME_REGISTRY_BACKEND="firestore ")
+    messages = {v["variable"]: v["message"] for v in
+                result.check("env.backends")["details"]["violations"]}
+    assert set(messages) == {"RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND"}
+    for message in messages.values():
+        assert "from start, every request uses memory, silently" in message
+        assert "first use" not in message
+
+
+def test_firestore_backends_without_a_project(stack: Stack, durable: dict[str, str]) -> None:
+    """MEMORY_BACKEND and IDENTITY_BACKEND raise without a project; the silent ones fall back
+    to memory; either way env.backends says which variable is missing."""
+    stack.seed(serving_registry())
+    result = run(stack, durable, "--project", stack.project, GCP_PROJECT_ID=None)
+    effects = {v["variable"]: v["effect"] for v in
+               result.check("env.backends")["details"]["violations"]}
+    assert effects == {"MEMORY_BACKEND": "first_use", "IDENTITY_BACKEND": "first_use",
+                       "RATE_LIMIT_BACKEND": "silent", "REALTIME_REGISTRY_BACKEND": "silent",
+                       "ANALYTICS_EVENTS_BACKEND": "silent", "PRIVACY_BACKEND": "silent",
+                       "THREE_WISE_BACKEND": "silent"}
+    assert result.status("env.policy") == "fail"  # the registry needs the project at start-up

@@ -293,7 +293,9 @@ def test_memory_on_a_folder_works_without_the_network() -> None:
 
 @pytest.mark.parametrize(("name", "at_import"), [("RATE_LIMIT_BACKEND", True),
                                                  ("REALTIME_REGISTRY_BACKEND", True),
-                                                 ("ANALYTICS_EVENTS_BACKEND", False)])
+                                                 ("THREE_WISE_BACKEND", True),
+                                                 ("ANALYTICS_EVENTS_BACKEND", False),
+                                                 ("PRIVACY_BACKEND", False)])
 def test_silent_memory_fallback(name: str, at_import: bool) -> None:
     for environ, key in (({}, name), ({name: "firestore "}, name),
                          ({name: "Firestore"}, "GCP_PROJECT_ID")):
@@ -304,6 +306,17 @@ def test_silent_memory_fallback(name: str, at_import: bool) -> None:
     durable = variable(name, {name: "firestore", "GCP_PROJECT": "p"})
     assert durable.network
     assert not durable.fails
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (None, None), ("", None), ("FS", None), ("filesystem", None), ("Firestore", None),
+    ("memory", Reason.UNSUPPORTED_BACKEND), ("firestore ", Reason.UNSUPPORTED_BACKEND),
+])
+def test_knowledge_backend(value: str | None, reason: Reason | None) -> None:
+    """Unset or empty means files under the working folder; firestore builds a client with
+    the credentials' project; anything else raises at first use."""
+    environ = {} if value is None else {"KNOWLEDGE_BACKEND": value}
+    assert variable("KNOWLEDGE_BACKEND", environ).reason is reason
 
 
 def test_page_content_backend_is_read_by_no_mounted_code() -> None:

@@ -19,15 +19,18 @@ from tests.seed import route
 
 PROFILE = load("engines")
 SERVED = Scope("t_acme", "prod", "p_main")
+KEY = "a2V5a2V5"  # base64, as the Cosmos client needs
+COSMOS_ENV = {"AZURE_COSMOSDB_ENDPOINT": "e", "AZURE_COSMOSDB_KEY": KEY}
 
 
 def judge_route(kind: str, backend: str, config: dict[str, Any] | None = None,
                 environ: dict[str, str | None] | None = None,
-                refused: frozenset[str] = frozenset()) -> list[tuple[str, Effect, str]]:
-    doc = RouteDoc(f"{kind}-x", route(kind, "t_acme", "prod", "p_main", backend=backend,
-                                      config=config or {}))
+                refused: frozenset[str] = frozenset(), scope: Scope = SERVED,
+                ) -> list[tuple[str, Effect, str]]:
+    doc = RouteDoc(f"{kind}-x", route(kind, scope.tenant, scope.env, scope.project,
+                                      backend=backend, config=config or {}))
     findings = route_backends.judge_route(PROFILE, PROFILE.kinds[kind],
-                                            Located(kind, SERVED, "serving"), doc, refused,
+                                            Located(kind, scope, "serving"), doc, refused,
                                             environ or {})
     return [(f.code, f.effect, f.message) for f in findings]
 
@@ -36,18 +39,17 @@ def judge_route(kind: str, backend: str, config: dict[str, Any] | None = None,
     ("object_store", "s3", {"bucket": "raw"}, {}),
     ("object_store", "s3", {}, {"RAW_BUCKET": "raw"}),
     ("object_store", "S3", {"bucket": "raw"}, {}),
-    ("object_store", "gcs", {"project": "p", "bucket": "b"}, {}),
-    ("object_store", "gcs", {"project": "p"}, {"GCS_BUCKET": "b"}),
-    ("object_store", "azure_blob", {"connection_string": "x"}, {}),
-    ("object_store", "azure_blob", {}, {"AZURE_STORAGE_CONNECTION_STRING": "x"}),
     ("notes_store", "firestore", {}, {"GCP_PROJECT_ID": "p"}),
     ("notes_store", "firestore", {"project": "other"}, {}),
     ("notes_store", "dynamodb", {}, {}),
-    ("notes_store", "cosmos", {}, {"AZURE_COSMOSDB_ENDPOINT": "e", "AZURE_COSMOSDB_KEY": "k"}),
-    ("chat_store", "cosmos", {"endpoint": "e", "key": "k"}, {}),
-    ("event_spine", "dynamodb", {"table_name": "t"}, {}),
-    ("event_stream", "firestore", {}, {}),
-    ("event_stream", "filesystem", {}, {}),
+    ("notes_store", "dynamodb", {"region": "", "table_name": ""}, {}),  # falsy: the defaults
+    ("notes_store", "cosmos", {}, COSMOS_ENV),
+    ("notes_store", "cosmos", {"endpoint": "e", "key": KEY}, {}),
+    ("notes_store", "cosmos", {"endpoint": "e"}, COSMOS_ENV),  # the config's endpoint dropped
+    ("chat_store", "cosmos", {"endpoint": "e", "key": KEY}, {}),
+    ("chat_store", "cosmos", {"endpoint": "e", "key": ""}, {}),  # refused at the account
+    ("event_spine", "dynamodb", {"table_name": "t", "region": "eu-west-1"}, {}),
+    ("event_stream", "firestore", {}, {"GCP_PROJECT": "p"}),
 ])
 def test_routes_the_engines_can_build(kind: str, backend: str, config: dict[str, Any],
                                       environ: dict[str, str | None]) -> None:
@@ -61,10 +63,76 @@ def test_a_key_a_variable_may_stand_in_for_is_needed_from_one_or_the_other() -> 
 
 
 def test_cosmos_for_chat_has_no_stand_in_variables() -> None:
-    found = judge_route("chat_store", "cosmos", {},
-                        {"AZURE_COSMOSDB_ENDPOINT": "e", "AZURE_COSMOSDB_KEY": "k"})
+    found = judge_route("chat_store", "cosmos", {}, COSMOS_ENV)
     assert [message for _, _, message in found] == [
         "cosmos needs config key `endpoint`", "cosmos needs config key `key`"]
+
+
+@pytest.mark.parametrize(("config", "environ", "said"), [
+    # issue 21's false pass: each key has a value somewhere, but not both in one place
+    ({"endpoint": "e"}, {"AZURE_COSMOSDB_KEY": KEY},
+     "the config lacks `key`, and AZURE_COSMOSDB_ENDPOINT is unset"),
+    ({"key": KEY}, {"AZURE_COSMOSDB_ENDPOINT": "e", "AZURE_COSMOSDB_KEY": ""},
+     "the config lacks `endpoint`, and AZURE_COSMOSDB_KEY is unset"),
+    ({}, {}, "the config lacks `endpoint`, `key`, and neither AZURE_COSMOSDB_ENDPOINT nor "
+     "AZURE_COSMOSDB_KEY is set"),
+])
+def test_tabular_cosmos_takes_endpoint_and_key_together(
+        config: dict[str, Any], environ: dict[str, str | None], said: str) -> None:
+    (found,) = judge_route("graph_store", "cosmos", config, environ)
+    assert found[:2] == ("config_group_incomplete", Effect.FIRST_USE)
+    assert found[2] == ("cosmos takes `endpoint`, `key` from its config only when all are "
+                        f"there, else all from AZURE_COSMOSDB_ENDPOINT and AZURE_COSMOSDB_KEY: "
+                        f"{said}")
+
+
+@pytest.mark.parametrize(("kind", "backend", "config", "environ", "said"), [
+    ("notes_store", "dynamodb", {"region": "eu west"}, {}, "dynamodb's region (`region` in "
+     "its config) is not a region name (a host label)"),
+    ("chat_store", "dynamodb", {"region": "123"}, {}, "dynamodb's region"),
+    ("notes_store", "cosmos", {}, {**COSMOS_ENV, "AZURE_COSMOSDB_KEY": "k"},
+     "cosmos's key (AZURE_COSMOSDB_KEY) is not base64"),
+    ("event_spine", "cosmos", {"endpoint": "e", "key": "not base64!"}, {},
+     "cosmos's key (`key` in its config) is not base64"),
+])
+def test_a_value_the_client_refuses_before_any_call(
+        kind: str, backend: str, config: dict[str, Any], environ: dict[str, str | None],
+        said: str) -> None:
+    (found,) = judge_route(kind, backend, config, environ)
+    assert found[:2] == ("config_value_invalid", Effect.FIRST_USE)
+    assert found[2].startswith(said), found[2]
+    assert "eu west" not in found[2] and "not base64!" not in found[2]  # never a value
+
+
+@pytest.mark.parametrize(("backend", "config", "environ"), [
+    ("azure_blob", {"connection_string": "x"}, {}),
+    ("azure_blob", {}, {"AZURE_STORAGE_CONNECTION_STRING": "x"}),
+    ("gcs", {"project": "p", "bucket": "b"}, {}),
+    ("gcs", {"project": "p"}, {"GCS_BUCKET": "b"}),
+])
+def test_object_store_backends_the_engines_cannot_use(
+        backend: str, config: dict[str, Any], environ: dict[str, str | None]) -> None:
+    (found,) = judge_route("object_store", backend, config, environ)
+    assert found[:2] == ("backend_unusable", Effect.FIRST_USE)
+    assert "every request raises TypeError" in found[2]
+
+
+def test_a_missing_config_key_is_reported_before_unusable() -> None:
+    (found,) = judge_route("object_store", "gcs", {"bucket": "b"})
+    assert found[0] == "config_key_missing"
+
+
+def test_s3_refuses_an_env_the_engines_do_not_serve() -> None:
+    (found,) = judge_route("object_store", "s3", {"bucket": "b"},
+                           scope=Scope("t_acme", "qa", "p_main"))
+    assert found[:2] == ("env_not_served", Effect.FIRST_USE)
+    assert "'qa'" in found[2]
+
+
+def test_the_timeline_takes_its_project_from_the_environment_only() -> None:
+    (found,) = judge_route("event_stream", "firestore", {"project": "p"}, {"GCP_PROJECT_ID": ""})
+    assert found[:2] == ("variable_missing", Effect.FIRST_USE)
+    assert "GCP_PROJECT_ID or GCP_PROJECT" in found[2]
 
 
 def test_gcs_needs_its_project_in_the_config() -> None:
@@ -72,7 +140,7 @@ def test_gcs_needs_its_project_in_the_config() -> None:
     assert "gcs needs config key `project`" in found[2]
 
 
-@pytest.mark.parametrize("kind", ["object_store", "notes_store", "flow_store"])
+@pytest.mark.parametrize("kind", ["object_store", "notes_store", "flow_store", "event_stream"])
 def test_filesystem_serves_only_lab_requests(kind: str) -> None:
     (found,) = judge_route(kind, "filesystem")
     assert found[:2] == ("backend_mode_only", Effect.FIRST_USE)
@@ -96,6 +164,18 @@ def test_surrounding_spaces_are_not_trimmed_by_the_resolver() -> None:
 def test_a_backend_refused_in_one_env_is_a_contract_finding() -> None:
     (found,) = judge_route("notes_store", "dynamodb", refused=frozenset({"dynamodb"}))
     assert found[:2] == ("backend_refused", Effect.CONTRACT)
+
+
+def test_a_refused_backend_the_resolver_does_not_accept_fails_its_requests() -> None:
+    """memory is refused, but for object_store it is first of all not a backend at all: the
+    engines do not serve it, whatever the contract says."""
+    (found,) = judge_route("object_store", "memory", refused=frozenset({"memory"}))
+    assert found[:2] == ("backend_unsupported", Effect.FIRST_USE)
+
+
+def test_a_refused_lab_only_backend_says_both() -> None:
+    found = judge_route("notes_store", "filesystem", refused=frozenset({"filesystem"}))
+    assert [code for code, _, _ in found] == ["backend_refused", "backend_mode_only"]
 
 
 def test_config_values_never_appear_in_a_finding() -> None:

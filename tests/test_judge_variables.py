@@ -66,9 +66,7 @@ def engines_effects(env: Env) -> dict[str, str]:
         effects["BUDGET_POLICY_BACKEND"] = STARTUP
 
     bus = (getenv(env, "CHAT_BUS_BACKEND", "memory") or "").lower()
-    if bus == "redis":
-        if not getenv(env, "REDIS_HOST"):
-            effects["REDIS_HOST"] = CONTRACT  # localhost inside the pod
+    if bus == "redis":  # REDIS_HOST unset: localhost, no error (a probe tells the rest)
         try:
             int(getenv(env, "REDIS_PORT", "6379") or "")
         except ValueError:
@@ -79,16 +77,19 @@ def engines_effects(env: Env) -> dict[str, str]:
     if memory in ("filesystem", "fs"):
         if not getenv(env, "MEMORY_DIR"):
             effects["MEMORY_DIR"] = FIRST_USE
-    elif memory != "firestore":
+    elif memory != "firestore" or not project:
         effects["MEMORY_BACKEND"] = FIRST_USE
-    if (getenv(env, "IDENTITY_BACKEND", "") or "").lower() != "firestore":
+    if (getenv(env, "IDENTITY_BACKEND", "") or "").lower() != "firestore" or not project:
         effects["IDENTITY_BACKEND"] = FIRST_USE
-    for name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND"):
-        if (getenv(env, name) or "memory").lower() != "firestore":
+    # firestore, or (also for firestore without a project) memory, silently
+    for name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND", "ANALYTICS_EVENTS_BACKEND",
+                 "PRIVACY_BACKEND", "THREE_WISE_BACKEND"):
+        if (getenv(env, name) or "").lower() != "firestore" or not project:
             effects[name] = SILENT
-    for name in ("ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND", "SEO_BACKEND"):
-        if (getenv(env, name, "") or "").lower() != "firestore":
-            effects[name] = SILENT
+    if (getenv(env, "KNOWLEDGE_BACKEND") or "filesystem").lower() not in (
+            "firestore", "filesystem", "fs"):
+        effects["KNOWLEDGE_BACKEND"] = FIRST_USE
+    # PAGE_CONTENT_BACKEND: read by nothing the app imports; SEO_BACKEND: a durable fall-back
     return effects
 
 
@@ -109,7 +110,8 @@ VARIABLES = ("ROUTING_REGISTRY_BACKEND", "GCP_PROJECT_ID", "GCP_PROJECT", "RAW_B
              "NEXUS_BACKEND", "FEATURE_FLAGS_BACKEND", "BUDGET_BACKEND", "BUDGET_POLICY_BACKEND",
              "CHAT_BUS_BACKEND", "REDIS_HOST", "REDIS_PORT", "MEMORY_BACKEND", "MEMORY_DIR",
              "IDENTITY_BACKEND", "RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND",
-             "ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND", "SEO_BACKEND")
+             "ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND", "SEO_BACKEND",
+             "PRIVACY_BACKEND", "THREE_WISE_BACKEND", "KNOWLEDGE_BACKEND")
 environments = st.fixed_dictionaries({name: st.sampled_from(VALUES) for name in VARIABLES})
 
 
@@ -196,12 +198,50 @@ def test_backend_variables_warn_by_default() -> None:
 
 
 def test_a_durable_set_of_backend_variables_passes() -> None:
-    env = {"CHAT_BUS_BACKEND": "redis", "REDIS_HOST": "redis", "REDIS_PORT": "6380",
+    env = {"CHAT_BUS_BACKEND": "redis", "REDIS_PORT": "6380", "GCP_PROJECT_ID": "p",
            "MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
            **{name: "firestore" for name in ("RATE_LIMIT_BACKEND", "REALTIME_REGISTRY_BACKEND",
-                                             "ANALYTICS_EVENTS_BACKEND", "PAGE_CONTENT_BACKEND",
-                                             "SEO_BACKEND")}}
+                                             "ANALYTICS_EVENTS_BACKEND", "PRIVACY_BACKEND",
+                                             "THREE_WISE_BACKEND")}}
     assert judge_backend_variables(PROFILE, env).status is Status.PASS
+
+
+@pytest.mark.parametrize(("variable", "said"), [
+    ("RATE_LIMIT_BACKEND", "from start, every request uses memory, silently (the engines "
+     "read it once, at import)"),
+    ("THREE_WISE_BACKEND", "from start, every request uses memory"),
+    ("ANALYTICS_EVENTS_BACKEND", "the engines fall back to memory silently"),
+])
+def test_a_variable_read_once_at_import_says_every_request(variable: str, said: str) -> None:
+    (found,) = [v for v in judge_backend_variables(PROFILE, {})
+                .details["violations"] if v["variable"] == variable]
+    assert (found["effect"], found["code"]) == ("silent", PROFILE.backend_variables[
+        variable].code)
+    assert said in found["message"]
+    assert "at first use" not in found["message"]
+
+
+@pytest.mark.parametrize(("variable", "effect"), [
+    ("MEMORY_BACKEND", "first_use"), ("IDENTITY_BACKEND", "first_use"),
+    ("RATE_LIMIT_BACKEND", "silent"), ("PRIVACY_BACKEND", "silent"),
+])
+def test_firestore_without_a_project(variable: str, effect: str) -> None:
+    outcome = judge_backend_variables(PROFILE, {variable: "firestore", "GCP_PROJECT_ID": ""})
+    (found,) = [v for v in outcome.details["violations"] if v["variable"] == variable]
+    assert found["effect"] == effect
+    assert "neither GCP_PROJECT_ID nor GCP_PROJECT is set" in found["message"]
+    fine = judge_backend_variables(PROFILE, {variable: "firestore", "GCP_PROJECT": "p"})
+    assert variable not in {v["variable"] for v in fine.details["violations"]}
+
+
+@pytest.mark.parametrize("environ", [{"CHAT_BUS_BACKEND": "redis"},
+                                     {"CHAT_BUS_BACKEND": "redis", "REDIS_HOST": ""}])
+def test_redis_host_unset_or_empty_is_not_a_finding(environ: dict[str, str]) -> None:
+    """The engines build the bus on localhost (or the empty host) without an error; whether a
+    Redis answers there is the probe's to say."""
+    outcome = judge_backend_variables(PROFILE, environ)
+    assert not [v for v in outcome.details["violations"]
+                if v["variable"] in ("REDIS_HOST", "CHAT_BUS_BACKEND")]
 
 
 def test_values_that_are_not_backend_names_are_never_echoed() -> None:

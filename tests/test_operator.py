@@ -53,9 +53,11 @@ def test_explain_names_each_values_source_flag_env_default(tmp_path: Path) -> No
          "where": [["tenant_id", "==", "b"], ["env", "==", "prod"], ["project_id", "==", "p1"]]},
     ]
     assert [c["note"] for c in document["checks"] if not c["runs"]] == [
-        "skipped: no bucket: AWS credentials serve only RAW_BUCKET (set it, or --bucket)",
         "fails: no bucket: set RAW_BUCKET (or --bucket) (stricter than the engines: they "
         "would start)"]
+    # Without a bucket, only the routes can say whether a probe will use AWS.
+    aws = next(c for c in document["checks"] if c["name"] == "aws.credentials")
+    assert (aws["runs"], aws["needs"]) == (True, ["firestore.access"])
 
 
 def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path) -> None:
@@ -71,7 +73,7 @@ def test_explain_makes_no_network_call_and_shows_the_plan_as_text(tmp_path: Path
     text = result.stdout
     assert "gcp.credentials: skipped: FIRESTORE_EMULATOR_HOST is set" in text
     assert "s3.bucket (after aws.credentials): skipped: not selected (--skip)" in text
-    assert "aws.credentials: skipped: no bucket" in text
+    assert "aws.credentials (after firestore.access): skipped: AWS_ENDPOINT_URL_S3 names" in text
     assert 'WHERE tenant_id == "t_system" AND env == "dev" AND project_id == null' in text
     assert "CANARY" not in text + result.stderr
     assert not ANSI.search(text)

@@ -67,6 +67,29 @@ def test_the_built_in_profile_holds_the_engines_rules() -> None:
     assert {key.name: key.default for key in dynamo.config} == {
         "table_name": "chat_store", "region": "us-west-2"}
     assert engines.kinds["notes_store"].backends["filesystem"].modes == ("lab",)  # type: ignore[index]
+    # docs/ENGINES.md §5.4-§5.9
+    cosmos = engines.kinds["flow_store"].backends["cosmos"]  # type: ignore[index]
+    assert [(g.keys, g.stand_in) for g in cosmos.together] == [
+        (("endpoint", "key"), ("AZURE_COSMOSDB_ENDPOINT", "AZURE_COSMOSDB_KEY"))]
+    assert {k.name: k.stand_in for k in cosmos.config} == {
+        "endpoint": (), "key": (), "database": ()}
+    objects = engines.kinds["object_store"].backends  # type: ignore[index]
+    assert {name for name, spec in objects.items() if spec.unusable} == {"azure_blob", "gcs"}
+    assert objects["s3"].refuses_other_envs
+    timeline = engines.kinds["event_stream"].backends  # type: ignore[index]
+    assert timeline["filesystem"].modes == ("lab",)
+    assert timeline["firestore"].needs_one_of == ("GCP_PROJECT_ID", "GCP_PROJECT")
+    assert {key.name: key.if_empty for key in dynamo.config} == {
+        "table_name": "event_spine", "region": "us-west-2"}
+    assert engines.engines is not None
+    assert set(engines.engines.requirements_lack) == {"redis", "azure-cosmos"}
+    assert engines.libraries["cosmos"].module == "azure.cosmos"
+    assert {name: rule.reads for name, rule in engines.backend_variables.items()
+            if rule.reads == "import"} == {"RATE_LIMIT_BACKEND": "import",
+                                           "REALTIME_REGISTRY_BACKEND": "import",
+                                           "THREE_WISE_BACKEND": "import"}
+    assert "PAGE_CONTENT_BACKEND" not in engines.backend_variables
+    assert "SEO_BACKEND" in engines.engines.not_checked
 
 
 def test_lines_point_into_the_yaml_source() -> None:
@@ -128,6 +151,30 @@ def test_the_shown_built_in_profile_loads_as_an_operator_file(tmp_path: Path) ->
     ("extends: engines\nname: x\nbackend_variables:\n  CHAT_BUS_BACKEND:\n"
      "    needs: {redis: [REDIS_HOTS]}\n", 5, "backend_variables.CHAT_BUS_BACKEND.needs.redis",
      "REDIS_HOTS is not a variable"),
+    ("extends: engines\nname: x\nkinds:\n  notes_store:\n    at: serving\n    backends:\n"
+     "      cosmos:\n        config:\n          endpoint: {stand_in: [E]}\n          key: {}\n"
+     "        together: [{keys: [endpoint, key], stand_in: [E, K]}]\n", 9,
+     "kinds.notes_store.backends.cosmos.config.endpoint.stand_in", "its group's applies"),
+    ("extends: engines\nname: x\nkinds:\n  ledger_store:\n    at: serving\n    backends:\n"
+     "      cosmos:\n        config: {endpoint: {}}\n"
+     "        together: [{keys: [endpoint, key], stand_in: [E, K]}]\n", 9,
+     "kinds.ledger_store.backends.cosmos.together[0].keys", "'key' is not a config key"),
+    ("extends: engines\nname: x\nkinds:\n  notes_store:\n    at: serving\n    backends:\n"
+     "      cosmos:\n        config: {endpoint: {}, key: {}}\n"
+     "        together: [{keys: [endpoint, key], stand_in: [E, K, X]}]\n", 9,
+     "kinds.notes_store.backends.cosmos.together[0].stand_in", "one stand_in variable per key"),
+    ("extends: engines\nname: x\nkinds:\n  object_store:\n    at: serving\n    backends:\n"
+     "      minio:\n        unusable: {reason: broken}\n", 8,
+     "kinds.object_store.backends.minio.unusable", "'since' is required"),
+    ("extends: engines\nname: x\nbackend_variables:\n  IDENTITY_BACKEND:\n    engines:\n"
+     "      reads: first_use\n      accept: [firestore]\n"
+     "      needs_one_of: {memory: [GCP_PROJECT_ID]}\n", 8,
+     "backend_variables.IDENTITY_BACKEND.engines.needs_one_of.memory",
+     "the engines do not accept it"),
+    ("extends: engines\nname: x\nengines:\n  requirements_lack: [redis-py]\n", 4,
+     "engines.requirements_lack[0]", "not the distribution of any of `libraries`"),
+    ("extends: engines\nname: x\nlibraries:\n  memcache: {distribution: pymemcache}\n", 4,
+     "libraries.memcache", "'module' is required"),
     ("extends: engines\nname: x\nname: y\n", 3, "name", "duplicate key"),
     ("extends: engines\nname: [x\n", None, "", "not valid YAML"),
     ("extends: nginx\nname: x\n", 1, "extends", "the name of a built-in profile"),

@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -72,7 +72,8 @@ class Run:
 
     @classmethod
     def prepare(cls, ctx: click.Context, values: dict[str, Any], *,
-                deadline_from_flag_only: bool = False, live: bool = True) -> Run:
+                deadline_from_flag_only: bool = False, live: bool = True,
+                engines_python: str | None = None) -> Run:
         from preflight.run.session import Session
 
         raw = raw_values(ctx, values)
@@ -82,7 +83,7 @@ class Run:
             # sidecar give up and crash-loop. Only an explicit --timeout bounds it.
             ignored_deadline = raw["timeout"].where
             raw["timeout"] = Raw(f"{DEFAULT_TIMEOUT:g}", Source.DEFAULT, "--timeout (default)")
-        config = build(raw, os.environ, checks.NAMES)
+        config = replace(build(raw, os.environ, checks.NAMES), engines_python=engines_python)
         # The live view shows each attempt's error itself; logs would tear its lines apart.
         running = process.start(config, level_chosen=raw["log_level"].source
                                 is not Source.DEFAULT, live=live and cls.live_view_wanted(config))
@@ -135,19 +136,31 @@ def check(ctx: click.Context, /, wait: bool, **values: Any) -> int:
                                        "allow_interspersed_args": False})
 @target_options
 @click.option("--wait", is_flag=True, envvar="PREFLIGHT_WAIT", help=WAIT_HELP)
+@click.option("--engines-python", envvar="PREFLIGHT_ENGINES_PYTHON", metavar="PATH",
+              help="The Python COMMAND runs in, where backends.reachable checks that each "
+              "chosen backend's client library imports. Env: PREFLIGHT_ENGINES_PYTHON. "
+              "Default: COMMAND itself if it is a Python, else its shebang's interpreter.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
-def exec_command(ctx: click.Context, /, wait: bool, command: tuple[str, ...],
-                 **values: Any) -> int:
+def exec_command(ctx: click.Context, /, wait: bool, engines_python: str | None,
+                 command: tuple[str, ...], **values: Any) -> int:
     """Run the checks; on pass, replace this process with COMMAND (same PID, same signals).
 
     On fail, exit with the verdict's code without starting COMMAND. Usage:
     preflight exec [OPTIONS] -- COMMAND [ARGS]...
     """
+    from preflight.app import engines_python as interpreter
+
     executable = shutil.which(command[0])
     if executable is None:
         raise ConfigError("COMMAND", "an executable file or a program on PATH", command[0])
-    run = Run.prepare(ctx, values)
+    python = interpreter.find(executable, engines_python, ENVIRONMENT_AT_START.get("PATH"),
+                              _where(ctx, "engines_python", "--engines-python",
+                                     "PREFLIGHT_ENGINES_PYTHON"))
+    run = Run.prepare(ctx, values, engines_python=python)
+    if python is None:
+        run.log.info("client libraries not checked: COMMAND is neither a Python nor a script "
+                     "with a Python shebang (set PREFLIGHT_ENGINES_PYTHON)")
     verdict = run.verdict(wait)
     if verdict.exit_code is not ExitCode.PASS:
         return int(verdict.exit_code)

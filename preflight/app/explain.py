@@ -70,7 +70,7 @@ def plan(config: Config, environ: Mapping[str, str]) -> dict[str, Any]:
         if check.name in config.ignore:
             note += "; a failure is reported as warn (--ignore)"
         planned.append({"name": check.name, "runs": note.startswith("runs"),
-                        "needs": list(check.needs), "note": note})
+                        "needs": list(check.needs_for(config)), "note": note})
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
     applied, unmatched = config.per_env_rules(config.every_scope())
     return {

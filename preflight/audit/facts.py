@@ -2,12 +2,14 @@
 
 A registry of millions of routes must not be held in memory. Per document the audit keeps
 what the judges need and nothing else: its id, its `backend_type` as stored, the names of
-its config keys that hold a value (never a value), a fingerprint of its config (so
+its config keys that hold a value (never a value), which of them fail the form the profile
+gives them and which hold an empty string, a fingerprint of its config (so
 duplicates can still be compared) and, for the rare document the engines' model rejects,
 the document itself (the judges re-read it to say why). Judging rebuilds from these a
 stand-in document that the same judges judge exactly as they would judge the original:
 the model accepts it iff it accepted the original, with the same backend, the same present
-keys, and configs equal iff the originals' were.
+keys (each passing or failing its form as the original did), the same empty ones, and
+configs equal iff the originals' were.
 
 The fingerprint compares configs as Firestore values (an integer 1 and a double 1.0
 differ), where Python's `==` would call them equal: for duplicates that differ only so, the
@@ -25,6 +27,7 @@ from typing import Any, NamedTuple
 
 from preflight.contract import route_model
 from preflight.contract.profile import Profile
+from preflight.judge.route_backends import FORMS
 
 Key = tuple[str, str, str | None]  # tenant_id, env, project_id (None: a present null)
 CONFIG_FINGERPRINT = "\x00fingerprint"  # a key no profile can name (names are [A-Za-z0-9_.-])
@@ -38,6 +41,8 @@ class DocFact(NamedTuple):
     fingerprint: int  # of the config; 0 when it is empty or absent
     invalid: str | None  # why the engines' model rejects it
     data: Mapping[str, Any] | None  # the document itself, only when invalid
+    misformed: frozenset[str] = frozenset()  # present keys whose value fails its form
+    empty: frozenset[str] = frozenset()  # keys holding an empty string
 
 
 class NearMiss(NamedTuple):
@@ -108,6 +113,7 @@ class Facts:
         self.documents = 0
         self._key_sets: dict[frozenset[str], frozenset[str]] = {}
         self._keys: dict[Key, Key] = {}
+        self._forms: dict[tuple[str, str], dict[str, str]] = {}
         for scope in (profile.startup_scope, *profile.fixed_scopes()):
             self.scopes.setdefault((scope.tenant, scope.env, scope.project), {})
 
@@ -139,20 +145,38 @@ class Facts:
         facts = by_kind.get(kind)
         if facts is None:
             facts = by_kind[kind] = []
-        facts.append(self._fact(doc_id, data))
+        facts.append(self._fact(doc_id, kind, data))
 
-    def _fact(self, doc_id: str, data: dict[str, Any]) -> DocFact:
+    def _fact(self, doc_id: str, kind: str, data: dict[str, Any]) -> DocFact:
         invalid = route_model.reason(data)
         if invalid is not None:
             return DocFact(doc_id, data.get("backend_type"), frozenset(), 0, invalid, data)
         config = data.get("config") or {}
-        keys = frozenset(name for name, value in config.items()
-                         if isinstance(name, str) and present(value))
-        keys = self._key_sets.setdefault(keys, keys)
+        keys = self._shared(frozenset(name for name, value in config.items()
+                                      if isinstance(name, str) and present(value)))
         backend = data["backend_type"]
         if isinstance(backend, str):
             backend = sys.intern(backend)
-        return DocFact(doc_id, backend, keys, fingerprint(config), None, None)
+        forms = self._forms_of(kind, backend)
+        misformed = self._shared(frozenset(
+            name for name, form in forms.items() if name in keys
+            and not (isinstance(config[name], str) and FORMS[form][0](config[name]))))
+        empty = self._shared(frozenset(name for name, value in config.items()
+                                       if isinstance(name, str) and value == ""))
+        return DocFact(doc_id, backend, keys, fingerprint(config), None, None, misformed, empty)
+
+    def _shared(self, names: frozenset[str]) -> frozenset[str]:
+        return self._key_sets.setdefault(names, names)
+
+    def _forms_of(self, kind: str, backend: Any) -> dict[str, str]:
+        """Config key -> form, for the backend the kind's resolver builds from this type."""
+        name = backend.lower() if isinstance(backend, str) else ""
+        if (kind, name) not in self._forms:
+            spec = self.profile.kinds.get(kind)
+            built = (spec.backends or {}).get(name) if spec is not None else None
+            self._forms[(kind, name)] = {key.name: key.form for key in
+                                         (built.config if built else ()) if key.form}
+        return self._forms[(kind, name)]
 
     def _near(self, doc_id: str, kind: str, tenant: str, env: str, project: Any,
               why: str) -> None:

@@ -80,11 +80,18 @@ def convention(doc_id: str, kind: str, scope: Scope) -> str:
     return OTHER
 
 
+# Values standing in for the original's: one that passes every form of route_backends.FORMS,
+# one that fails every one.
+FORMED, MISFORMED = "abcd", "a!"
+
+
 def stand_in(scope: Scope, kind: str, fact: DocFact) -> RouteDoc:
     """A document the judges judge exactly as the original (see facts.py)."""
     if fact.data is not None:
         return RouteDoc(fact.doc_id, dict(fact.data))
-    config: dict[str, Any] = dict.fromkeys(fact.keys, True)
+    config: dict[str, Any] = dict.fromkeys(fact.keys, FORMED)
+    config.update(dict.fromkeys(fact.misformed, MISFORMED))
+    config.update(dict.fromkeys(fact.empty, ""))
     if fact.fingerprint:
         config[CONFIG_FINGERPRINT] = fact.fingerprint
     return RouteDoc(fact.doc_id, {

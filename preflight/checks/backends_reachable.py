@@ -4,7 +4,9 @@ Each attempt plans purely (judge/reachable.py: subject -> endpoint or why it can
 built, endpoints deduplicated), probes the endpoints without a definitive answer yet, all at
 once (observe/probing.py), each under the call timeout, and judges. Definitive answers
 (pass or fail) are kept between attempts; only transient ones are probed again on the
-runner's retry. --no-probes / PREFLIGHT_PROBES=0 turn it off.
+runner's retry. In `preflight exec` the engines' interpreter is probed alongside: one child
+process imports every subject's client library. --no-probes / PREFLIGHT_PROBES=0 turn it
+off.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from preflight.checks.base import RegistryCheck
 from preflight.config import Config
+from preflight.contract.profile import Library
 from preflight.contract.targets import Endpoint, ProbeSubject
 from preflight.core.result import Outcome, Status
 from preflight.judge import reachable as judge
@@ -61,8 +64,10 @@ class BackendsReachable(RegistryCheck):
         return None if config.probes else OFF
 
     def judge_registry(self, ctx: Context) -> Outcome:
-        subjects = self._subjects(ctx)
-        planned = judge.plan(subjects, os.environ if self._environ is None else self._environ)
+        config = ctx.config
+        planned = judge.plan(self._subjects(ctx),
+                             os.environ if self._environ is None else self._environ,
+                             config.profile, config.engines_python)
         until = ctx.deadline - FINISH_MARGIN
         # A probe's own timeout ends before the attempt stops waiting for it.
         timeout = min(ctx.call_timeout(), until - GRACE - time.monotonic())
@@ -76,19 +81,25 @@ class BackendsReachable(RegistryCheck):
             probed = probe_all(pending, timeout, ctx, until=until)
             observed = {endpoint: (seen, timeout) for endpoint, seen in probed.items()}
         items = judge.unbuildable_items(planned)
-        for subject, endpoint in planned.probed:
+        lacking = config.profile.engines.requirements_lack if config.profile.engines else ()
+        pairs: list[tuple[ProbeSubject, Endpoint, Library | None]] = [
+            (subject, endpoint, None) for subject, endpoint in planned.probed]
+        if planned.interpreter is not None:
+            pairs += [(subject, planned.interpreter, library)
+                      for subject, library in planned.libraries]
+        for subject, endpoint, library in pairs:
             with self._lock:
                 seen, seconds = ((self._answers[endpoint], timeout) if endpoint in self._answers
                                  else observed.get(endpoint, (NO_ANSWER, timeout)))
-            result = judge.judge_one(endpoint, seen, seconds)
+            result = (judge.judge_one(endpoint, seen, seconds) if library is None
+                      else judge.judge_library(subject, library, seen, seconds, lacking))
             with self._lock:
                 if result.transient:
                     self._recent[endpoint] = (seen, seconds)
                 else:
                     self._answers.setdefault(endpoint, seen)
                     self._recent.pop(endpoint, None)
-            items.append(judge.Item(subject, result))
-        config = ctx.config
+            items.append(judge.Item(subject, result, library))
         outcome = judge.summarise_probes(
             planned, items, lambda subject: "fail" if config.strict
             else config.profile.first_use_severity(subject.kind))

@@ -101,6 +101,9 @@ class Config:
     # the endpoint variables botocore reads (AWS_ENDPOINT_VARIABLES) that are set.
     aws_web_identity: WebIdentity | None = None
     aws_endpoints: Mapping[str, str] = field(default_factory=dict)
+    # preflight exec: the Python the engines will run in (their client libraries are
+    # checked there); None elsewhere: an init container or sidecar cannot see it.
+    engines_python: str | None = None
 
     def disallowed_for(self, env: str) -> frozenset[str]:
         """The base refused backends plus those refused for this env (--disallow-in)."""

@@ -56,16 +56,63 @@ class ConfigKey(NamedTuple):
     name: str
     stand_in: tuple[str, ...] = ()
     default: str | int | float | bool | None = None
+    if_empty: str | None = None  # used when the key is present but empty ("" or null)
+    keep_empty: bool = False  # an empty string is passed on, not missing
+    form: str | None = None  # "host_label" or "base64": refused before any call otherwise
 
     @property
     def needed(self) -> bool:
         return self.default is None
 
 
+class KeyGroup(NamedTuple):
+    """Keys taken from the route's config only when all are set, else all from variables."""
+
+    keys: tuple[str, ...]
+    stand_in: tuple[str, ...]  # the variable for each key, in the same order
+
+
+class Unusable(NamedTuple):
+    """A backend the resolver builds but that fails every request at this engines version."""
+
+    reason: str
+    since: str  # the engines' commit it was read at
+
+
+class TableKey(NamedTuple):
+    name: str
+    role: str  # HASH or RANGE
+    type: str  # S, N or B
+
+
+class ProbeFacts(NamedTuple):
+    """What backends.reachable expects the engines' store to find, beyond existing."""
+
+    container: str | None = None  # cosmos: read after the database
+    table_keys: tuple[TableKey, ...] = ()  # dynamodb: the key schema the store writes
+    string_keys: tuple[str, ...] = ()  # dynamodb: the table's keys must be among these
+    query_index: str | None = None  # dynamodb: a global secondary index the store queries (`index`)
+
+
 class BackendSpec(NamedTuple):
     name: str
     config: tuple[ConfigKey, ...] = ()
     modes: tuple[str, ...] = ()  # empty: every request mode
+    together: tuple[KeyGroup, ...] = ()
+    needs_one_of: tuple[str, ...] = ()  # variables, one of which must be set and non-empty
+    refuses_other_envs: bool = False  # requests in an env outside the profile's envs fail
+    unusable: Unusable | None = None
+    probe: ProbeFacts = ProbeFacts()
+
+    def group_of(self, key: str) -> KeyGroup | None:
+        return next((group for group in self.together if key in group.keys), None)
+
+
+class Library(NamedTuple):
+    """The client library the engines import to build a backend."""
+
+    distribution: str
+    module: str
 
 
 class KindSpec(NamedTuple):
@@ -75,6 +122,21 @@ class KindSpec(NamedTuple):
     severity: str | None = None  # None: the start-up or serving default
     probe: bool = True
     backends: Mapping[str, BackendSpec] | None = None  # None: any backend not refused
+
+
+class ProbeRead(NamedTuple):
+    """A variable a probed backend reads: by its own rule if the profile has one, else as
+    the engines' `getenv(variable) or default`."""
+
+    variable: str
+    default: str | None = None
+
+
+class VariableProbe(NamedTuple):
+    """The backend a variable's value selects, probed, and the variables it reads by role."""
+
+    backend: str
+    reads: Mapping[str, ProbeRead]
 
 
 class VariableRule(NamedTuple):
@@ -101,6 +163,9 @@ class VariableRule(NamedTuple):
     trim: bool = False  # the contract refuses surrounding whitespace the engines would keep
     why: Mapping[str, str] | None = None  # value -> why the engines fail on it
     require_when: Mapping[str, tuple[str, ...]] | None = None
+    # value -> variables: the backend it selects needs one of them set and non-empty
+    needs_one_of: Mapping[str, tuple[str, ...]] | None = None
+    probe: Mapping[str, VariableProbe] | None = None  # value -> what backends.reachable probes
 
 
 class EnginesSource(NamedTuple):
@@ -110,6 +175,7 @@ class EnginesSource(NamedTuple):
     repository: str | None = None
     commit: str | None = None
     not_checked: Mapping[str, str] = {}  # a variable the contract leaves out -> why
+    requirements_lack: tuple[str, ...] = ()  # distributions their requirements.txt lacks
 
 
 class Profile(NamedTuple):
@@ -133,6 +199,7 @@ class Profile(NamedTuple):
     probe_backends: Mapping[str, bool]
     lines: Mapping[str, str]  # key pointer -> "file:line"
     engines: EnginesSource | None = None
+    libraries: Mapping[str, Library] = {}  # backend -> its client library
 
     def kinds_at(self, at: str) -> tuple[str, ...]:
         return tuple(name for name, kind in self.kinds.items() if kind.at == at)
@@ -389,6 +456,46 @@ def _check_references(data: Mapping[str, Any], lines: Mapping[str, str], source:
                 if accepted is not None and _read(rule, value) not in accepted:
                     fail(f"{value!r} is allowed but the engines do not accept it",
                          (section, variable, "allowed"))
+            for value in rule["engines"].get("needs_one_of") or {}:
+                if accepted is not None and value not in accepted:
+                    fail(f"{value!r} needs variables but the engines do not accept it",
+                         (section, variable, "engines", "needs_one_of", value))
+            for value, chosen in (rule.get("probe") or {}).items():
+                if accepted is not None and value not in accepted:
+                    fail(f"{value!r} is probed but the engines do not accept it",
+                         (section, variable, "probe", value))
+                for role, read in chosen["reads"].items():
+                    if "default" in read and read["variable"] in rules:
+                        fail(f"{read['variable']} has a rule of its own: its default applies",
+                             (section, variable, "probe", value, "reads", role, "default"))
+    for kind_name, kind in data["kinds"].items():
+        for backend_name, backend in (kind.get("backends") or {}).items():
+            _check_groups(backend or {}, ("kinds", kind_name, "backends", backend_name), fail)
+    distributions = {library["distribution"] for library in
+                     (data.get("libraries") or {}).values()}
+    for index, name in enumerate((data.get("engines") or {}).get("requirements_lack") or ()):
+        if name not in distributions:
+            fail(f"{name!r} is not the distribution of any of `libraries`",
+                 ("engines", "requirements_lack", index))
+
+
+def _check_groups(backend: Mapping[str, Any], path: Path_, fail: Any) -> None:
+    """A group's keys are config keys of its backend, one variable each, in no other group."""
+    config = backend.get("config") or {}
+    grouped: set[str] = set()
+    for index, group in enumerate(backend.get("together") or ()):
+        where = (*path, "together", index)
+        if len(group["keys"]) != len(group["stand_in"]):
+            fail("expected one stand_in variable per key", (*where, "stand_in"))
+        for key in group["keys"]:
+            if key not in config:
+                fail(f"{key!r} is not a config key of this backend", (*where, "keys"))
+            if "stand_in" in config[key]:
+                fail(f"{key!r} has a stand_in of its own; its group's applies",
+                     (*path, "config", key, "stand_in"))
+            if key in grouped:
+                fail(f"{key!r} is in two groups", (*where, "keys"))
+            grouped.add(key)
 
 
 def _read(rule: Mapping[str, Any], value: str) -> str:
@@ -402,9 +509,25 @@ def _scope(data: Mapping[str, Any]) -> Scope:
 
 
 def _backend(name: str, data: Mapping[str, Any]) -> BackendSpec:
-    keys = tuple(ConfigKey(key, tuple(spec.get("stand_in", ())), spec.get("default"))
+    keys = tuple(ConfigKey(key, tuple(spec.get("stand_in", ())), spec.get("default"),
+                           if_empty=spec.get("if_empty"), form=spec.get("form"),
+                           keep_empty=spec.get("keep_empty", False))
                  for key, spec in (data.get("config") or {}).items())
-    return BackendSpec(name, keys, tuple(data.get("modes", ())))
+    unusable = data.get("unusable")
+    probe = data.get("probe") or {}
+    return BackendSpec(
+        name, keys, tuple(data.get("modes", ())),
+        together=tuple(KeyGroup(tuple(group["keys"]), tuple(group["stand_in"]))
+                       for group in data.get("together") or ()),
+        needs_one_of=tuple(data.get("needs_one_of") or ()),
+        refuses_other_envs=data.get("refuses_other_envs", False),
+        unusable=None if unusable is None else Unusable(unusable["reason"],
+                                                        str(unusable["since"])),
+        probe=ProbeFacts(container=probe.get("container"),
+                         table_keys=tuple(TableKey(key["name"], key["role"], key["type"])
+                                          for key in probe.get("table_keys") or ()),
+                         string_keys=tuple(probe.get("string_keys") or ()),
+                         query_index=probe.get("index")))
 
 
 def _kind(name: str, data: Mapping[str, Any]) -> KindSpec:
@@ -441,6 +564,13 @@ def _rule(variable: str, data: Mapping[str, Any]) -> VariableRule:
         trim=data.get("trim", False), why=engines.get("why"),
         require_when=None if "require_when" not in engines else {
             name: tuple(values) for name, values in engines["require_when"].items()},
+        needs_one_of=None if "needs_one_of" not in engines else {
+            value: tuple(names) for value, names in engines["needs_one_of"].items()},
+        probe=None if "probe" not in data else {
+            value: VariableProbe(chosen["backend"], {
+                role: ProbeRead(read["variable"], read.get("default"))
+                for role, read in chosen["reads"].items()})
+            for value, chosen in data["probe"].items()},
     )
 
 
@@ -472,6 +602,8 @@ def build(data: Mapping[str, Any], lines: Mapping[str, str], source: str, *,
         probe_backends=dict(data["probes"].get("backends") or {}),
         lines=lines,
         engines=_engines(data.get("engines")),
+        libraries={backend: Library(spec["distribution"], spec["module"])
+                   for backend, spec in (data.get("libraries") or {}).items()},
     )
 
 
@@ -480,7 +612,8 @@ def _engines(data: Mapping[str, Any] | None) -> EnginesSource | None:
         return None
     return EnginesSource(entry=data["entry"], repository=data.get("repository"),
                          commit=data.get("commit"),
-                         not_checked=dict((data.get("not_checked") or {}).get("variables") or {}))
+                         not_checked=dict((data.get("not_checked") or {}).get("variables") or {}),
+                         requirements_lack=tuple(data.get("requirements_lack") or ()))
 
 
 def compile_built_in(name: str) -> dict[str, str]:
@@ -503,8 +636,15 @@ def env_variables(profile: Profile) -> tuple[str, ...]:
             names.append(rule.variable)
             if rule.fallback:
                 names.append(rule.fallback)
+            for needed in (rule.needs_one_of or {}).values():
+                names.extend(needed)
+            for chosen in (rule.probe or {}).values():
+                names.extend(read.variable for read in chosen.reads.values())
     for kind in profile.kinds.values():
         for backend in (kind.backends or {}).values():
             for key in backend.config:
                 names.extend(key.stand_in)
+            for group in backend.together:
+                names.extend(group.stand_in)
+            names.extend(backend.needs_one_of)
     return tuple(dict.fromkeys(names))

@@ -90,6 +90,29 @@ RULES: tuple[Rule, ...] = (
          "a route's backend lacks a config key it needs and no stand-in variable is set, where "
          "first-use rules `fail`",
          "the engines start; building the backend fails on first use"),
+    Rule("config_group_incomplete",
+         "config keys the engines take from a route's config only all together (Cosmos "
+         "`endpoint` and `key`) are incomplete there and their variables are incomplete too, "
+         "where first-use rules `fail`",
+         "the engines start; building the backend fails on first use"),
+    Rule("config_value_invalid",
+         "a value the engines use for a route's backend has a form its client refuses before "
+         "any call (a DynamoDB `region` that is not a host label, a Cosmos key that is not "
+         "base64), where first-use rules `fail`",
+         "the engines start; building the backend fails on first use"),
+    Rule("variable_missing",
+         "a route's backend that takes what it needs from variables only (the timeline on "
+         "`firestore`: `GCP_PROJECT_ID` or `GCP_PROJECT`) while none is set, where first-use "
+         "rules `fail`",
+         "the engines start; building the backend fails on first use"),
+    Rule("env_not_served",
+         "`object_store` on `s3` while the engines run in an env outside the profile's `envs`, "
+         "where first-use rules `fail`",
+         "the engines start; raw storage answers 400 to every request in that env"),
+    Rule("backend_unusable",
+         "a request-time route on a backend the engines build but cannot use at the profile's "
+         "commit (`object_store` on `azure_blob` or `gcs`), where first-use rules `fail`",
+         "the engines start; every request that needs the route raises"),
     Rule("backend_refused",
          "a request-time route on a backend the profile's `refused_backends` (or "
          "`--disallow-in`) refuses for its env",

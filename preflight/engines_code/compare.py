@@ -12,8 +12,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
-from preflight.contract.profile import ConfigKey, KindSpec, Profile, VariableRule, dotted
+from preflight.contract.profile import (
+    BackendSpec,
+    ConfigKey,
+    KindSpec,
+    Profile,
+    VariableRule,
+    dotted,
+)
 from preflight.engines_code.facts import (
+    Backend,
     ConfigRead,
     Facts,
     Lookup,
@@ -230,18 +238,58 @@ def backends(ctx: Context) -> Iterator[Difference]:
                                      "kinds", kind, "backends", name)
 
 
+def _modes_agree(backend: Backend, spec: BackendSpec, served: tuple[str, ...]) -> bool:
+    """The resolver's own guard (an allow-list) decides; else the adapter's refusals: the
+    profile's modes must be refused nowhere, and every served mode it leaves out refused."""
+    if backend.modes or not backend.refused_modes:
+        return set(backend.modes) == set(spec.modes)
+    refused = set(backend.refused_modes)
+    return bool(spec.modes) and not refused & set(spec.modes) and all(
+        mode in refused for mode in served if mode not in spec.modes)
+
+
 def backend_modes(ctx: Context) -> Iterator[Difference]:
     for kind, spec, lookup in _resolvers(ctx):
         for backend in lookup.resolver.backends:
             profile_backend = (spec.backends or {}).get(backend.name)
-            if profile_backend is None:
+            if profile_backend is None or _modes_agree(backend, profile_backend,
+                                                      ctx.profile.serving_modes):
                 continue
-            if set(backend.modes) != set(profile_backend.modes):
+            engines = (f"in modes {_quote(backend.modes)}" if backend.modes else
+                       f"in every mode but {_quote(backend.refused_modes)} ("
+                       f"{backend.builds} refuses them at {backend.refused_at})"
+                       if backend.refused_modes else "in modes all")
+            yield ctx.difference(
+                "backend_modes_changed", f"the engines serve {kind!r} on {backend.name!r} "
+                f"{engines}; the profile says "
+                f"{_quote(profile_backend.modes) if profile_backend.modes else 'all'}",
+                backend.where, "kinds", kind, "backends", backend.name, "modes")
+
+
+def backend_usable(ctx: Context) -> Iterator[Difference]:
+    """A backend the resolver builds but whose adapter does not take the service's calls is
+    unusable: the profile marks it so, and notices when the engines fix it."""
+    for kind, spec, lookup in _resolvers(ctx):
+        for backend in lookup.resolver.backends:
+            profile_backend = (spec.backends or {}).get(backend.name)
+            if profile_backend is None or not backend.fits:
+                continue
+            bad = [fit for fit in backend.fits if fit.why]
+            path = ("kinds", kind, "backends", backend.name)
+            marked = profile_backend.unusable
+            if marked is not None and not bad:
                 yield ctx.difference(
-                    "backend_modes_changed", f"the engines serve {kind!r} on {backend.name!r} "
-                    f"in modes {_quote(backend.modes) if backend.modes else 'all'}; the profile "
-                    f"says {_quote(profile_backend.modes) if profile_backend.modes else 'all'}",
-                    backend.where, "kinds", kind, "backends", backend.name, "modes")
+                    "backend_usable_again", f"the profile marks {backend.name!r} for {kind!r} "
+                    f"unusable (since {marked.since}); every call its service makes on "
+                    f"{backend.builds} now binds ({len(backend.fits)} calls)", backend.where,
+                    *path, "unusable")
+            elif marked is None and bad:
+                fit = bad[0]
+                yield ctx.difference(
+                    "backend_unusable_found", f"{kind!r} on {backend.name!r}: the service calls "
+                    f"{fit.call.method} on {backend.builds}, which cannot take it ({fit.why}); "
+                    "every such request raises; the profile does not mark it `unusable`",
+                    fit.call.where, *path)
 
 
 ConfigKeyCheck = Callable[[ConfigRead, ConfigKey], str | None]
@@ -267,13 +315,37 @@ CONFIG_KEY_CHECKS: tuple[tuple[str, ConfigKeyCheck], ...] = (
 )
 
 
+def _as_read(key: ConfigKey, spec: BackendSpec) -> ConfigKey:
+    """A key of a `together` group stands in by its group's variable."""
+    group = spec.group_of(key.name)
+    if group is None:
+        return key
+    return key._replace(stand_in=(group.stand_in[group.keys.index(key.name)],))
+
+
+def _group_differs(read: ConfigRead, spec: BackendSpec) -> str | None:
+    if not read.understood:
+        return None
+    group = spec.group_of(read.key)
+    found = frozenset((read.key, *read.together_with)) if read.together_with else None
+    expected = frozenset(group.keys) if group else None
+    if found == expected:
+        return None
+    if found is None:
+        return (f"reads {read.key!r} on its own; the profile takes it only together with "
+                f"{_quote(sorted(set(expected or ()) - {read.key}))}")
+    return (f"takes {_quote(sorted(found))} from the route config only when all are there; "
+            + (f"the profile groups {_quote(sorted(expected))}" if expected else
+               "the profile has no `together` group for them"))
+
+
 def config_keys(ctx: Context) -> Iterator[Difference]:
     for kind, spec, lookup in _resolvers(ctx):
         for backend in lookup.resolver.backends:
             profile_backend = (spec.backends or {}).get(backend.name)
             if profile_backend is None:
                 continue
-            keys = {key.name: key for key in profile_backend.config}
+            keys = {key.name: _as_read(key, profile_backend) for key in profile_backend.config}
             path = ("kinds", kind, "backends", backend.name, "config")
             reads = {read.key: read for read in backend.config}
             for read in reads.values():
@@ -288,6 +360,11 @@ def config_keys(ctx: Context) -> Iterator[Difference]:
                     if message:
                         yield ctx.difference(code, f"{kind!r} on {backend.name!r} {message}",
                                              read.where, *path, read.key)
+                grouped = _group_differs(read, profile_backend)
+                if grouped:
+                    yield ctx.difference("config_group_changed", f"{kind!r} on "
+                                         f"{backend.name!r} {grouped}", read.where,
+                                         *(path[:-1]), "together")
             for name in keys:
                 if name not in reads:
                     yield ctx.difference("config_key_removed", f"the profile lists config "
@@ -412,7 +489,7 @@ def variable_reads(ctx: Context) -> Iterator[Difference]:
 
 COMPARISONS: tuple[Callable[[Context], Iterator[Difference]], ...] = (
     startup_found, startup_kinds, startup_scope, refused_backends,
-    request_kinds, lookup_scopes, backends, backend_modes, config_keys,
+    request_kinds, lookup_scopes, backends, backend_modes, backend_usable, config_keys,
     variables_known, variable_reads,
 )
 
@@ -425,21 +502,20 @@ def notes(ctx: Context) -> Iterator[Note]:
     for kind, _, lookup in _resolvers(ctx):
         kinds_of[lookup.resolver.function].append(kind)
     done: set[str] = set()
-    for _, _, lookup in _resolvers(ctx):
+    for _, spec, lookup in _resolvers(ctx):
         resolver = lookup.resolver
         if resolver.function in done:
             continue
         done.add(resolver.function)
         kinds = _quote(kinds_of[resolver.function])
         for backend in resolver.backends:
-            groups: set[frozenset[str]] = set()
+            profile_backend = (spec.backends or {}).get(backend.name)
+            if (profile_backend is not None and profile_backend.unusable is not None
+                    and not backend.fits):
+                yield Note(backend.where, f"{backend.name!r} ({kinds}) is marked unusable; no "
+                           "call on what its resolver returns was read, so whether the engines "
+                           "fixed it cannot be told")
             for read in backend.config:
-                group = frozenset((read.key, *read.together_with))
-                if read.together_with and group not in groups:
-                    groups.add(group)
-                    yield Note(read.where, f"{backend.name!r} ({kinds}): "
-                               f"{_quote(sorted(group))} come from the route config only when "
-                               "all are there; otherwise all come from their stand-ins")
                 for call in read.calls_missing:
                     yield Note(read.where, f"{backend.name!r} ({kinds}): a missing "
                                f"{read.key!r} calls {call}: AttributeError")

@@ -40,11 +40,33 @@ class ConfigRead(NamedTuple):
     calls_missing: tuple[str, ...] = ()  # stand-in calls to names their module lacks
 
 
+class AdapterCall(NamedTuple):
+    """A call a resolver's service makes on what the resolver returned."""
+
+    method: str
+    where: Where
+    positional: int  # arguments passed by position
+    keywords: tuple[str, ...]
+    guarded: bool  # made only when `hasattr(adapter, method)`
+
+
+class CallFit(NamedTuple):
+    """An AdapterCall bound against one backend's adapter class."""
+
+    call: AdapterCall
+    defined: Where | None  # the method's def; None: the class has no such method
+    why: str | None  # why Python cannot bind it; None: it binds
+
+
 class Backend(NamedTuple):
     name: str
     where: Where  # the comparison
     config: tuple[ConfigRead, ...]
     modes: tuple[str, ...]  # only these request modes (empty: every mode)
+    builds: str | None = None  # the adapter class the branch returns ("module.Class")
+    fits: tuple[CallFit, ...] = ()  # the service's calls, bound against that class
+    refused_modes: tuple[str, ...] = ()  # modes a method of that class refuses
+    refused_at: Where | None = None
 
 
 class Resolver(NamedTuple):

@@ -24,8 +24,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from preflight.engines_code import adapters
 from preflight.engines_code.facts import (
     Backend,
+    CallFit,
     ConfigRead,
     Facts,
     Lookup,
@@ -419,6 +421,7 @@ class Scanner:
     def _backends(self, module: Module, unit: Unit, function: FunctionNode,
                   ) -> Iterator[Backend]:
         assignments = self.values.assignments(function)
+        calls = adapters.service_calls(module, unit.cls, function.name)
         for node in walk(function, []):
             if not isinstance(node, ast.If):
                 continue
@@ -427,8 +430,18 @@ class Scanner:
                 continue
             config = tuple(self._config_reads(module, unit, node.body))
             modes = _modes(node.body)
+            built = adapters.built_class(self.tree, module, unit.cls, node.body)
+            fits: tuple[CallFit, ...] = ()
+            refused: tuple[str, ...] = ()
+            refused_at = None
+            if built is not None:
+                fits = adapters.fits(self.tree, built, calls)
+                refused, guard, owner = adapters.forbidden_modes(self.tree, built)
+                refused_at = owner.where(guard) if owner is not None and guard else None
             for name in names:
-                yield Backend(name, module.where(node.test), config, modes)
+                yield Backend(name, module.where(node.test), config, modes,
+                              f"{built.module}.{built.name}" if built else None, fits,
+                              refused, refused_at)
 
     def _config_reads(self, module: Module, unit: Unit, body: list[ast.stmt],
                       ) -> Iterator[ConfigRead]:

@@ -58,13 +58,13 @@ def _static_keys_fix(source: str | None) -> str:
     return f"fix the credentials from {describe_source(source)}"
 
 
-def _credentials_fix(code: str, source: str | None) -> str:
+def credentials_fix(code: str, source: str | None) -> str:
     """For a refusal of the credentials themselves (GetCallerIdentity)."""
     if code in ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId"):
         return (f"AWS knows no such access key (deleted, deactivated, or from another "
                 f"partition): {_static_keys_fix(source)}, or better, use a role without "
                 f"static keys ({TRUST_HELP})")
-    if code == "SignatureDoesNotMatch":
+    if code in ("SignatureDoesNotMatch", "InvalidSignatureException"):
         return (f"the secret key does not belong to the access key ID: "
                 f"{_static_keys_fix(source)} with a matching pair")
     if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
@@ -136,7 +136,7 @@ def judge_refusal(seen: aws.Identity, refusal: aws.Refusal) -> Outcome:
                        remediation=LOCAL_FIXES[refusal.code], details=details)
     return Outcome(Status.FAIL, f"STS refused the credentials from "
                    f"{describe_source(seen.source)} ({refusal.operation}): {text}",
-                   remediation=_credentials_fix(refusal.code, seen.source), details=details)
+                   remediation=credentials_fix(refusal.code, seen.source), details=details)
 
 
 def judge(seen: aws.Identity) -> Outcome:

@@ -32,7 +32,22 @@ def _shown(rule: VariableRule, reading: Reading) -> str:
 def _failure(rule: VariableRule) -> Effect:
     if rule.silent:
         return Effect.SILENT
-    return Effect.STARTUP if rule.reads == "startup" else Effect.FIRST_USE
+    return Effect.FIRST_USE if rule.reads == "first_use" else Effect.STARTUP
+
+
+def _falls_back(rule: VariableRule) -> str:
+    """What a silent fall-back means: for a variable read once at import, every request."""
+    if rule.reads == "import":
+        return (f"from start, every request uses {rule.falls_back_to}, silently (the engines "
+                "read it once, at import)")
+    return f"the engines fall back to {rule.falls_back_to} silently"
+
+
+def _missing_one_of(rule: VariableRule, value: str, environ: Mapping[str, str | None],
+                    ) -> tuple[str, ...]:
+    """The variables the selected backend needs one of, when none is set and non-empty."""
+    needed = (rule.needs_one_of or {}).get(value, ())
+    return () if any(environ.get(name) for name in needed) else needed
 
 
 def _finding(rule: VariableRule, message: str, effect: Effect, severity: str,
@@ -51,6 +66,15 @@ def _unset(rule: VariableRule) -> str:
     if rule.fallback:
         return f"neither {rule.variable} nor {rule.fallback} is set"
     return "is unset"
+
+
+def none_set(variables: tuple[str, ...]) -> str:
+    """"X is unset", "neither X nor Y is set": the phrase for variables none of which is."""
+    if len(variables) == 1:
+        return f"{variables[0]} is unset"
+    if len(variables) == 2:
+        return f"neither {variables[0]} nor {variables[1]} is set"
+    return f"none of {', '.join(variables)} is set"
 
 
 def _needed_now(rule: VariableRule, rules: Mapping[str, VariableRule],
@@ -76,8 +100,7 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
         if rule.fallback and rule.engines_require:
             return [_finding(rule, _unset(rule), _failure(rule), severity, reading)]
         if rule.engines_require or rule.accept is not None:
-            consequence = (f"the engines fall back to {rule.falls_back_to} silently"
-                           if rule.silent else "the engines need a value")
+            consequence = _falls_back(rule) if rule.silent else "the engines need a value"
             return [_finding(rule, f"{shown}: {consequence}", _failure(rule), severity,
                              reading)]
         if rule.required:
@@ -93,9 +116,7 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
         return [_finding(rule, f"{shown}, not an integer", _failure(rule), severity, reading)]
     if rule.accept is not None and value not in rule.accept:
         if rule.silent:
-            shown = "is unset" if reading.raw is None else shown
-            message = (f"{shown}: the engines fall back to {rule.falls_back_to} silently "
-                       f"(they use only {', '.join(rule.accept)})")
+            message = f"{shown}: {_falls_back(rule)}; they use only {', '.join(rule.accept)}"
         else:
             why = (rule.why or {}).get(value) or f"the engines accept only {', '.join(rule.accept)}"
             message = f"{shown}: {why}"
@@ -107,6 +128,11 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
                          f"{', '.join(rule.allowed or ())}", Effect.CONTRACT, severity, reading)]
     if rule.required and not reading.raw:
         return [_finding(rule, shown, Effect.CONTRACT, severity, reading)]
+    missing = _missing_one_of(rule, value, environ)
+    if missing:
+        consequence = _falls_back(rule) if rule.silent else "the engines cannot build it"
+        return [_finding(rule, f"{shown}, but {none_set(missing)}: {consequence}",
+                         _failure(rule), severity, reading)]
     findings: list[Finding] = []
     for name in (rule.needs or {}).get(value, ()):
         findings += judge_rule(rules[name], rules, environ, severity)

@@ -33,7 +33,8 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Identity:
-    """What the chain and STS said. Exactly one of arn / no_credentials / refusal is set."""
+    """What the chain and STS said. At most one of arn / no_credentials / refusal is set;
+    none when the chain resolved and STS was not asked (`resolve_chain`)."""
 
     source: str | None  # botocore's credential `method`, e.g. "env"
     endpoint: str  # the STS endpoint asked
@@ -44,6 +45,10 @@ class Identity:
     refusal: Refusal | None = None
     role_arn: str | None = None  # the role a web identity provider assumes
     token_claims: dict[str, str] = field(default_factory=dict)  # of a Google ID token
+
+    @property
+    def failed(self) -> bool:
+        return self.no_credentials or self.refusal is not None
 
 
 def restricted_loader(data_path: str | None) -> Any:
@@ -119,6 +124,27 @@ def caller_identity(session: Any) -> Identity:
         return _seen(session, source, endpoint, refusal=refusal(error, source))
     return _seen(session, source, endpoint, arn=answer.get("Arn"),
                  account=answer.get("Account"), user_id=answer.get("UserId"))
+
+
+def resolve_chain(session: Any) -> Identity:
+    """The credentials a probe is about to call AWS with, resolved as aws.credentials
+    resolves them: a chain that fails is its refusal (a credential_process that exits 3,
+    a container endpoint that refuses, no credentials at all), judged by aws.credentials'
+    own judgement; transient trouble is raised."""
+    from botocore.exceptions import NoCredentialsError
+
+    source: str | None = None
+    try:
+        credentials = session.get_credentials()
+        if credentials is None:
+            return _seen(session, None, "", no_credentials=True)
+        source = credentials.method
+        credentials.get_frozen_credentials()  # refreshable ones fetch here (web identity)
+    except NoCredentialsError:
+        return _seen(session, source, "", no_credentials=True)
+    except Exception as error:  # noqa: BLE001 - refusal() raises again what is not a refusal
+        return _seen(session, source, "", refusal=refusal(error, source))
+    return _seen(session, source, "")
 
 
 def _seen(session: Any, source: str | None, endpoint: str, **fields: Any) -> Identity:

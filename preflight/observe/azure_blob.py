@@ -11,20 +11,21 @@ import math
 from dataclasses import dataclass
 
 from preflight.contract.targets.azure_blob import AzureBlobEndpoint
+from preflight.observe.errors import classify, is_transient
 from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)
 class ContainerObservation:
-    status: int  # 200, the refusal's status, or 0 when there was no answer
+    status: int  # 200, or the refusal's status; 0 when the client refused the string itself
     error_code: str | None = None  # Azure's x-ms-error-code, e.g. ContainerNotFound
-    transport_error: str | None = None  # the class of the error when there was no answer
     malformed: bool = False  # the library refused the connection string itself
 
 
-def container_properties(endpoint: AzureBlobEndpoint, timeout: float) -> ContainerObservation:
+def observe(endpoint: AzureBlobEndpoint, timeout: float, clients: Clients,
+            ) -> ContainerObservation:
     logging.getLogger("azure").setLevel(logging.CRITICAL)
-    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+    from azure.core.exceptions import HttpResponseError
     from azure.storage.blob import BlobServiceClient
 
     try:
@@ -38,13 +39,11 @@ def container_properties(endpoint: AzureBlobEndpoint, timeout: float) -> Contain
             timeout=max(1, math.ceil(timeout)))
         return ContainerObservation(200)
     except HttpResponseError as error:
-        return ContainerObservation(int(error.status_code or 0) or 500,
+        if is_transient(error):
+            raise classify(error) from error
+        return ContainerObservation(int(error.status_code or 0),
                                     error_code=str(getattr(error, "error_code", "") or "") or None)
-    except (ServiceRequestError, ServiceResponseError) as error:
-        return ContainerObservation(0, transport_error=type(error).__name__)
+    except Exception as error:
+        raise classify(error) from error
     finally:
         service.close()
-
-
-def observe(endpoint: AzureBlobEndpoint, timeout: float, clients: Clients) -> ContainerObservation:
-    return container_properties(endpoint, timeout)

@@ -1,45 +1,42 @@
-"""The bigquery probe's one read-only call, its answer as data."""
+"""Get the Nexus events table with google-cloud-bigquery, as the engines build the client.
+
+`bigquery.Client()` with no argument (docs/ENGINES.md §5.8): the library chooses the
+project, the credentials and (BIGQUERY_EMULATOR_HOST) the host. tables.get, bounded by the
+call timeout with the library's retries off; on a 404, datasets.get says which is missing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from preflight.contract.targets.bigquery import BigQueryEndpoint
+from preflight.observe.google_api import ApiAnswer, answer, no_retry, refusal
 from preflight.observe.probing import Clients
-from preflight.observe.rest import HttpObservation
 
 
 @dataclass(frozen=True)
 class TableObservation:
-    table: HttpObservation
-    dataset: HttpObservation | None = None  # asked only when the table was not found
-    no_project: bool = False
+    table: ApiAnswer
+    dataset: ApiAnswer | None = None  # asked only when the table was not found
+    no_project: bool = False  # neither the environment nor the credentials name one
 
 
-def observe(endpoint: BigQueryEndpoint, timeout: float, clients: Clients,
-            ) -> TableObservation:
-    from urllib.parse import quote
+def observe(endpoint: BigQueryEndpoint, timeout: float, clients: Clients) -> TableObservation:
+    from google.cloud import bigquery
 
-    from google.auth.exceptions import DefaultCredentialsError
-
-    from preflight.observe import rest
-
-    credentials, project = None, endpoint.project
-    if not endpoint.emulator:
-        try:
-            credentials, adc_project = clients.cached("google.rest.credentials",
-                                                  rest.google_credentials)
-        except DefaultCredentialsError:
-            return TableObservation(HttpObservation(0, no_credentials=True))
-        project = project or adc_project
-    if not project:
-        return TableObservation(HttpObservation(0), no_project=True)
-    session = rest.google_session(credentials)
-    dataset_url = (f"{endpoint.api_root}/bigquery/v2/projects/{quote(project, safe='')}"
-                   f"/datasets/{quote(endpoint.dataset, safe='')}")
-    table = rest.get(session, f"{dataset_url}/tables/{quote(endpoint.table, safe='')}",
-                     timeout, params={"fields": "id"})
-    if table.status != 404:
-        return TableObservation(table)
-    return TableObservation(table, rest.get(session, dataset_url, timeout,
-                                            params={"fields": "id"}))
+    try:
+        client = bigquery.Client()
+    except Exception as error:  # noqa: BLE001 - refusal() raises again what is not one
+        if type(error) is OSError:  # google-cloud-core: "Project was not passed and could
+            return TableObservation(ApiAnswer(0), no_project=True)  # not be determined"
+        return TableObservation(refusal(error))
+    try:
+        dataset = bigquery.DatasetReference(client.project, endpoint.dataset)
+        table = answer(lambda: client.get_table(dataset.table(endpoint.table), retry=no_retry(),
+                                                timeout=timeout))
+        if table.status != 404:
+            return TableObservation(table)
+        return TableObservation(table, answer(lambda: client.get_dataset(
+            dataset, retry=no_retry(), timeout=timeout)))
+    finally:
+        client.close()  # type: ignore[no-untyped-call]

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from preflight.observe.firestore import ROUTE_FIELDS, classified, no_retry
+from preflight.observe.firestore import ROUTE_FIELDS, classified
+from preflight.observe.google_api import no_retry
 
 PAGE_SIZE = 1000
 

@@ -1,62 +1,68 @@
-"""Reads of a Cosmos DB database and container over its REST API, signed with the master key.
+"""Read a Cosmos DB database (and container) with azure-cosmos, as the engines build it.
 
-The signature is Cosmos's documented master-key token (HMAC-SHA256 over verb, resource
-type, resource link and date); tests/test_backends_recorded.py checks it against the
-example in Microsoft's documentation.
+`CosmosClient(endpoint, credential=key)` reads the database account while it is built
+(docs/ENGINES.md §5.4), then `get_database_client(database).read()` and, for a container
+the profile names, `get_container_client(container).read()`. Bounded by the call timeout:
+every request and the operation as a whole, the client's throttling and connection retries
+off, and its retries of the account read (AZURE_COSMOS_HEALTH_CHECK_MAX_RETRIES, read on
+every request) set to none unless the environment says otherwise. The library's logging
+and exception texts are never used.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import binascii
+import logging
+import os
 from dataclasses import dataclass
-from email.utils import formatdate
-from urllib.parse import quote
+from typing import Any
 
 from preflight.contract.targets.cosmos import CosmosEndpoint
+from preflight.observe.errors import classify, is_transient
 from preflight.observe.probing import Clients
-from preflight.observe.rest import HttpObservation
+
+ACCOUNT_READ_RETRIES = "AZURE_COSMOS_HEALTH_CHECK_MAX_RETRIES"
 
 
 @dataclass(frozen=True)
 class CosmosObservation:
-    database: HttpObservation
-    container: HttpObservation | None = None  # read only when the database exists
+    """The account's definitive answer: 200, or the refusal's status and where."""
+
+    status: int
+    read: str = "container"  # what answered last: account, database or container
+    code: str | None = None  # the refusal's class, e.g. CosmosResourceNotFoundError
+    malformed: bool = False  # the client refused the key itself: it is not base64
 
 
-API_VERSION = "2018-12-31"
-
-
-def master_token(key: str, verb: str, resource_type: str, resource_link: str, date: str) -> str:
-    payload = f"{verb.lower()}\n{resource_type.lower()}\n{resource_link}\n{date.lower()}\n\n"
-    digest = hmac.new(base64.b64decode(key), payload.encode("utf-8"), hashlib.sha256).digest()
-    signature = base64.b64encode(digest).decode("ascii")
-    return quote(f"type=master&ver=1.0&sig={signature}", safe="")
-
-
-def _headers(endpoint: CosmosEndpoint, resource_type: str, link: str) -> dict[str, str]:
-    date = formatdate(usegmt=True)
-    return {"Authorization": master_token(endpoint.key, "GET", resource_type, link, date),
-            "x-ms-date": date, "x-ms-version": API_VERSION, "Accept": "application/json"}
-
-
-def read(endpoint: CosmosEndpoint, timeout: float) -> CosmosObservation:
-    import requests
-
-    from preflight.observe import rest
-
-    with requests.Session() as session:
-        link = f"dbs/{endpoint.database}"
-        database = rest.get(session, f"{endpoint.url}/{quote(link)}", timeout,
-                            headers=_headers(endpoint, "dbs", link))
-        if database.status != 200 or endpoint.container is None:
-            return CosmosObservation(database)
-        link = f"{link}/colls/{endpoint.container}"
-        container = rest.get(session, f"{endpoint.url}/{quote(link)}", timeout,
-                             headers=_headers(endpoint, "colls", link))
-        return CosmosObservation(database, container)
+def _refusal(error: Exception, read: str) -> CosmosObservation:
+    status = getattr(error, "status_code", None)
+    if not isinstance(status, int) or is_transient(error):
+        raise classify(error) from error
+    return CosmosObservation(status, read, type(error).__name__)
 
 
 def observe(endpoint: CosmosEndpoint, timeout: float, clients: Clients) -> CosmosObservation:
-    return read(endpoint, timeout)
+    logging.getLogger("azure").setLevel(logging.CRITICAL)
+    os.environ.setdefault(ACCOUNT_READ_RETRIES, "0")
+    from azure.cosmos import CosmosClient, documents
+    from azure.cosmos._retry_options import RetryOptions
+
+    policy = documents.ConnectionPolicy()
+    policy.RetryOptions = RetryOptions(max_retry_attempt_count=0)
+    bounds: dict[str, Any] = {"connection_timeout": timeout, "read_timeout": timeout,
+                              "timeout": timeout}
+    read = "account"
+    try:
+        with CosmosClient(endpoint.url, credential=endpoint.key, connection_policy=policy,
+                          retry_total=0, **bounds) as client:
+            read = "database"
+            database = client.get_database_client(endpoint.database)
+            database.read(**bounds)
+            if endpoint.container is not None:
+                read = "container"
+                database.get_container_client(endpoint.container).read(**bounds)
+            return CosmosObservation(200, read)
+    except binascii.Error:
+        return CosmosObservation(0, read, malformed=True)
+    except Exception as error:  # noqa: BLE001 - _refusal() raises again what is not one
+        return _refusal(error, read)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from preflight.contract.targets.dynamodb import DynamoEndpoint
+from preflight.observe import aws
 from preflight.observe.errors import Transient, classify, is_transient
 from preflight.observe.probing import Clients
 
@@ -19,7 +20,7 @@ class TableObservation:
     attribute_types: Mapping[str, str] = field(default_factory=dict)
     indexes: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     error_code: str | None = None
-    no_credentials: bool = False
+    credentials_source: str | None = None  # botocore's method name for the credentials used
 
 
 def make_client(region: str, endpoint_url: str | None, session: Any) -> Any:
@@ -29,12 +30,10 @@ def make_client(region: str, endpoint_url: str | None, session: Any) -> Any:
 
 def describe_table(client: Any, table: str) -> TableObservation:
     """Definitive answers come back as data; the rest is raised as `classify` says."""
-    from botocore.exceptions import ClientError, NoCredentialsError
+    from botocore.exceptions import ClientError
 
     try:
         response = client.describe_table(TableName=table)
-    except NoCredentialsError:
-        return TableObservation(0, no_credentials=True)
     except ClientError as error:
         if is_transient(error):
             raise Transient(error) from error
@@ -58,8 +57,13 @@ def describe_table(client: Any, table: str) -> TableObservation:
         indexes=indexes)
 
 
-def observe(endpoint: DynamoEndpoint, timeout: float, clients: Clients) -> TableObservation:
+def observe(endpoint: DynamoEndpoint, timeout: float, clients: Clients,
+            ) -> TableObservation | aws.Identity:
+    """The table, or the credential chain's failure (aws.credentials' observation)."""
+    session = clients.aws_session()
+    chain = aws.resolve_chain(session)
+    if chain.failed:
+        return chain
     client = clients.cached(f"dynamodb.client:{endpoint.region}:{endpoint.endpoint_url}",
-                    lambda: make_client(endpoint.region, endpoint.endpoint_url,
-                                                 clients.aws_session()))
-    return describe_table(client, endpoint.table)
+                            lambda: make_client(endpoint.region, endpoint.endpoint_url, session))
+    return replace(describe_table(client, endpoint.table), credentials_source=chain.source)

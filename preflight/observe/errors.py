@@ -9,10 +9,11 @@ Every observation (this package) turns what its client library raises into one o
   throttled); it carries the library's error as its cause.
 
 `classify` is the rule for every client preflight uses: google-auth, gRPC and
-google-api-core, botocore (credential providers included), requests, redis-py and
-azure-core. The runner retries `Transient` and nothing else; any other exception is a bug,
-reported as a non-transient error (fail closed). Classification looks at exception types by
-module and name, so this module imports none of the clients.
+google-api-core (google-cloud-storage and -bigquery raise its errors), botocore (credential
+providers included), requests, redis-py, azure-core and azure-cosmos. The runner retries
+`Transient` and nothing else; any other exception is a bug, reported as a non-transient
+error (fail closed). Classification looks at exception types by module and name, so this
+module imports none of the clients.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ TRANSIENT_GRPC = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUS
 # redis-py: the server is away, busy or not ready yet.
 TRANSIENT_REDIS = frozenset({"ConnectionError", "TimeoutError", "BusyLoadingError",
                              "TryAgainError", "ClusterDownError", "MasterDownError"})
-# azure-core: no answer at all.
+# azure-core: no answer at all; azure-cosmos: its own bound on an operation ran out.
 TRANSIENT_AZURE = frozenset({"ServiceRequestError", "ServiceResponseError",
-                             "ServiceRequestTimeoutError", "ServiceResponseTimeoutError"})
+                             "ServiceRequestTimeoutError", "ServiceResponseTimeoutError",
+                             "CosmosClientTimeoutError"})
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Where a dependency's answers come from; any other exception is preflight's own bug.
 CLIENT_MODULES = ("google.", "grpc", "botocore", "boto3", "urllib3", "requests", "redis",
@@ -83,13 +85,18 @@ class Refused(Exception):
         super().__init__(f"{kind}: {text}")
 
 
-def _http_status(error: BaseException) -> int | None:
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status a client library's error carries (botocore, google-api-core,
+    azure-core), if any; google-api-core maps a gRPC call's code to one too."""
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return status if isinstance(status, int) else None
-    code = getattr(error, "code", None)
-    return code if isinstance(code, int) else None
+    for name in ("status_code", "code"):
+        code = getattr(error, name, None)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+    return None
 
 
 def classify(error: BaseException) -> Transient | Refused:
@@ -152,7 +159,7 @@ def is_transient(error: BaseException) -> bool:
             return refresh_failed_in_transport(error)
     if module.startswith("redis"):
         return name in TRANSIENT_REDIS
-    if module.startswith("azure.core"):
+    if module.startswith("azure"):
         if name in TRANSIENT_AZURE:
             return True
         status = getattr(error, "status_code", None)
@@ -163,13 +170,13 @@ def is_transient(error: BaseException) -> bool:
     if name == "CredentialRetrievalError" and module.startswith("botocore"):
         return _credential_provider_transient(error)
     if module.startswith("google.api_core"):
-        return name in TRANSIENT_API_CORE or (_http_status(error) or 0) >= 500
+        return name in TRANSIENT_API_CORE or (http_status(error) or 0) >= 500
     if module.startswith(("botocore", "urllib3")):
         if name in TRANSIENT_BOTOCORE:
             return True
         # ClientError, or a modeled subclass (botocore.errorfactory.*Exception).
         if isinstance(getattr(error, "response", None), dict):
-            status = _http_status(error) or 0
+            status = http_status(error) or 0
             aws_code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
             return status >= 500 or status == 429 or aws_code in TRANSIENT_AWS_CODES
     if module.startswith("grpc"):

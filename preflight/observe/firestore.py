@@ -14,11 +14,10 @@ from typing import Any
 from preflight.contract.route_model import RouteDoc
 from preflight.contract.targets.firestore import FirestoreEndpoint
 from preflight.observe.errors import Refused, classify
+from preflight.observe.google_api import no_retry
 from preflight.observe.probing import Clients
 
 PAGE_SIZE = 2000
-# What a Firestore route's probe reads: any collection proves access; this one is documented.
-PROBE_COLLECTION = "routing_registry"
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ RECONNECT_OPTIONS = (
 )
 
 
-def make_client(project: str, database: str, credentials: Any | None) -> Any:
+def make_client(project: str, database: str | None, credentials: Any | None) -> Any:
+    """database None: the client's default, as the engines' `firestore.Client(project=…)`."""
     from google.cloud.firestore_v1 import base_client
     from google.cloud.firestore_v1.client import Client
 
@@ -73,14 +73,6 @@ def sample(client: Any, collection: str, timeout: float) -> int:
     with classified():
         query = client.collection(collection).select([]).limit(1)
         return sum(1 for _ in query.stream(retry=no_retry(), timeout=timeout))
-
-
-def no_retry() -> Any:
-    """The runner owns retries. (retry=None would be the obvious way, but with it
-    google-cloud-firestore 2.34 turns an error mid-stream into an AttributeError.)"""
-    from google.api_core.retry import Retry
-
-    return Retry(predicate=lambda _error: False)
 
 
 class Pages:
@@ -132,11 +124,12 @@ class Pages:
 
 def observe(endpoint: FirestoreEndpoint, timeout: float, clients: Clients,
             ) -> FirestoreObservation:
-    """A refusal comes back as data; transient trouble is raised (observe/errors.py)."""
+    """A refusal comes back as data; transient trouble is raised (observe/errors.py). Any
+    collection proves access: the registry's, which the IAM documents name."""
     # No credentials given: the client resolves them as the engines' own client does.
-    client = make_client(endpoint.project, endpoint.database, None)
+    client = make_client(endpoint.project, None, None)
     try:
-        return FirestoreObservation(sample(client, PROBE_COLLECTION, timeout))
+        return FirestoreObservation(sample(client, clients.config.collection, timeout))
     except Refused as refusal:
         return FirestoreObservation(None, refusal.kind)
     finally:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from preflight.config import Config
 from preflight.contract.targets import BACKENDS, Endpoint
 
 T = TypeVar("T")
@@ -21,8 +22,11 @@ GRACE = 0.5  # seconds a probe may outlive the call timeout before it counts as 
 
 
 class Clients(Protocol):
-    """The run's clients, built once and shared between probes and checks, and the call
-    timeout they are built with (the configured attempt timeout)."""
+    """The run's clients, built once and shared between probes and checks, the call
+    timeout they are built with (the configured attempt timeout), and the run's config."""
+
+    @property
+    def config(self) -> Config: ...
 
     @property
     def client_timeout(self) -> float: ...
@@ -46,9 +50,13 @@ NO_ANSWER = _NoAnswer()
 Observe = Callable[[Any, float, Clients], Any]
 
 
+# Every backend's probe, and the engines' interpreter's (observe/interpreter.py, exec only).
+PROBED = (*BACKENDS, "interpreter")
+
+
 def observer_of(backend: str) -> Observe:
     """The backend's `observe`, its module (and client library) imported on first use."""
-    assert backend in BACKENDS, backend
+    assert backend in PROBED, backend
     found: Observe = importlib.import_module(f"preflight.observe.{backend}").observe
     return found
 

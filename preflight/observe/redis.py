@@ -1,133 +1,92 @@
-"""PING a Redis server over RESP2, sending nothing but AUTH, SELECT and PING.
+"""PING with redis-py, built as the engines build their client: one bounded try, no retries.
 
-Hand-written on purpose (about the size of redis-py's connection set-up): the rule is
-"no command beyond PING/AUTH/HELLO" (plus SELECT for a non-zero `db`, which only changes
-this connection), and redis-py's handshake also sends CLIENT SETINFO and, depending on
-its version, more. Four one-line replies need no client library. Server error texts are
-classified here and dropped: they never leave this module.
+`redis.Redis(host, port, db, password, decode_responses=True)` as the engines' chat bus
+(docs/ENGINES.md §5.8), plus a route's `username` and `ssl`, the call timeout on connect
+and on every read, and redis-py's retries off. Its handshake is the engines' client's:
+HELLO (with AUTH when there is a password), then CLIENT SETINFO (and CLIENT
+MAINT_NOTIFICATIONS, redis-py 8) whose refusals it ignores, SELECT for a non-zero db, and
+PING: each a connection command (Redis's `@connection` ACL category), none a write
+(tests/test_backends_servers.py watches with MONITOR and checks each command's flags).
+Server error texts are classified here and dropped: they never leave this module.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import ssl
-import time
 from dataclasses import dataclass
+from typing import Any
 
 from preflight.contract.targets.redis import RedisEndpoint
+from preflight.observe.errors import classify
 from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)
 class RedisObservation:
-    """How far the conversation got; an error reply classified, never its text."""
+    """The server's definitive answer; an error reply classified, never its text."""
 
-    # pong; refused, timeout, unresolved, closed (transient); tls_untrusted, tls_failed;
-    # needs_password, wrong_password, no_password_on_server, no_such_db, denied,
-    # not_ready, error_reply (the server answered an error)
+    # pong; tls_untrusted, tls_failed; needs_password, wrong_password,
+    # no_password_on_server, no_such_db, denied, error_reply
     outcome: str
-    stage: str = "connect"  # connect, tls, auth, select, ping
-    reply: str | None = None  # an error reply's first word, e.g. WRONGPASS, LOADING
-    seconds: float = 0.0
+    reply: str | None = None  # an error reply's first word, e.g. NOPERM
 
 
-MAX_LINE = 4096
-NOT_READY = frozenset({"LOADING", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"})
 _WORD = re.compile(r"[A-Z]{1,24}")
 
 
-class _Closed(Exception):
-    pass
+def _authentication(endpoint: RedisEndpoint, text: str) -> RedisObservation:
+    if endpoint.password is None:
+        return RedisObservation("needs_password")
+    if "without any password configured" in text or "no password is set" in text:
+        return RedisObservation("no_password_on_server")
+    return RedisObservation("wrong_password")
 
 
-def _command(*parts: str | int) -> bytes:
-    encoded = [str(part).encode("utf-8") for part in parts]
-    return b"*%d\r\n" % len(encoded) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(part), part) for part in encoded)
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    buffer = b""
-    while not buffer.endswith(b"\r\n"):
-        chunk = sock.recv(1)
-        if not chunk:
-            raise _Closed
-        buffer += chunk
-        if len(buffer) > MAX_LINE:
-            break
-    return buffer.rstrip(b"\r\n")
-
-
-def _classify_error(stage: str, line: bytes) -> RedisObservation:
-    text = line[1:].decode("utf-8", "replace")
-    first = text.split(" ", 1)[0]
-    word = first if _WORD.fullmatch(first) else None
-    lowered = text.lower()
-    if word in NOT_READY:
-        return RedisObservation("not_ready", stage, word)
-    if word == "NOAUTH":
-        return RedisObservation("needs_password", stage, word)
-    if word == "WRONGPASS" or (stage == "auth" and "invalid password" in lowered):
-        return RedisObservation("wrong_password", stage, word)
-    if stage == "auth" and ("without any password configured" in lowered
-                            or "no password is set" in lowered):
-        return RedisObservation("no_password_on_server", stage, word)
-    if stage == "select" and "db index" in lowered:
-        return RedisObservation("no_such_db", stage, word)
+def _reply(error: Exception) -> RedisObservation:
+    word = str(getattr(error, "status_code", None) or str(error).split(" ", 1)[0])
+    if "db index" in str(error).lower():
+        return RedisObservation("no_such_db", word if _WORD.fullmatch(word) else None)
     if word == "DENIED":
-        return RedisObservation("denied", stage, word)
-    return RedisObservation("error_reply", stage, word)
+        return RedisObservation("denied", word)
+    return RedisObservation("error_reply", word if _WORD.fullmatch(word) else None)
 
 
-def ping(endpoint: RedisEndpoint, timeout: float) -> RedisObservation:
-    """One connection, bounded as a whole by `timeout`; always closed again."""
-    deadline = time.monotonic() + timeout
-    try:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
-    except ConnectionRefusedError:
-        return RedisObservation("refused")
-    except socket.gaierror:
-        return RedisObservation("unresolved")
-    except TimeoutError:
-        return RedisObservation("timeout", seconds=round(timeout, 2))
-    except OSError:
-        return RedisObservation("closed")
-    stage = "tls" if endpoint.tls else "auth"
-    try:
-        if endpoint.tls:
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                sock = ssl.create_default_context().wrap_socket(
-                    sock, server_hostname=endpoint.host)
-            except ssl.SSLCertVerificationError:
-                return RedisObservation("tls_untrusted", stage)
-            except ssl.SSLError:
-                return RedisObservation("tls_failed", stage)
-        conversation: list[tuple[str, bytes, bytes]] = []
-        if endpoint.password is not None:
-            credentials = ((endpoint.username, endpoint.password) if endpoint.username
-                           else (endpoint.password,))
-            conversation.append(("auth", _command("AUTH", *credentials), b"+OK"))
-        if endpoint.db:
-            conversation.append(("select", _command("SELECT", endpoint.db), b"+OK"))
-        conversation.append(("ping", _command("PING"), b"+PONG"))
-        for stage, command, expected in conversation:
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            sock.sendall(command)
-            line = _read_line(sock)
-            if line.startswith(b"-"):
-                return _classify_error(stage, line)
-            if line != expected:
-                return RedisObservation("error_reply", stage, "UNEXPECTED")
-        return RedisObservation("pong", "ping")
-    except TimeoutError:
-        return RedisObservation("timeout", stage, seconds=round(timeout, 2))
-    except (_Closed, OSError):
-        return RedisObservation("closed", stage)
-    finally:
-        sock.close()
+def _tls(error: BaseException) -> RedisObservation | None:
+    """A TLS handshake the server answered and the client refused: definitive."""
+    import ssl
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return RedisObservation("tls_untrusted")
+    if isinstance(cause, ssl.SSLError):
+        return RedisObservation("tls_failed")
+    return None
 
 
 def observe(endpoint: RedisEndpoint, timeout: float, clients: Clients) -> RedisObservation:
-    return ping(endpoint, timeout)
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    given: dict[str, Any] = {"host": endpoint.host, "port": endpoint.port,
+                             "username": endpoint.username, "password": endpoint.password}
+    client = redis.Redis(
+        db=endpoint.db, ssl=endpoint.tls, decode_responses=True, socket_timeout=timeout,
+        socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+        **{name: value for name, value in given.items() if value is not None})
+    try:
+        client.ping()
+        return RedisObservation("pong")
+    except redis.AuthenticationError as error:
+        return _authentication(endpoint, str(error))
+    except redis.ResponseError as error:
+        return _reply(error)
+    except redis.ConnectionError as error:
+        seen = _tls(error)
+        if seen is None:
+            raise classify(error) from error
+        return seen
+    except Exception as error:
+        raise classify(error) from error
+    finally:
+        client.close()

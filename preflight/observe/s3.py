@@ -7,6 +7,7 @@ from typing import Any
 
 from preflight.contract.targets.s3 import S3Endpoint
 from preflight.core.redact import strip_url_userinfo
+from preflight.observe import aws
 from preflight.observe.errors import Transient, classify, is_transient
 from preflight.observe.probing import Clients
 
@@ -25,8 +26,6 @@ class BucketObservation:
 def make_client(timeout: float, session: Any | None = None) -> Any:
     """An S3 client on the run's botocore session (see preflight.observe.aws)."""
     import botocore.config
-
-    from preflight.observe import aws
 
     config = botocore.config.Config(
         connect_timeout=timeout,
@@ -91,6 +90,8 @@ def _why_forbidden(client: Any, bucket: str) -> str | None:
     return None
 
 
-def observe(endpoint: S3Endpoint, timeout: float, clients: Clients) -> BucketObservation:
-    """Raises transient trouble (the runner's rules); definitive answers come back as data."""
-    return head_bucket(clients.s3_client(), endpoint.bucket)
+def observe(endpoint: S3Endpoint, timeout: float, clients: Clients,
+            ) -> BucketObservation | aws.Identity:
+    """The bucket, or the credential chain's failure (aws.credentials' observation)."""
+    chain = aws.resolve_chain(clients.aws_session())
+    return chain if chain.failed else head_bucket(clients.s3_client(), endpoint.bucket)

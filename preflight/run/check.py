@@ -30,6 +30,10 @@ class Check(ABC):
     # "first_use": the engines start, and requests that need this fail.
     phase: ClassVar[str] = "startup"
 
+    def needs_for(self, config: Config) -> tuple[str, ...]:
+        """What this check needs with this configuration (by default: `needs`)."""
+        return self.needs
+
     def skip_reason(self, config: Config) -> str | None:
         """Why this check does not apply to this configuration at all (neutral), if so."""
         return None

@@ -158,7 +158,7 @@ class Runner:
                               details={"attempts_made": progress.attempts}, transient=True)
         else:
             doing = (f"after {progress.attempts} attempt(s)" if progress.attempts
-                     else "while waiting for " + ", ".join(slot.check.needs))
+                     else "while waiting for " + ", ".join(slot.check.needs_for(self.config)))
             outcome = Outcome(
                 Status.ERROR, f"deadline exceeded {doing}{last}",
                 remediation=UNREACHABLE_FIX,
@@ -196,7 +196,7 @@ class Runner:
         the cause, so the exit code (1 or 3) follows the dependency's failure; a neutral skip
         of a dependency (not applicable, or deselected by the operator) does not block.
         """
-        for need in slot.check.needs:
+        for need in slot.check.needs_for(self.config):
             result = self.previous.get(need)
             dependency = self.slots.get(need)
             if dependency is not None:

@@ -56,6 +56,16 @@ def password_redis() -> Iterator[servers.Server]:
 
 
 @pytest.fixture
+def google_token() -> Iterator[tools.FakeHTTP]:
+    """Google's token endpoint, for the service-account key BigQuery's client resolves."""
+    token = tools.FakeHTTP(tools.token_endpoint("ok"))
+    try:
+        yield token
+    finally:
+        token.stop()
+
+
+@pytest.fixture
 def replays() -> Iterator[tuple[tools.FakeHTTP, tools.FakeHTTP]]:
     data = Path(__file__).resolve().parent.parent / "data" / "replayed"
     cosmos = json.loads((data / "cosmos.json").read_text())["responses"]["unauthorized"]
@@ -70,8 +80,8 @@ def replays() -> Iterator[tuple[tools.FakeHTTP, tools.FakeHTTP]]:
 
 
 def _plan(canaries: Canaries, stack: Stack, redis: servers.Server, azurite: servers.Server,
-          gcs: servers.Server, cosmos: tools.FakeHTTP, bigquery: tools.FakeHTTP
-          ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+          gcs: servers.Server, cosmos: tools.FakeHTTP, bigquery: tools.FakeHTTP,
+          google_key: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
     plant = canaries.plant
     canaries.channels.update({"probe route config", "probe stand-in variables"})
     account = _token("account")
@@ -127,6 +137,11 @@ def _plan(canaries: Canaries, stack: Stack, redis: servers.Server, azurite: serv
         "NEXUS_BQ_TABLE": plant("NEXUS_BQ_TABLE", _token("tbl")),
         "GOOGLE_CLOUD_PROJECT": plant("GOOGLE_CLOUD_PROJECT", _token("-bqproject")),
         "BIGQUERY_EMULATOR_HOST": plant("BIGQUERY_EMULATOR_HOST", bigquery.url),
+        # The client libraries' own credentials: a key whose token endpoint is loopback, and
+        # no metadata server anywhere but a closed loopback port.
+        "GOOGLE_APPLICATION_CREDENTIALS": str(google_key),
+        "GCE_METADATA_HOST": f"127.0.0.1:{harness.closed_port()}",
+        "GCE_METADATA_IP": f"127.0.0.1:{harness.closed_port()}",
         "AWS_ENDPOINT_URL_DYNAMODB": (f"http://u{secrets.token_hex(3)}:"
                                       f"{plant('dynamodb endpoint password', _token('dynpw'))}"
                                       f"@{stack.s3.address}"),
@@ -159,12 +174,13 @@ def test_probe_config_and_stand_ins_never_printed(
         request: pytest.FixtureRequest, stack: Stack, canaries: Canaries,
         password_redis: servers.Server, azurite_server: servers.Server,
         gcs_server: servers.Server, replays: tuple[tools.FakeHTTP, tools.FakeHTTP],
-        tmp_path: Path, output: str) -> None:
+        google_token: tools.FakeHTTP, tmp_path: Path, output: str) -> None:
     for server in (azurite_server, gcs_server):
         heal(server)
     stack.seed(canaries.registry())
+    key = tools.service_account_key(tmp_path / "key.json", f"{google_token.url}/token")
     subjects, environ = _plan(canaries, stack, password_redis, azurite_server, gcs_server,
-                              *replays)
+                              *replays, key)
     subjects_file = tmp_path / "subjects.json"
     subjects_file.write_text(json.dumps(subjects))
     env = {**stack.env(**canaries.env(s3_endpoint=stack.s3_endpoint)), **environ}

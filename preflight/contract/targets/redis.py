@@ -1,9 +1,11 @@
-"""redis: connect, AUTH when there is a password, SELECT when db is not 0, PING.
+"""redis: the client redis-py builds, as the engines' chat bus or a route's config builds it.
 
-A route's config gives `host` (required), `port` (6379), `password`, `username`, `db` (0)
-and `ssl` / `tls` (off). `CHAT_BUS_BACKEND=redis` is what the engines' chat bus builds:
-`REDIS_HOST` (default localhost) and `int(REDIS_PORT)` (default 6379), db 0, no password,
-no TLS (engines/chat/service/transport_layer.py).
+A variable's subject (CHAT_BUS_BACKEND=redis) reads the host and port variables the
+profile's `probe` names, by their rules (defaults included), and `int()`s the port as the
+engines do (docs/ENGINES.md §5.7, §5.8); the bus connects with db 0, no password, no TLS.
+A route's config is read as redis-py's keyword arguments: `host`, `port`, `db`,
+`username`, `password`, `ssl` / `tls`, each with the kind's profile default when it
+declares one, else redis-py's own.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.contract.targets import Endpoint, ProbeSubject, Unbuildable, env_text, text
+from preflight.contract.targets import (
+    CONFIG,
+    Endpoint,
+    ProbeSubject,
+    Unbuildable,
+    Value,
+    resolve,
+    text,
+)
 
-ENV_KIND = "CHAT_BUS_BACKEND"
-DEFAULT_PORT = 6379
 TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off", "")
 
@@ -23,8 +31,8 @@ FALSE = ("false", "0", "no", "off", "")
 @dataclass(frozen=True, repr=False)
 class RedisEndpoint(Endpoint):
     backend = "redis"
-    host: str = field(repr=False)
-    port: int = field(repr=False)
+    host: str | None = field(repr=False)  # None: redis-py's default
+    port: int | None = field(repr=False)  # None: redis-py's default
     db: int = 0
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
@@ -33,7 +41,7 @@ class RedisEndpoint(Endpoint):
 
 
 def _port(value: Any, where: str) -> int | Unbuildable:
-    """As int() reads it (the engines' `int(os.getenv("REDIS_PORT", 6379))`)."""
+    """As int() reads it (the engines' `int(os.getenv(...))`), within a port's range."""
     try:
         port = int(value)
     except (TypeError, ValueError):
@@ -57,53 +65,57 @@ def _flag(value: Any, key: str) -> bool | Unbuildable:
 
 
 def target(subject: ProbeSubject, environ: Mapping[str, str]) -> RedisEndpoint | Unbuildable:
-    if subject.kind == ENV_KIND:
-        return _from_environment(environ)
-    config = subject.config
-    host = text(config, "host")
-    if isinstance(host, Unbuildable):
-        return host
-    if host is None:
+    if subject.from_variable:
+        return _from_variables(subject, environ)
+    resolved = resolve(subject.contract, subject.config, environ)
+    if isinstance(resolved, Unbuildable):
+        return resolved
+    values = {key: Value(value, f"`{key}`{CONFIG}") for key, value in subject.config.items()
+              if value is not None} | resolved
+    if "host" not in values:
         return Unbuildable("no `host` in its config",
                            "set `host` (and `port`) in the route's config to the Redis server")
-    raw_port = config.get("port")
-    port = _port(DEFAULT_PORT if raw_port is None else raw_port, "`port` in its config")
+    strings: dict[str, str | None] = {}
+    for key in ("host", "username", "password"):
+        found = text(values[key], key) if key in values else None
+        if isinstance(found, Unbuildable):
+            return found
+        strings[key] = found
+    port = _port(values["port"].value, "`port` in its config") if "port" in values else None
     if isinstance(port, Unbuildable):
         return port
-    db_value = config.get("db") if config.get("db") is not None else 0
+    db_value = values["db"].value if "db" in values else 0
     if isinstance(db_value, bool) or not str(db_value).strip().isdigit():
         return Unbuildable("`db` in its config is not a database number",
                            "set `db` in the route's config to a number from 0 (the default)")
-    password = text(config, "password")
-    username = text(config, "username")
-    for value in (password, username):
-        if isinstance(value, Unbuildable):
-            return value
-    assert not isinstance(password, Unbuildable)
-    assert not isinstance(username, Unbuildable)
     tls: bool | Unbuildable = False
     for key in ("ssl", "tls"):
-        if key in config:
-            tls = _flag(config[key], key)
+        if key in subject.config:
+            tls = _flag(subject.config[key], key)
             if isinstance(tls, Unbuildable) or tls:
                 break
     if isinstance(tls, Unbuildable):
         return tls
-    return RedisEndpoint(host=host, port=port, db=int(str(db_value).strip()), username=username,
-                         password=password, tls=tls, where="the `host`/`port` of its config")
+    return RedisEndpoint(host=strings["host"], port=port, db=int(str(db_value).strip()),
+                         username=strings["username"], password=strings["password"], tls=tls,
+                         where="the `host`/`port` of its config")
 
 
-def _from_environment(environ: Mapping[str, str]) -> RedisEndpoint | Unbuildable:
-    host = environ.get("REDIS_HOST", "localhost")
-    if not host.strip():
-        return Unbuildable("REDIS_HOST is set but empty",
-                           "set REDIS_HOST to the Redis host, or unset it for localhost")
-    port = _port(environ.get("REDIS_PORT", DEFAULT_PORT), "REDIS_PORT")
+def _from_variables(subject: ProbeSubject, environ: Mapping[str, str],
+                    ) -> RedisEndpoint | Unbuildable:
+    host_read, port_read = subject.reads.get("host"), subject.reads.get("port")
+    host = host_read.reading(environ) if host_read else None
+    port_reading = port_read.reading(environ) if port_read else None
+    port: int | Unbuildable | None = None
+    if port_reading is not None and port_reading.value is not None:
+        port = _port(port_reading.value, port_reading.variable)
     if isinstance(port, Unbuildable):
         return port
-    where = "REDIS_HOST/REDIS_PORT"
-    if env_text(environ, "REDIS_HOST") is None and env_text(environ, "REDIS_PORT") is None:
-        where = "localhost:6379 (REDIS_HOST/REDIS_PORT are unset)"
-    return RedisEndpoint(host=host, port=port, where=where, from_env=True)
-
-
+    names = "/".join(read.variable for read in (host_read, port_read) if read is not None)
+    where = names or "redis-py's defaults"
+    if not any(reading is not None and reading.raw is not None
+               for reading in (host, port_reading)):
+        address = f"{host.value if host else 'the default host'}:{port or 'the default port'}"
+        where = f"{address} ({names} are unset)" if names else address
+    return RedisEndpoint(host=host.value if host else None, port=port, where=where,
+                         from_env=True)

@@ -1,13 +1,14 @@
 """What a probe's answer means: each backend's judge, and what they share.
 
-Each backend's module here has `judge(endpoint, observation) -> Outcome`: pass, fail with a
-fix, or a transient error (a later attempt could answer differently).
+Each backend's module here has `judge(endpoint, observation) -> Outcome`: pass, or fail
+with a fix. Observations are definitive answers only: what was not (no answer, a 5xx, a
+throttle) never reaches a judge (observe/errors.py; judge/reachable.py judge_one).
 """
 
 from __future__ import annotations
 
 from preflight.core.result import Outcome, Status
-from preflight.observe.rest import HttpObservation
+from preflight.observe.google_api import ApiAnswer
 
 
 def passed(message: str) -> Outcome:
@@ -27,11 +28,8 @@ def answer(outcome: Outcome) -> str:
     return "transient" if outcome.transient else outcome.status.value
 
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def http_trouble(service: str, where: str, seen: HttpObservation) -> Outcome | None:
-    """What every REST probe says alike: no answer, no credentials, retryable statuses."""
+def google_trouble(service: str, where: str, seen: ApiAnswer) -> Outcome | None:
+    """What the Google API probes say alike: no credentials, or credentials refused."""
     if seen.no_credentials:
         return failed(f"no Google credentials to reach {where}",
                       "provide Application Default Credentials (Workload Identity on GKE, "
@@ -39,11 +37,6 @@ def http_trouble(service: str, where: str, seen: HttpObservation) -> Outcome | N
     if seen.credentials_refused:
         return failed(f"the token endpoint refused the credentials for {where}",
                       "issue new credentials for the workload's service account")
-    if seen.status == 0:
-        return transient(f"no answer from {service} for {where} ({seen.transport_error})",
-                         "check that the endpoint is up and reachable from this pod")
-    if seen.status in RETRY_STATUSES:
-        return transient(f"{service} answered {seen.status} for {where}")
     if seen.status == 401:
         return failed(f"{service} rejected the credentials for {where} (401)",
                       "check the workload's credentials or key")

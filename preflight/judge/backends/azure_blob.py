@@ -6,11 +6,10 @@ import re
 
 from preflight.contract.targets.azure_blob import AzureBlobEndpoint
 from preflight.core.result import Outcome
-from preflight.judge.backends import failed, passed, transient
+from preflight.judge.backends import failed, passed
 from preflight.observe.azure_blob import ContainerObservation
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
+SERVICE = "Azure Blob Storage"  # in "no answer from …"
 
 _CODE = re.compile(r"[A-Za-z0-9]{1,60}")
 
@@ -22,12 +21,6 @@ def judge(endpoint: AzureBlobEndpoint, seen: ContainerObservation) -> Outcome:
         return failed(f"the connection string for {where} is not one the Azure client "
                       "accepts", "set it to the storage account's connection string "
                       "(DefaultEndpointsProtocol=…;AccountName=…;AccountKey=…)")
-    if seen.status == 0:
-        return transient(f"no answer from Azure Blob Storage for {where} "
-                         f"({seen.transport_error})",
-                         "check that the account's blob endpoint is reachable from this pod")
-    if seen.status in RETRY_STATUSES:
-        return transient(f"Azure Blob Storage answered {seen.status} for {where}")
     if seen.status == 200:
         return passed(f"{where} exists and the credentials read it")
     if seen.status == 404:

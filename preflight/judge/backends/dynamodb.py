@@ -4,49 +4,48 @@ from __future__ import annotations
 
 import re
 
-from preflight.contract.targets.dynamodb import (
-    EVENT_SPINE_INDEX,
-    EVENT_SPINE_STRINGS,
-    PK_SK,
-    DynamoEndpoint,
-)
+from preflight.contract.targets.dynamodb import DynamoEndpoint
 from preflight.core.result import Outcome
+from preflight.judge import aws
 from preflight.judge.backends import failed, passed, transient
+from preflight.observe.aws import Identity
 from preflight.observe.dynamodb import TableObservation
 
 _CODE = re.compile(r"[A-Za-z0-9.]{1,60}")
-
-
 SERVING = ("ACTIVE", "UPDATING")
+# DynamoDB's refusals of the credentials themselves (not of a permission).
+CREDENTIAL_CODES = ("UnrecognizedClientException", "InvalidSignatureException",
+                    "ExpiredTokenException", "IncompleteSignature", "InvalidClientTokenId")
 
 
 def _schema_problem(endpoint: DynamoEndpoint, seen: TableObservation) -> str | None:
+    expects = endpoint.expects
     keys = ", ".join(f"{name} ({role}, {seen.attribute_types.get(name, '?')})"
                      for name, role in seen.key_schema) or "none"
-    if endpoint.schema == "pk_sk":
-        if seen.key_schema != PK_SK or any(seen.attribute_types.get(name) != "S"
-                                           for name, _ in PK_SK):
-            return (f"its keys are {keys}; the engines write string `pk` (HASH) and `sk` "
-                    "(RANGE)")
-        return None
-    strings = [name for name, _ in seen.key_schema
-               if name in EVENT_SPINE_STRINGS and seen.attribute_types.get(name) == "S"]
-    if len(strings) != len(seen.key_schema) or not seen.key_schema:
-        return (f"its keys are {keys}; the engines' events carry only string keys such as "
-                "event_id")
-    index = seen.indexes.get(EVENT_SPINE_INDEX)
-    if not index or index[0] != (EVENT_SPINE_INDEX, "HASH"):
-        return (f"it has no global secondary index {EVENT_SPINE_INDEX} keyed by "
-                f"{EVENT_SPINE_INDEX}, which the engines query")
+    if expects.table_keys:
+        wanted = tuple((key.name, key.role) for key in expects.table_keys)
+        if seen.key_schema != wanted or any(seen.attribute_types.get(key.name) != key.type
+                                            for key in expects.table_keys):
+            shape = " and ".join(f"`{key.name}` ({key.role}, {key.type})"
+                                 for key in expects.table_keys)
+            return f"its keys are {keys}; the engines write {shape}"
+    if expects.string_keys:
+        strings = [name for name, _ in seen.key_schema
+                   if name in expects.string_keys and seen.attribute_types.get(name) == "S"]
+        if len(strings) != len(seen.key_schema) or not seen.key_schema:
+            return (f"its keys are {keys}; the engines' items carry only string keys such as "
+                    f"{expects.string_keys[0]}")
+    index = expects.query_index
+    if index and (seen.indexes.get(index) or ((None, None),))[0] != (index, "HASH"):
+        return (f"it has no global secondary index {index} keyed by {index}, which the "
+                "engines query")
     return None
 
 
-def judge(endpoint: DynamoEndpoint, seen: TableObservation) -> Outcome:
+def judge(endpoint: DynamoEndpoint, seen: TableObservation | Identity) -> Outcome:
+    if isinstance(seen, Identity):
+        return aws.judge(seen)
     where = endpoint.where
-    if seen.no_credentials:
-        return failed("no AWS credentials found",
-                      "provide AWS credentials: IRSA / web identity on EKS, or "
-                      "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret")
     if seen.http_status == 200:
         if seen.status == "CREATING":
             return transient(f"{where} is still being created")
@@ -62,16 +61,15 @@ def judge(endpoint: DynamoEndpoint, seen: TableObservation) -> Outcome:
     code = seen.error_code if seen.error_code and _CODE.fullmatch(seen.error_code) else None
     if code == "ResourceNotFoundException":
         return failed(f"{where} does not exist",
-                      "create the table in that region (string pk HASH, sk RANGE for tabular "
-                      "stores), or fix `table_name` / `region` in the route's config")
+                      "create the table in that region with the keys the engines write, or "
+                      "fix `table_name` / `region` in the route's config")
     if code == "AccessDeniedException":
         return failed(f"this principal may not describe {where}",
                       "allow dynamodb:DescribeTable (and the engines' item calls) on the table "
                       "for the workload's role")
-    if code in ("UnrecognizedClientException", "InvalidSignatureException",
-                "ExpiredTokenException", "IncompleteSignature", "InvalidClientTokenId"):
+    if code in CREDENTIAL_CODES:
         return failed(f"AWS rejected the credentials when describing {where} ({code})",
-                      "check the workload's AWS credentials")
+                      aws.credentials_fix(code, seen.credentials_source))
     shown = f" {code}" if code and code != str(seen.http_status) else ""
     if seen.http_status == 403:
         return failed(f"AWS refused to describe {where} (403{shown})",

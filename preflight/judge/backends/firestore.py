@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from preflight.contract.targets.firestore import DATABASE, FirestoreEndpoint
+from preflight.contract.targets.firestore import FirestoreEndpoint
 from preflight.core.result import Outcome
 from preflight.judge.backends import failed, passed
 from preflight.observe.firestore import FirestoreObservation
@@ -22,7 +22,7 @@ def judge(endpoint: FirestoreEndpoint, seen: FirestoreObservation) -> Outcome:
         return failed(f"Firestore rejected the credentials for {where}",
                       "check the workload's credentials (gcp.credentials)")
     if seen.error == "NotFound":
-        return failed(f"{where} has no Firestore {DATABASE} database",
+        return failed(f"{where} has no default Firestore database",
                       "create the Firestore database (Native mode) in that project, or fix "
                       "the project the route or variables name")
     if seen.error == "FailedPrecondition":

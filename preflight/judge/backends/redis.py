@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from preflight.contract.targets.redis import RedisEndpoint
 from preflight.core.result import Outcome
-from preflight.judge.backends import failed, passed, transient
+from preflight.judge.backends import failed, passed
 from preflight.observe.redis import RedisObservation
 
 
 def _password_source(endpoint: RedisEndpoint) -> str:
-    return ("the engines' chat bus, which connects without one (CHAT_BUS_BACKEND=redis)"
-            if endpoint.from_env else "its config")
+    return ("the engines' client, which connects without one" if endpoint.from_env
+            else "its config")
 
 
 def judge(endpoint: RedisEndpoint, seen: RedisObservation) -> Outcome:
@@ -22,34 +22,17 @@ def judge(endpoint: RedisEndpoint, seen: RedisObservation) -> Outcome:
     outcome, reply = seen.outcome, seen.reply
     if outcome == "pong":
         return passed(f"redis answered PING at {where}{suffix}")
-    if outcome == "refused":
-        return transient(f"redis refused the connection at {where}",
-                         "start Redis, or fix the host/port the route or variables name")
-    if outcome == "timeout":
-        return transient(f"redis did not answer within {seen.seconds:g}s at {where} "
-                         f"(while {_doing(seen.stage)})",
-                         "check that Redis is up and reachable from this pod"
-                         + ("; a server that does not speak TLS on that port never answers "
-                            "the handshake: check `ssl`" if seen.stage == "tls" else ""))
-    if outcome == "unresolved":
-        return transient(f"the host of {where} does not resolve",
-                         "fix the Redis host name, or the pod's DNS")
-    if outcome in ("closed", "unreachable"):
-        return transient(f"redis at {where} closed the connection while {_doing(seen.stage)}",
-                         "check Redis's maxclients and logs, and the network path")
     if outcome == "tls_untrusted":
         return failed(f"the TLS certificate of redis at {where} is not trusted",
                       "give Redis a certificate from a CA the pod trusts, with its host name")
     if outcome == "tls_failed":
         return failed(f"the TLS handshake with redis at {where} failed",
                       "turn TLS off in the config (`ssl`) or on in Redis (tls-port)")
-    if outcome == "not_ready":
-        return transient(f"redis at {where} is not ready ({reply})")
     if outcome == "needs_password":
         return failed(f"redis at {where} requires a password, and none comes from "
                       f"{_password_source(endpoint)}",
-                      "the engines' chat bus cannot authenticate: point REDIS_HOST at a Redis "
-                      "it may use without a password" if endpoint.from_env else
+                      "the engines' client cannot authenticate: point the variables at a "
+                      "Redis it may use without a password" if endpoint.from_env else
                       "give the route's config the Redis `password`")
     if outcome == "wrong_password":
         return failed(f"redis at {where} rejected the `password` of its config",
@@ -64,10 +47,14 @@ def judge(endpoint: RedisEndpoint, seen: RedisObservation) -> Outcome:
     if outcome == "denied":
         return failed(f"redis at {where} refused the client (protected mode)",
                       "give Redis a password, or let it accept clients from this pod")
-    return failed(f"redis at {where} answered {reply or 'an error'} while {_doing(seen.stage)}",
+    return failed(f"redis at {where} answered {reply or 'an error'}",
                   "check Redis's logs and the route's config")
 
 
-def _doing(stage: str) -> str:
-    return {"connect": "connecting", "tls": "negotiating TLS", "auth": "authenticating",
-            "select": "selecting the database", "ping": "waiting for PONG"}.get(stage, stage)
+def unanswered_fix(endpoint: RedisEndpoint) -> str:
+    """What to check when redis gave no answer within the call timeout."""
+    fix = "start Redis, or fix the host/port the route or variables name"
+    if endpoint.tls:
+        fix += ("; a server that does not speak TLS on that port never answers the "
+                "handshake: check `ssl`")
+    return fix

@@ -1,0 +1,26 @@
+"""The image keeps botocore's models of exactly the services preflight's loader lists.
+
+The Dockerfile drops every other model (docs/CONTAINER.md, "Size"); preflight's botocore
+loader (preflight/observe/aws.py `restricted_loader`) can load no other service. If the
+two lists drift, a client preflight creates would find no model in the image.
+"""
+
+from __future__ import annotations
+
+import re
+
+from preflight.observe.aws import SERVICES, restricted_loader
+from tests import harness
+
+
+def test_the_dockerfile_keeps_the_models_of_the_services_preflight_calls() -> None:
+    dockerfile = (harness.REPO / "Dockerfile").read_text("utf-8")
+    (step,) = [line for line in dockerfile.replace("\\\n", " ").splitlines()
+               if "botocore/data" in line and line.startswith("RUN")]
+    kept = set(re.findall(r"! -name (\S+)", step))
+    assert kept == set(SERVICES)
+
+
+def test_the_loader_lists_only_those_services() -> None:
+    assert sorted(restricted_loader(None).list_available_services("service-2")) == sorted(
+        SERVICES)
