@@ -133,17 +133,18 @@ class Serve:
 
     def __init__(self, stack: Stack) -> None:
         self.port = servers.free_port()
+        self.verdict_port = servers.free_port()  # its own listener, as in a pod (not 8082)
         self.log = stack.tmp_path / f"serve-{self.port}.log"
-        # One listener for the probes and the verdict (never the default 8082).
         argv = harness.preflight_argv("serve", "--listen", f"127.0.0.1:{self.port}",
-                                      "--verdict-address", f"127.0.0.1:{self.port}")
+                                      "--verdict-address", f"127.0.0.1:{self.verdict_port}")
         with open(self.log, "w") as stderr:
             self.process = subprocess.Popen(argv, env=stack.env(), stderr=stderr,
                                             stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
 
     def status(self, path: str) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        port = self.verdict_port if path == "/verdict" else self.port
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
             connection.request("GET", path)
             return connection.getresponse().status
@@ -182,13 +183,14 @@ def test_probe_reports_the_failing_route_then_passes(stack: Stack,
     sidecar = serve()
     harness.wait_until(lambda: sidecar.status("/verdict") == 200, 30, "a first verdict")
     where = f"127.0.0.1:{sidecar.port}"
+    verdict_at = ("--verdict-address", f"127.0.0.1:{sidecar.verdict_port}")
 
-    failed = probe("startup", "--listen", where)
+    failed = probe("startup", "--listen", where, *verdict_at)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert failed.stdout == ("fail: routing.entries: 1 of 1 scope(s) blocked: "
                              "t_system/dev: the engines will not start: missing 1 (kpi)\n")
     assert failed.stderr == ""
-    readiness = probe("readiness", "--listen", where)
+    readiness = probe("readiness", "--listen", where, *verdict_at)
     assert (readiness.returncode, readiness.stdout) == (1, failed.stdout)
     liveness = probe("liveness", "--listen", where)
     assert (liveness.returncode, liveness.stdout) == (0, "ok\n")
@@ -205,7 +207,8 @@ def test_probe_reads_the_sidecars_listen_variable_and_asks_loopback(
     stack.seed()
     sidecar = serve()
     harness.wait_until(lambda: sidecar.status("/startupz") == 200, 30, "/startupz turns 200")
-    env = {**harness.minimal_env(stack.home), "PREFLIGHT_LISTEN": f"0.0.0.0:{sidecar.port}"}
+    env = {**harness.minimal_env(stack.home), "PREFLIGHT_LISTEN": f"0.0.0.0:{sidecar.port}",
+           "PREFLIGHT_VERDICT_ADDRESS": f"127.0.0.1:{sidecar.verdict_port}"}
     done = probe("startup", env=env)
     assert (done.returncode, done.stdout) == (0, "pass\n")
 

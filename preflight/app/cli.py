@@ -439,10 +439,15 @@ def profile_schema() -> int:
 @click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
               help="Where `preflight serve` listens (its --listen); a wildcard host is asked on "
               "loopback. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
+@click.option("--verdict-address", default="127.0.0.1:8082", envvar="PREFLIGHT_VERDICT_ADDRESS",
+              metavar="HOST:PORT", help="Where `preflight serve` answers /verdict (its "
+              "--verdict-address): the failing checks' messages come from there. Env: "
+              "PREFLIGHT_VERDICT_ADDRESS. Default: 127.0.0.1:8082.")
 @click.option("--timeout", default="1", envvar="PREFLIGHT_PROBE_TIMEOUT", metavar="SECONDS",
               help="Bound on the whole probe. Env: PREFLIGHT_PROBE_TIMEOUT. Default: 1.")
 @click.pass_context
-def probe(ctx: click.Context, /, kind: str, listen: str, timeout: str) -> int:
+def probe(ctx: click.Context, /, kind: str, listen: str, verdict_address: str,
+          timeout: str) -> int:
     """Ask the local `preflight serve` and print its one-line reason (an exec probe).
 
     KIND is startup (/startupz), readiness (/readyz) or liveness (/livez). Exit 0 when it
@@ -450,10 +455,12 @@ def probe(ctx: click.Context, /, kind: str, listen: str, timeout: str) -> int:
     """
     from preflight.app import health_probe
 
-    host, port = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    address = parse_listen(listen, _where(ctx, "listen", "--listen", "PREFLIGHT_LISTEN"))
+    verdict_at = parse_listen(verdict_address, _where(
+        ctx, "verdict_address", "--verdict-address", "PREFLIGHT_VERDICT_ADDRESS"))
     seconds = parse_seconds(Raw(timeout, Source.FLAG, _where(
         ctx, "timeout", "--timeout", "PREFLIGHT_PROBE_TIMEOUT")), maximum=60.0)
-    code, line = health_probe.run(kind, host, port, seconds)
+    code, line = health_probe.run(kind, address, verdict_at, seconds)
     click.echo(line)
     return code
 

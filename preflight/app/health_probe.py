@@ -149,8 +149,11 @@ def fit(text: str, limit: int = LINE_LIMIT) -> str:
     return encoded[:limit - 3].decode(errors="ignore") + "…"
 
 
-def run(kind: str, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str]:
-    """(exit code, line). Exit 0 only on HTTP 200 from the probe's endpoint."""
+def run(kind: str, address: tuple[str, int], verdict_at: tuple[str, int],
+        timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str]:
+    """(exit code, line). Exit 0 only on HTTP 200 from the probe's endpoint; when it is not
+    200, the failing checks' messages come from serve's /verdict listener."""
+    host, port = address
     asked = target(host)
     where = f"preflight serve at [{asked}]:{port}" if ":" in asked else (
         f"preflight serve at {asked}:{port}")
@@ -161,7 +164,8 @@ def run(kind: str, host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> tu
         verdict = None
         if answer.status != 200 and kind != "liveness":
             try:
-                verdict = ask(asked, port, "/verdict", VERDICT_LIMIT, timeout)
+                verdict = ask(target(verdict_at[0]), verdict_at[1], "/verdict",
+                              VERDICT_LIMIT, timeout)
             except (OSError, NotHTTP):
                 verdict = None  # the probe's own answer still says enough
     except ProbeTimeout:

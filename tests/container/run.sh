@@ -793,7 +793,7 @@ if verdict["status"] != "fail" or verdict["exit_code"] != 1:
 if missing != ["timeline"]:
     problems.append(f"missing {missing}")
 import jsonschema
-schema = pathlib.Path(sys.argv[2], "preflight", "schema", "verdict-v1.json")
+schema = pathlib.Path(sys.argv[2], "preflight", "report", "schema", "verdict-v1.json")
 jsonschema.validate(verdict, json.loads(schema.read_text()))
 print("; ".join(problems) or f"fail, missing {missing}, summary {verdict['summary']}")
 EOF
