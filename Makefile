@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 AZURITE_STAMP := tools/azurite/node_modules/.installed
 
 .PHONY: venv tools demo test test-lowest lint typecheck unit bench bench-quick container-test \
-	reliability audit-screenshot system-deps \
+	reliability audit-screenshot system-deps docs \
 	lock profiles clean image sbom base-digests base-digests-check
 
 venv: $(STAMP)
@@ -29,13 +29,18 @@ $(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
 	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
 	touch $(AZURITE_STAMP)
 
-demo: venv
+demo: system-deps venv
 	$(PY) -m tests.demo
 
 lint: venv
-	$(VENV)/bin/ruff check preflight tests bench
+	$(VENV)/bin/ruff check preflight tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The tables the code knows (checks, options, strictness) rewritten in README.md and docs/;
+# tests/test_reference.py fails when a committed page differs (make test never writes them).
+docs: venv
+	$(PY) -m scripts.reference
 
 # The system packages the tests use: installed with apt-get when missing (root, Debian),
 # else one line naming the command; nothing to do, no apt call.

@@ -30,7 +30,8 @@ NOTES_TABLE = "tabular_store"  # the engines' default DynamoDB table for tabular
 DURABLE = {"MEMORY_BACKEND": "firestore", "IDENTITY_BACKEND": "firestore",
            "RATE_LIMIT_BACKEND": "firestore", "REALTIME_REGISTRY_BACKEND": "firestore",
            "ANALYTICS_EVENTS_BACKEND": "firestore", "PAGE_CONTENT_BACKEND": "firestore",
-           "SEO_BACKEND": "firestore", "CHAT_BUS_BACKEND": "redis"}
+           "SEO_BACKEND": "firestore", "PRIVACY_BACKEND": "firestore",
+           "THREE_WISE_BACKEND": "firestore", "CHAT_BUS_BACKEND": "redis"}
 
 
 def banner(text: str) -> None:

@@ -60,7 +60,7 @@ def test_a_deployment_serving_a_healthy_scope_passes_everything(
 
 def test_the_worked_example_s3_without_a_bucket_and_no_raw_bucket(
         stack: Stack, durable: dict[str, str]) -> None:
-    """The README's example: object_store on s3 with no `bucket` key, RAW_BUCKET unset."""
+    """docs/PROFILES.md's worked example: object_store on s3 without `bucket`, RAW_BUCKET unset."""
     stack.seed(serving_registry())
     result = run(stack, durable, RAW_BUCKET=None)
     assert result.returncode == 1, result.describe()
@@ -394,7 +394,7 @@ def test_first_use_failures_the_engines_really_have(
     assert (found[0]["effect"], found[0]["outcome"]) == ("first_use", "warn")
     assert result.status("routing.backends") == "warn"
     assert COSMOS_KEY not in result.everything()
-    # --strict blocks on it, and its code is a row of the README's strictness table
+    # --strict blocks on it, and its code is a row of docs/STRICTNESS.md's table
     assert code in strictness.CODES
     strict = run(stack, durable, "--strict", *extra, **env)
     assert strict.returncode == 1, strict.describe()

@@ -134,7 +134,7 @@ def preflight_query(documents: dict[str, dict[str, Any]]) -> list[RouteDoc]:
 
 
 def contract_blocks(documents: dict[str, dict[str, Any]]) -> bool:
-    """The documented stricter rules (README), applied by the test itself."""
+    """The documented stricter rules (docs/STRICTNESS.md), applied by the test itself."""
     for kind in KINDS:
         ids = sorted(i for i, d in documents.items() if engines_oracle.found_by_lookup(
             d, kind, "t_system", "dev", None))

@@ -1,4 +1,4 @@
-"""The README's table of deliberate strictness is exactly the rules the code can emit."""
+"""docs/STRICTNESS.md's table of deliberate strictness is exactly the rules the code can emit."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from preflight.core import strictness
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKER = "<!-- strictness-table:"
+MARKER = "<!-- BEGIN generated:strictness"
 ROW = re.compile(r"^\| `(?P<code>[a-z_]+)` \| (?P<rule>.+) \| (?P<reason>.+) \|$")
 
 
-def readme_rows() -> list[tuple[str, str, str]]:
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+def documented_rows() -> list[tuple[str, str, str]]:
+    lines = (ROOT / "docs" / "STRICTNESS.md").read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(MARKER))
     assert lines[start + 1] == "| code | rule | reason |"
     assert lines[start + 2] == "| --- | --- | --- |"
@@ -25,18 +25,18 @@ def readme_rows() -> list[tuple[str, str, str]]:
         if not line.startswith("|"):
             break
         match = ROW.match(line)
-        assert match, f"README strictness row not in the form | `code` | rule | reason |: {line}"
+        assert match, f"docs/STRICTNESS.md row not in the form | `code` | rule | reason |: {line}"
         rows.append((match["code"], match["rule"], match["reason"]))
     return rows
 
 
-def test_the_readme_table_is_the_code() -> None:
-    assert readme_rows() == [(rule.code, rule.rule, rule.reason) for rule in strictness.RULES]
+def test_the_documented_table_is_the_code() -> None:
+    assert documented_rows() == [(rule.code, rule.rule, rule.reason) for rule in strictness.RULES]
 
 
 @pytest.mark.parametrize("code", sorted(strictness.CODES))
 def test_every_code_is_emitted_somewhere(code: str) -> None:
-    """A code no check can emit is a promise the README makes for nothing."""
+    """A code no check can emit is a promise the documentation makes for nothing."""
     sources = [path for path in (ROOT / "preflight").rglob("*.py")
                if path.name != "strictness.py" and f'"{code}"' in path.read_text("utf-8")]
     sources += [path for path in (ROOT / "preflight" / "contract" / "profiles").glob("*.yaml")

@@ -22,6 +22,7 @@ from preflight import PROCESS_START, __version__, checks
 from preflight.app import process
 from preflight.app.options import (
     AUDIT_OPTIONS,
+    SERVE_OPTIONS,
     WAIT_HELP,
     raw_values,
     target_options,
@@ -181,7 +182,7 @@ def exec_command(ctx: click.Context, /, wait: bool, engines_python: str | None,
 
 
 @cli.command()
-@target_options
+@with_options(SERVE_OPTIONS)
 @click.option("--listen", default="0.0.0.0:8081", envvar="PREFLIGHT_LISTEN", metavar="HOST:PORT",
               help="Where probes are served. Env: PREFLIGHT_LISTEN. Default: 0.0.0.0:8081.")
 @click.option("--verdict-address", default="127.0.0.1:8082", envvar="PREFLIGHT_VERDICT_ADDRESS",

@@ -97,7 +97,8 @@ OPTIONS = (
                f"What stdout carries: {', '.join(FORMATS)}.", "FORMAT",
                shown_default="text on a terminal, else json"),
     OptionSpec("log_level", "--log-level", "PREFLIGHT_LOG_LEVEL", "info",
-               "stderr log level: debug, info, warning or error.", "LEVEL"),
+               "stderr log level: debug, info, warning or error.", "LEVEL",
+               shown_default="info; warning for text on a terminal, error under the live view"),
     OptionSpec("ignore", "--ignore", "PREFLIGHT_IGNORE", (),
                "Report this check's failure as a warning (marked ignored); repeatable, "
                f"case-insensitive: {', '.join(checks.NAMES)}, or 'all'.", "CHECK",
@@ -170,6 +171,15 @@ AUDIT_OPTIONS = tuple(
     for spec in OPTIONS if spec.name in ("profile", "project", "database", "collection",
                                          "timeout", "attempt_timeout", "format", "log_level",
                                          "no_color"))
+
+
+# `preflight serve` has no deadline unless --timeout is on its command line: the variable sits
+# in ConfigMaps a native sidecar shares with init containers (Run.prepare ignores it, saying so).
+SERVE_OPTIONS = tuple(
+    replace(spec, help="Deadline in seconds, counted from process start, only when given on "
+            "the command line: serve ignores the variable (a sidecar that gives up "
+            "crash-loops).", shown_default="none") if spec.name == "timeout" else spec
+    for spec in OPTIONS)
 
 
 def raw_values(ctx: click.Context, values: dict[str, Any]) -> dict[str, Raw]:

@@ -49,7 +49,7 @@ class AwsCredentials(Check):
     name = "aws.credentials"
 
     def needs_for(self, config: Config) -> tuple[str, ...]:
-        """Without a bucket, only the registry's routes say whether a probe uses AWS."""
+        """`firestore.access` without a bucket: only the routes say whether a probe uses AWS."""
         return () if config.bucket or not may_probe_aws(config) else ("firestore.access",)
 
     def skip_reason(self, config: Config) -> str | None:

@@ -1,4 +1,4 @@
-"""env.backends: the variables that choose a backend when the engines first need it.
+"""env.backends: each variable that picks a backend at first use names one the engines can build.
 
 Several of them fall back to memory silently when unset or misspelt — exactly what the
 real-infra contract forbids — and some need more variables (a Redis host and port, a

@@ -1,4 +1,4 @@
-"""env.policy: the engines' start-up environment rules, judged before any I/O.
+"""env.policy: the engines' start-up environment rules hold, read as the engines read them.
 
 The rules are the profile's `environment` section: values are compared as the engines read
 them — empty as unset where they treat it so, lower-cased where they lower-case, never

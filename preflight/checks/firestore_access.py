@@ -1,4 +1,4 @@
-"""firestore.access: a real read of the routing collection succeeds."""
+"""firestore.access: a real read of the routing registry: reachable, permitted, database exists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""routing.backends: each route the engines will resolve can be built by its kind.
+"""routing.backends: each route the engines resolve names a backend its kind can build.
 
 A kind's resolver accepts some backend types only (compared lower-cased and untrimmed, as
 the engines compare them), some only for `lab` requests, and each backend reads config

@@ -1,4 +1,4 @@
-"""routing.entries: every scope has a valid, allowed route for every required kind.
+"""routing.entries: each start-up scope has a valid, allowed route for every required kind.
 
 Routes are found exactly as the engines find them: by field equality on resource_kind,
 tenant_id, env and project_id (a null project matches only a present null field), never by

@@ -1,4 +1,4 @@
-"""routing.serving: the routes the engines look up when they serve requests.
+"""routing.serving: each serving (and fixed) scope has a valid route for its request-time kinds.
 
 Request-time lookups use the caller's tenant/env/project — the serving scopes this
 deployment is told about (--serve-scope) — with an exact project and no fall-back to a

@@ -1,4 +1,4 @@
-"""s3.bucket: HeadBucket on the raw-storage bucket."""
+"""s3.bucket: HeadBucket: the raw-storage bucket exists and these credentials may list it."""
 
 from __future__ import annotations
 

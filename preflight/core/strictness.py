@@ -4,8 +4,8 @@ A block either predicts an engines crash at start-up ("the engines will not star
 applies a rule of the contract (or an operator's option) that the engines' own code does
 not enforce. The second kind is never silent: the check result carries
 `details.stricter_than_engines`, a list of `{"code", "message"}` with a code from `RULES`.
-The README's table of deliberate strictness lists exactly these codes (a test compares
-them), so a user reading a block can tell the two kinds apart.
+docs/STRICTNESS.md's table of deliberate strictness is written from these rules (make docs;
+a test compares them), so a user reading a block can tell the two kinds apart.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ CODES: frozenset[str] = frozenset(rule.code for rule in RULES)
 
 
 def reason_of(code: str) -> str | None:
-    """The README's reason for a built-in code; None for an operator's own codes."""
+    """The reason docs/STRICTNESS.md gives for a built-in code; None for an operator's own."""
     return next((rule.reason for rule in RULES if rule.code == code), None)
 
 

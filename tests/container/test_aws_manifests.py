@@ -140,7 +140,7 @@ def test_cloud_run_job_checks_the_engines_aws_path() -> None:
 
 def test_shipped_aws_config_runs_preflight_aws_credentials() -> None:
     """botocore's own parser reads it; the command line is one preflight accepts, by the
-    absolute path of the image's own command (README: the engines copy that venv)."""
+    absolute path of the image's own command (docs/AWS.md: the engines copy that venv)."""
     from botocore.configloader import raw_config_parse
 
     from tests.container.test_manifests import instructions
@@ -201,8 +201,9 @@ def test_cloud_run_trust_pins_azp_sub_and_audience() -> None:
         "accounts.google.com:oaud": web_identity.DEFAULT_AUDIENCE}
 
 
-def test_readme_documents_the_keyless_setup() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_document_the_keyless_setup() -> None:
+    page = (ROOT / "docs" / "AWS.md").read_text()
     for words in ("aws.credentials", "preflight aws-credentials", "PREFLIGHT_AWS_WEB_IDENTITY",
                   "credential_process", "aws-web-identity"):
-        assert words in readme, words
+        assert words in page, words
+    assert "docs/AWS.md" in (ROOT / "README.md").read_text()  # found from the README

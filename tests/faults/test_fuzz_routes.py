@@ -6,7 +6,7 @@ ids, duplicates and near misses. The oracle (tests/engines_oracle.py, written fr
 not from preflight's code) says what the engines would do with the documents as the
 Firestore client reads them back: which documents their field-equality lookup finds, which
 their model (pydantic, lax) rejects, which one `limit(1)` returns, which backends are refused;
-the README's strictness rules say what preflight blocks beyond that.
+docs/STRICTNESS.md's rules say what preflight blocks beyond that.
 
 Properties:
 - preflight never crashes: exit 0 or 1, a schema-valid verdict, routing.entries is never
