@@ -781,3 +781,95 @@ def test_explain_shows_where_aws_credentials_will_come_from(tmp_path: Path) -> N
     plan = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     assert plan["aws.credentials"]["runs"] is True
     assert plan["s3.bucket"]["needs"] == ["aws.credentials"]
+
+
+# --------------------------------------------------------------------------- developer machines
+
+class SsoPortal:
+    """IAM Identity Center's portal API (sso:GetRoleCredentials) on a loopback port: moto
+    has no such server. It answers only the bearer token of the profile's login cache."""
+
+    TOKEN = "sso-access-token-0123456789"
+
+    def __init__(self) -> None:
+        portal = self
+        self.calls = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                portal.calls += 1
+                ok = (self.path.startswith("/federation/credentials?")
+                      and self.headers.get("x-amz-sso_bearer_token") == SsoPortal.TOKEN)
+                body = json.dumps({"roleCredentials": {
+                    "accessKeyId": harness.AWS_KEY_ID, "secretAccessKey": harness.AWS_SECRET,
+                    "sessionToken": "sso-session-token",
+                    "expiration": int((time.time() + 3600) * 1000)}} if ok else
+                    {"message": "Session token not found or invalid"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def sso_profile(aws: Aws, portal: SsoPortal) -> dict[str, str]:
+    """A developer's `aws sso login` profile: the config and the login's token cache."""
+    import hashlib
+
+    start_url = "https://example-dev.awsapps.com/start"
+    config = aws.tmp / "sso-config"
+    config.write_text(f"[profile dev]\nregion = {REGION}\nsso_start_url = {start_url}\n"
+                      f"sso_region = {REGION}\nsso_account_id = 123456789012\n"
+                      "sso_role_name = Developer\n")
+    cache = aws.tmp / "home" / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    expires = datetime.fromtimestamp(time.time() + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (cache / f"{hashlib.sha1(start_url.encode()).hexdigest()}.json").write_text(json.dumps(
+        {"startUrl": start_url, "region": REGION, "accessToken": SsoPortal.TOKEN,
+         "expiresAt": expires}))
+    return aws.env(AWS_CONFIG_FILE=str(config), AWS_PROFILE="dev",
+                   AWS_ENDPOINT_URL_SSO=portal.url)
+
+
+def test_an_sso_profile_on_a_developer_machine_works(aws: Aws) -> None:
+    portal = SsoPortal()
+    try:
+        result = aws.run(sso_profile(aws, portal))
+    finally:
+        portal.stop()
+    check = passed(result)
+    assert check["details"]["source"] == "sso", check
+    assert "IAM Identity Center (SSO)" in check["message"]
+    assert portal.calls >= 1
+    secrets_absent(result, harness.AWS_SECRET, SsoPortal.TOKEN)
+
+
+def test_an_sso_profile_without_the_services_model_says_it_plainly() -> None:
+    """The image ships only the S3, STS and DynamoDB models: an SSO profile there is named as
+    unsupported, with what to do, never botocore's "Unknown service"."""
+    from botocore.exceptions import UnknownServiceError
+
+    from preflight.judge.aws import judge_refusal
+    from preflight.observe.aws import Identity, refusal
+
+    error = UnknownServiceError(service_name="sso", known_service_names="dynamodb, s3, sts")
+    seen = Identity(source=None, endpoint="")
+    outcome = judge_refusal(seen, refusal(error, None))
+    assert "IAM Identity Center" in outcome.message, outcome
+    assert "Unknown service" not in outcome.message
+    assert "export-credentials" in (outcome.remediation or ""), outcome

@@ -118,6 +118,11 @@ LOCAL_FIXES = {
                              "service account (Cloud Run: the service's identity; GKE: "
                              "Workload Identity), or unset PREFLIGHT_AWS_WEB_IDENTITY where "
                              "there is no Google metadata server",
+    "DeveloperProfileUnsupported": "SSO and `aws login` profiles are for developer machines: "
+                                   "there, run preflight from a pip install, or export the "
+                                   "profile's credentials first (`eval \"$(aws configure "
+                                   "export-credentials --profile NAME --format env)\"`); in a "
+                                   "pod, give it a role (web identity) instead",
     "InvalidConfiguration": "fix the AWS configuration named in the message (variables, "
                             "AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE)",
 }

@@ -19,6 +19,10 @@ from preflight.observe.web_identity import METHOD as GCP_WEB_IDENTITY
 from preflight.observe.web_identity import MetadataRefused
 
 SERVICES = ("s3", "sts", "dynamodb")
+# What a developer's IAM Identity Center (`aws sso login`) or `aws login` profile calls to
+# resolve its credentials: listed when botocore has their models (a pip install has them;
+# the image ships only SERVICES').
+DEVELOPER_SERVICES = ("sso", "sso-oidc", "signin")
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def restricted_loader(data_path: str | None) -> Any:
 
     class ListedServicesLoader(botocore.loaders.Loader):
         def list_available_services(self, type_name: str) -> list[str]:
-            return [name for name in SERVICES if any(
+            return [name for name in (*SERVICES, *DEVELOPER_SERVICES) if any(
                 os.path.isdir(os.path.join(path, name)) for path in self.search_paths)]
 
     extra = [os.path.expanduser(os.path.expandvars(path))
@@ -167,6 +171,13 @@ def refusal(error: Exception, source: str | None) -> Refusal:
                        status if isinstance(status, int) else None)
     if isinstance(error, CredentialRetrievalError):
         return _retrieval(error)
+    if type(error).__name__ in ("UnknownServiceError", "DataNotFoundError") and any(
+            f"'{name}'" in str(error) or getattr(error, "kwargs", {}).get("service_name") == name
+            for name in DEVELOPER_SERVICES):
+        return Refusal("DeveloperProfileUnsupported", "resolve the AWS credential chain",
+                       "the profile signs in with IAM Identity Center (SSO) or `aws login`, "
+                       "whose service models this install of preflight does not have (the "
+                       "image ships only those of S3, STS and DynamoDB)")
     if isinstance(error, MetadataRefused):
         return Refusal("MetadataServerRefused", "metadata identity", str(error),
                        error.status)
