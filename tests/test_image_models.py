@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from preflight.observe.aws import SERVICES, restricted_loader
+from preflight.observe.aws import DEVELOPER_SERVICES, SERVICES, restricted_loader
 from tests import harness
 
 
@@ -22,5 +22,7 @@ def test_the_dockerfile_keeps_the_models_of_the_services_preflight_calls() -> No
 
 
 def test_the_loader_lists_only_those_services() -> None:
+    """And a developer profile's (SSO, `aws login`) where botocore has them: a pip install
+    does, the image does not (the profile then says plainly what to do)."""
     assert sorted(restricted_loader(None).list_available_services("service-2")) == sorted(
-        SERVICES)
+        (*SERVICES, *DEVELOPER_SERVICES))
