@@ -785,49 +785,29 @@ def test_explain_shows_where_aws_credentials_will_come_from(tmp_path: Path) -> N
 
 # --------------------------------------------------------------------------- developer machines
 
-class SsoPortal:
+SSO_TOKEN = "sso-access-token-0123456789"
+
+
+def sso_portal() -> tools.FakeHTTP:
     """IAM Identity Center's portal API (sso:GetRoleCredentials) on a loopback port: moto
     has no such server. It answers only the bearer token of the profile's login cache."""
+    portal: tools.FakeHTTP
 
-    TOKEN = "sso-access-token-0123456789"
+    def script(_method: str, path: str) -> tools.Reply:
+        headers = {k.lower(): v for k, v in portal.current.headers.items()}
+        if not (path.startswith("/federation/credentials?")
+                and headers.get("x-amz-sso_bearer_token") == SSO_TOKEN):
+            return tools.Reply(401, {"message": "Session token not found or invalid"})
+        return tools.Reply(200, {"roleCredentials": {
+            "accessKeyId": harness.AWS_KEY_ID, "secretAccessKey": harness.AWS_SECRET,
+            "sessionToken": "sso-session-token",
+            "expiration": int((time.time() + 3600) * 1000)}})
 
-    def __init__(self) -> None:
-        portal = self
-        self.calls = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                portal.calls += 1
-                ok = (self.path.startswith("/federation/credentials?")
-                      and self.headers.get("x-amz-sso_bearer_token") == SsoPortal.TOKEN)
-                body = json.dumps({"roleCredentials": {
-                    "accessKeyId": harness.AWS_KEY_ID, "secretAccessKey": harness.AWS_SECRET,
-                    "sessionToken": "sso-session-token",
-                    "expiration": int((time.time() + 3600) * 1000)}} if ok else
-                    {"message": "Session token not found or invalid"}).encode()
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    portal = tools.FakeHTTP(script)
+    return portal
 
 
-def sso_profile(aws: Aws, portal: SsoPortal) -> dict[str, str]:
+def sso_profile(aws: Aws, portal: tools.FakeHTTP) -> dict[str, str]:
     """A developer's `aws sso login` profile: the config and the login's token cache."""
     import hashlib
 
@@ -840,23 +820,20 @@ def sso_profile(aws: Aws, portal: SsoPortal) -> dict[str, str]:
     cache.mkdir(parents=True, exist_ok=True)
     expires = datetime.fromtimestamp(time.time() + 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     (cache / f"{hashlib.sha1(start_url.encode()).hexdigest()}.json").write_text(json.dumps(
-        {"startUrl": start_url, "region": REGION, "accessToken": SsoPortal.TOKEN,
+        {"startUrl": start_url, "region": REGION, "accessToken": SSO_TOKEN,
          "expiresAt": expires}))
     return aws.env(AWS_CONFIG_FILE=str(config), AWS_PROFILE="dev",
                    AWS_ENDPOINT_URL_SSO=portal.url)
 
 
 def test_an_sso_profile_on_a_developer_machine_works(aws: Aws) -> None:
-    portal = SsoPortal()
-    try:
+    with sso_portal() as portal:
         result = aws.run(sso_profile(aws, portal))
-    finally:
-        portal.stop()
     check = passed(result)
     assert check["details"]["source"] == "sso", check
     assert "IAM Identity Center (SSO)" in check["message"]
-    assert portal.calls >= 1
-    secrets_absent(result, harness.AWS_SECRET, SsoPortal.TOKEN)
+    assert any(path.startswith("/federation/credentials?") for _, path in portal.requests)
+    secrets_absent(result, harness.AWS_SECRET, SSO_TOKEN)
 
 
 def test_an_sso_profile_without_the_services_model_says_it_plainly() -> None:
