@@ -366,7 +366,7 @@ class Bench:
             started = time.perf_counter()
             client = counting_client(cfg.project, counter)
             ctx = Context(cfg, time.monotonic() + 600)
-            ctx.put("firestore.client", client)
+            ctx.cached("firestore", lambda: client)
             outcome = RoutingEntries().attempt(ctx)
             elapsed = time.perf_counter() - started
             client.close()
