@@ -41,7 +41,7 @@ def judged(findings: Any) -> tuple[Any, ...]:
 
 
 def facts_of(scope: Scope, documents: list[dict[str, Any]]) -> tuple[Facts, list[RouteDoc]]:
-    facts = Facts(PROFILE)
+    facts = Facts()
     originals = []
     for index, document in enumerate(documents):
         doc_id = f"d{index:02d}"
@@ -107,7 +107,7 @@ def test_stand_ins_get_the_judgement_of_the_originals_when_serving(
 
 
 def test_a_document_lands_in_the_scope_its_fields_name() -> None:
-    facts = Facts(PROFILE)
+    facts = Facts()
     facts.add("a", seed.route("kpi"))
     facts.add("b", seed.route("notes_store", "t_acme", "prod", "p_main"))
     facts.add("c", {k: v for k, v in seed.route("kpi", "t_beta").items() if k != "project_id"})
@@ -131,7 +131,7 @@ def test_a_document_lands_in_the_scope_its_fields_name() -> None:
 
 
 def test_config_values_are_not_kept_only_key_names_and_a_fingerprint() -> None:
-    facts = Facts(PROFILE)
+    facts = Facts()
     facts.add("a", seed.route("chat_store", "t_a", "prod", "p", backend="cosmos",
                               config={"key": "SECRET-1", "endpoint": "", "database": None}))
     (fact,) = facts.scopes[("t_a", "prod", "p")]["chat_store"]
@@ -172,7 +172,7 @@ def scope_result(facts: Facts, key: tuple[str, str, str | None]) -> Any:
 
 
 def test_an_unread_scope_warns_once_and_names_its_orphans() -> None:
-    facts = Facts(PROFILE)
+    facts = Facts()
     facts.add("kpi-t_system-prod", seed.route("kpi", env="prod"))
     facts.add("legacy-t_system-prod", seed.route("legacy", env="prod"))
     result = scope_result(facts, ("t_system", "prod", None))
@@ -184,7 +184,7 @@ def test_an_unread_scope_warns_once_and_names_its_orphans() -> None:
 
 
 def test_agreeing_duplicates_across_conventions_warn_and_the_hashed_id_wins() -> None:
-    facts = Facts(PROFILE)
+    facts = Facts()
     for doc_id in ("notes_store-t_a-prod-p1", "notes_store#t_a#prod#p1"):
         facts.add(doc_id, seed.route("notes_store", "t_a", "prod", "p1", backend="firestore"))
     result = scope_result(facts, ("t_a", "prod", "p1"))
@@ -199,7 +199,7 @@ def test_agreeing_duplicates_across_conventions_warn_and_the_hashed_id_wins() ->
 
 
 def test_a_scope_fails_on_a_first_use_finding_that_check_only_warns_about() -> None:
-    facts = Facts(PROFILE)
+    facts = Facts()
     facts.add("x", seed.route("notes_store", "t_a", "prod", "p1", backend="redis"))
     result = scope_result(facts, ("t_a", "prod", "p1"))
     unsupported = next(i for i in result.findings if i.finding.code == "backend_unsupported")
@@ -226,8 +226,14 @@ def test_exit_codes(kwargs: dict[str, Any], status: str, code: int) -> None:
     assert (report.status, int(report.exit_code)) == (status, code)
 
 
+def judged_all(facts: Facts, judging: judge.Judge) -> list[Any]:
+    """Every scope the facts hold, in label order."""
+    return [judging.scope(key, by_kind, near) for key, (by_kind, near) in
+            sorted(facts.take().items(), key=lambda item: judge.scope_order(item[0]))]
+
+
 def test_drift_between_two_judgements() -> None:
-    before, after = Facts(PROFILE), Facts(PROFILE)
+    before, after = Facts(), Facts()
     healthy = {f"{k}-t_a-prod-p1": seed.route(k, "t_a", "prod", "p1", backend="firestore")
                for k in PROFILE.kinds_at("serving") if k != "object_store"}
     healthy["object_store-t_a-prod-p1"] = seed.route(
@@ -241,8 +247,8 @@ def test_drift_between_two_judgements() -> None:
             after.add(doc_id, changed)
     after.add("kpi-t_b-dev", seed.route("kpi", "t_b"))
     judging = judge.Judge(PROFILE, lambda env: REFUSED, ENVIRON)
-    baseline = report_of(judge.judge_all(before, judging)).to_dict()
-    changes = drift.compare(baseline, tuple(judge.judge_all(after, judging))).changes
+    baseline = report_of(judged_all(before, judging)).to_dict()
+    changes = drift.compare(baseline, judged_all(after, judging)).changes
     assert changes == (
         Change("new_failure", "t_a/prod/p1", before="pass", after="fail",
                codes=("backend_refused:notes_store", "route_missing:flow_store")),

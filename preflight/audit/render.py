@@ -34,7 +34,7 @@ def headline(report: AuditReport) -> str:
     tally = ", ".join(f"{counts[status]:,} {status}" for status in ("fail", "warn", "pass")
                       if counts[status])
     return (f"preflight audit {report.status.upper()} (exit {code}) in {seconds}: "
-            f"{len(report.scopes):,} scopes of {report.tenants():,} tenants ({tally or 'none'}); "
+            f"{report.scope_total():,} scopes of {report.tenants():,} tenants ({tally or 'none'}); "
             f"{report.documents:,} documents in {report.pages:,} pages")
 
 
@@ -128,7 +128,7 @@ def junit_chunks(report: AuditReport) -> Iterator[str]:
     """One testcase per scope (GitLab, Jenkins); registry-wide findings as one more."""
     error = 1 if report.error is not None or report.interrupted_by is not None else 0
     extra = 1 if report.registry_findings or error else 0
-    totals = junit.Totals(len(report.scopes) + extra, report.scope_counts()["fail"], error, 0,
+    totals = junit.Totals(report.scope_total() + extra, report.scope_counts()["fail"], error, 0,
                           report.duration_ms / 1000)
     cases = itertools.chain((_scope_case(scope) for scope in report.scopes),
                             [_registry_case(report)] if extra else [])
