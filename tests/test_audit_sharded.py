@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
@@ -371,6 +372,25 @@ def test_a_merge_of_parts_that_are_not_one_audit_is_exit_2_with_no_report(
     assert done.returncode == 1, done.describe()
     report = audit_fleet.check_report(json.loads(done.stdout))
     assert report["registry"]["documents"] == len(registry.documents)
+
+
+def test_sigterm_mid_read_writes_a_part_that_says_so(
+        registry: Registry, firestore_server: servers.Server, tmp_path: Path) -> None:
+    running = harness.Running(
+        harness.preflight_argv("audit", "--shard", "1/2", "--report-dir", str(tmp_path)),
+        registry.env(), tmp_path, None, None)
+    firestore_server.pause()
+    try:
+        running.wait_for_log(lambda e: e.get("message") == "audit started", 60, "the start")
+        running.send_signal(signal.SIGTERM)
+        result = running.finish(30)
+    finally:
+        firestore_server.resume()
+    assert result.returncode == 143, result.describe()
+    (path,) = tmp_path.glob("audit-part-*")
+    end = json.loads(path.read_text().splitlines()[-1])["end"]
+    assert (end["interrupted_by"], end["tally"]["scopes"]) == (15, 0)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary
 
 
 def test_a_shard_that_cannot_read_the_registry_makes_the_merge_exit_3(

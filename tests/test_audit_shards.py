@@ -309,6 +309,15 @@ def documents() -> dict[str, dict[str, Any]]:
     return fleet()
 
 
+def test_the_part_schema_is_a_valid_schema() -> None:
+    import jsonschema
+
+    schema = json.loads((Path(part.__file__).parent / "schema" / "audit-part-v1.json")
+                        .read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["oneOf"][0]["properties"]["schema"]["const"] == part.SCHEMA_ID
+
+
 def test_parts_of_any_count_merge_into_the_same_report(tmp_path: Path,
                                                        documents: dict[str, Any]) -> None:
     reports = []

@@ -389,8 +389,10 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     log.info("waiting for the other shards' parts", run=run, shards=chosen.count,
              wait_s=wait)
     paths = part.wait_for(folder, chosen, run, wait, running.cancel)
-    if interrupt.signal is not None:
-        return 128 + interrupt.signal
+    if paths is None:  # only a signal stops the wait
+        log.warning("interrupted while waiting for the other parts: no merge",
+                    signal=interrupt.signal)
+        return 128 + (interrupt.signal or 15)
     report = command.merge(paths, earlier)
     command.emit(report, config, log=log, scrub=running.scrub, report_dir=folder)
     return int(report.exit_code)

@@ -293,9 +293,10 @@ def of_run(paths: Sequence[Path], run: str | None) -> tuple[list[Path], int]:
 
 
 def wait_for(folder: Path, shard: Shard, run: str, seconds: float,
-             stop: threading.Event) -> list[Path]:
+             stop: threading.Event) -> list[Path] | None:
     """Every part of this run and shard count in `folder`, waiting up to `seconds` for them;
-    PartsUnusable naming the ones still missing when the time is up."""
+    None if `stop` is set first (a signal); PartsUnusable naming the ones still missing
+    when the time is up."""
     deadline = time.monotonic() + seconds
     while True:
         present: dict[int, Path] = {}
@@ -305,8 +306,9 @@ def wait_for(folder: Path, shard: Shard, run: str, seconds: float,
                 present[head["shard"]["index"]] = path
         if len(present) == shard.count:
             return [present[index] for index in range(shard.count)]
-        if stop.wait(max(0.0, min(WAIT_POLL, deadline - time.monotonic()))) or \
-                time.monotonic() >= deadline:
+        if stop.wait(max(0.0, min(WAIT_POLL, deadline - time.monotonic()))):
+            return None
+        if time.monotonic() >= deadline:
             missing = ", ".join(f"{index}/{shard.count}" for index in range(shard.count)
                                 if index not in present)
             raise PartsUnusable(f"no part of shard(s) {missing} of run {run!r} in {folder} "
