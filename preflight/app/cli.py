@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -333,13 +334,7 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     from preflight.checks.firestore_access import FirestoreAccess
     from preflight.checks.gcp_credentials import GcpCredentials
 
-    raw = raw_values(ctx, values)
-    if raw["format"].source is Source.DEFAULT:
-        # The full report can be megabytes: stdout carries the summary unless asked.
-        raw["format"] = Raw("text", Source.DEFAULT, "--format (default)")
-    config = build(raw, os.environ, checks.NAMES, formats=command.FORMATS)
-    folder = command.report_dir_argument(
-        report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
+    config, folder, level_chosen = _audit_setup(ctx, values, report_dir)
     # Where the platform sets the index, the count comes from the environment too.
     shards_where = ("--shards" if ctx.get_parameter_source("shards") is
                     ParameterSource.COMMANDLINE else "PREFLIGHT_AUDIT_SHARDS")
@@ -360,7 +355,7 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
                           "several tasks or a Kubernetes Indexed Job)", merge_wait)
     merging = chosen is None or (wait is not None and chosen.index == 0)
     earlier = command.Baseline(*_baseline(ctx, baseline)) if merging else None
-    running = process.start(config, level_chosen=raw["log_level"].source is not Source.DEFAULT)
+    running = process.start(config, level_chosen=level_chosen)
     log, interrupt = running.log, running.interrupt
     log.info("audit started", version=__version__, project=config.project,
              collection=config.collection, profile=config.profile.name,
@@ -398,6 +393,21 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     return int(report.exit_code)
 
 
+def _audit_setup(ctx: click.Context, values: dict[str, Any], report_dir: str | None,
+                 ) -> tuple[Config, Path | None, bool]:
+    """The configuration, the report folder, and whether the log level was chosen."""
+    from preflight.audit import command
+
+    raw = raw_values(ctx, values)
+    if raw["format"].source is Source.DEFAULT:
+        # The full report can be megabytes: stdout carries the summary unless asked.
+        raw["format"] = Raw("text", Source.DEFAULT, "--format (default)")
+    config = build(raw, os.environ, checks.NAMES, formats=command.FORMATS)
+    folder = command.report_dir_argument(
+        report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
+    return config, folder, raw["log_level"].source is not Source.DEFAULT
+
+
 def _baseline(ctx: click.Context, baseline: str | None,
               ) -> tuple[dict[str, Any] | None, str | None, str | None]:
     """The baseline document, its file (when there is one) and why there is none."""
@@ -428,15 +438,10 @@ def audit_merge(ctx: click.Context, /, parts: tuple[str, ...], report_dir: str |
     """
     from preflight.audit import command, part
 
-    raw = raw_values(ctx, values)
-    if raw["format"].source is Source.DEFAULT:
-        raw["format"] = Raw("text", Source.DEFAULT, "--format (default)")
-    config = build(raw, os.environ, checks.NAMES, formats=command.FORMATS)
-    folder = command.report_dir_argument(
-        report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
+    config, folder, level_chosen = _audit_setup(ctx, values, report_dir)
     earlier = command.Baseline(*_baseline(ctx, baseline))
     paths, left_out = part.of_run(part.find(parts), run_id or None)
-    running = process.start(config, level_chosen=raw["log_level"].source is not Source.DEFAULT)
+    running = process.start(config, level_chosen=level_chosen)
     if left_out:
         running.log.info("parts of other runs left out", run=run_id, left_out=left_out)
     report = command.merge(paths, earlier)

@@ -10,11 +10,12 @@ string): a tenant's documents, and so each of its scopes, are never split.
 Every task computes the boundaries it needs from the same counts, by the same steps, so
 tasks agree as long as the registry does not change while they compute them (the merge
 checks that the parts' ranges tile the index). Boundary `j` is a tenant id `s` whose count
-`F(s)` (documents before `s` in the index) is near `j/N` of the documents — within 1/20 of
-a shard's share, unless one tenant is larger than that — found by bisection: between two tenant ids known to bracket the target, a key halfway
-between the lowest and the highest tenant id inside (as strings), moved up to the first
-tenant id at or after it, and one COUNT of the documents between the lower end and it.
-Counts are kept, so the steps two boundaries share are counted once.
+`F(s)` (documents before `s` in the index) is near `j/N` of the documents — within 1/20 of a
+shard's share, unless one tenant is larger than that — found by bisection: between two
+tenant ids known to bracket the target, a key halfway between the lowest and the highest
+tenant id inside (as strings), moved up to the first tenant id at or after it, and one COUNT
+of the documents between the lower end and it. Counts are kept, so the steps two boundaries
+share are counted once.
 
 Documents that lack `tenant_id` are in no range (an ordered query leaves them out): shard 0
 compares the count of the whole collection with the index's and, only when they differ,
