@@ -15,6 +15,7 @@ import dataclasses
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ REPORT_FILES = {"json": "audit.json", "text": "audit.txt", "junit": "audit.junit
                 "html": "audit.html"}
 LOGGED_SCOPES = 100  # scopes logged one event each; the reports hold them all
 UNSHARDED = Shard(0, 1)
+# A COUNT over millions of index entries takes longer than a page: its own call bound.
+COUNT_CALL = 60.0
 
 
 class ShardRead:
@@ -74,8 +77,9 @@ class ShardRead:
         return max(0, self.everything - self.total)
 
     def run(self, client: Any, call_timeout: Callable[[], float],
+            count_timeout: Callable[[], float],
             on_page: Callable[[CollectionScan], None]) -> None:
-        index = self.index.bind(client, call_timeout)
+        index = self.index.bind(client, call_timeout, count_timeout)
         if self.total is None:
             self.total = index.count(None, None)
         if self.shard.index == 0 and self.everything is None:
@@ -136,8 +140,13 @@ class RegistryScan(Check):
                           documents=sum(scan.documents for scan in read.scans),
                           after=next((scan.last_id for scan in reversed(read.scans)
                                       if scan.last_id), None))
+        def count_timeout() -> float:
+            """A page's bound, or up to COUNT_CALL for a COUNT, never past the deadline."""
+            remaining = ctx.deadline - time.monotonic()
+            return max(ctx.call_timeout(), min(COUNT_CALL, remaining))
+
         try:
-            read.run(ctx.firestore_client(), ctx.call_timeout, self._page)
+            read.run(ctx.firestore_client(), ctx.call_timeout, count_timeout, self._page)
         except Refused as refusal:
             return firestore.judge_refusal(refusal, ctx.config, ctx.principal())
         figures = read.statistics()
