@@ -823,20 +823,34 @@ def shards_prose(runs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]
     at_top = {run["count"]: run for size, run in runs if size["documents"] == biggest}
     one = at_top.get(1)
     most = at_top[max(at_top)]
-    lines = []
-    if one is not None and most is not one:
+    lines: list[str] = []
+    if one is not None and len(at_top) > 1:
+        def queries(row: dict[str, Any]) -> int:
+            return int(row["pages"] + row["index"]["aggregations"] + row["index"]["reads"])
+
+        alone = one["shards"][0]
+        per_query = safe_div(alone["wall_s"], queries(alone))
+        compared = "; ".join(
+            f"{count} shards: {ratio(safe_div(run['slowest_s'], one['slowest_s']))} "
+            f"({run['slowest_s']:,.0f} s), each shard {min(map(queries, run['shards']))}–"
+            f"{max(map(queries, run['shards']))} queries of which "
+            f"{max(r['index']['aggregations'] + r['index']['reads'] for r in run['shards'])} "
+            "at most find its range"
+            for count, run in sorted(at_top.items()) if count > 1)
         lines.append(
-            f"At {biggest:,} documents the slowest of {most['count']} shards took "
-            f"{ratio(safe_div(most['slowest_s'], one['slowest_s']))} the time of one shard "
-            f"reading everything ({most['slowest_s']:,.0f} s vs {one['slowest_s']:,.0f} s). "
-            "That is the emulator's limit, not the design's: one emulator process (a JVM) "
-            "answers every shard, on this machine's 2 cores shared with the shards "
-            "themselves, and it scans the whole collection for every query, so a page costs "
-            "time in proportion to the registry, not to the shard. N shards make N times "
-            "fewer pages each, but every page still goes through the same JVM: the slowest "
-            "shard can gain at most what the emulator's cores give. On Firestore each "
-            "shard's pages are a range of one index, served independently, at a cost in "
-            "proportion to the page.")
+            f"At {biggest:,} documents, against one shard reading everything "
+            f"({one['slowest_s']:,.0f} s, {queries(alone)} queries: "
+            f"{per_query:,.1f} s each), the slowest shard took {compared}. That is the "
+            "emulator's limit, not the design's: one emulator process (a JVM) answers every "
+            "shard, on this machine's 2 cores shared with the shards themselves and other "
+            "work (the load column), and it scans the whole collection for every query — a "
+            "page, a COUNT or the read of one tenant id alike — so every query costs about "
+            "the same, in proportion to the registry, not to the shard. Two shards split "
+            "the pages over the emulator's two cores; four add no core, and the queries "
+            "that find each shard's range (a COUNT and two bisections per task) weigh as "
+            "much as pages. On Firestore each shard's pages are a range of one index, served "
+            "independently at a cost in proportion to the page, and a COUNT or a single "
+            "read is an index lookup.")
     singles = [(size, run) for size, run in runs if run["count"] == 1]
     if len(singles) > 1:
         rss = ", ".join(f"{run['shards'][0]['rss_mib']:,.0f} MiB at {size['documents']:,}"

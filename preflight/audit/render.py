@@ -98,14 +98,15 @@ def text_chunks(report: AuditReport, *, color: bool = False) -> Iterator[str]:
     if report.error is not None and report.error.remediation:
         yield f"  fix: {report.error.remediation}\n"
     shown = 0
-    for wanted in ("fail", "warn"):
-        scopes = [scope for scope in report.scopes if scope.status == wanted]
-        for scope in scopes:
+    for wanted in ("fail", "warn"):  # one walk each, holding no scope (a merge streams them)
+        for scope in report.scopes:
             if shown == SHOWN_SCOPES:
                 break
-            shown += 1
-            yield "\n".join(scope_lines(scope, color)) + "\n"
-    hidden = sum(1 for scope in report.scopes if scope.status != "pass") - shown
+            if scope.status == wanted:
+                shown += 1
+                yield "\n".join(scope_lines(scope, color)) + "\n"
+    counts = report.scope_counts()
+    hidden = counts["fail"] + counts["warn"] - shown
     if hidden > 0:
         yield f"… and {hidden} more scope(s) with findings: see the HTML or JSON report\n"
     if report.registry_findings:
