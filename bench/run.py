@@ -19,7 +19,10 @@ Starts Google's Firestore emulator and a moto S3 server (tests.servers), seeds t
    (bench/stream_collection.py): wall time, CPU time and peak RSS.
 9. `preflight profile check-engines` (issue 24) on a generated source tree the size of the
    engines' repository (tests/engines_tree.py): wall and CPU time.
-10. The audit's HTML report of 5,000 scopes drawn in headless Chromium, against an empty page
+10. the audit in shards (issue 23, bench/audit_shards.py): fleets of 10,000, 100,000 and
+   300,000 documents, the largest in 1, 2 and 4 shards at once: the slowest shard, the
+   documents read (the registry, exactly), peak RSS per shard, the merge's cost.
+11. The audit's HTML report of 5,000 scopes drawn in headless Chromium, against an empty page
    (bench/audit_html.py).
 
 Full mode writes docs/BENCHMARKS.md, docs/bench-scaling.png and appends to
@@ -97,6 +100,9 @@ class Settings:
         default_factory=lambda: {10_000: 4, 100_000: 2})
     html_scopes: int = 5_000  # the audit's HTML report: scopes per fleet, and rounds
     html_rounds: int = 5
+    # the audit in shards: documents -> the shard counts run on that fleet
+    shard_plan: Mapping[int, tuple[int, ...]] = dataclasses.field(
+        default_factory=lambda: {10_000: (1,), 100_000: (1,), 300_000: (1, 2, 4)})
 
 
 FULL = Settings(quick=False, rounds=21, first_call_reps=5, validation_reps=7, large_reps=3,
@@ -108,7 +114,8 @@ QUICK = Settings(quick=True, rounds=1, first_call_reps=1, validation_reps=1, lar
                  large_docs=1_000, scope_counts=(1, 10), engines_scope_reps={1: 1, 10: 1},
                  engines_k170_large_reps=1, ttg=(("s3", 1.0, 1), ("firestore", 1.0, 1)),
                  nopyc_reps=0, check_engines_reps=1, probe_reps=1, audit_rounds={1_700: 1},
-                 html_scopes=300, html_rounds=1)
+                 html_scopes=300, html_rounds=1,
+                 shard_plan={1_700: (1, 3)})
 PROBE_DELAY = 1.0  # seconds the slow endpoint (Redis behind a delaying proxy) holds a reply
 
 
@@ -809,6 +816,20 @@ class Bench:
             self.fail(f"audit: expected exit 1 and {dict(want)}, got exit {run.returncode} "
                       f"and {got}")
 
+    # ------------------------------------------- 10: the audit in shards
+    def shards(self) -> None:
+        assert self.fs is not None
+        from bench import audit_shards
+        from bench.stream_collection import CALL_TIMEOUT
+
+        fs = self.fs
+        self.results["shards"] = {
+            **audit_shards.run(self.preflight, fs.address, ROOT, self.s.shard_plan, self.fail,
+                               log, CALL_TIMEOUT,
+                               lambda project: servers.clear_firestore(fs.address, project)),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": git_commit(), "code_fingerprint": code_fingerprint()}
+
     # ------------------------------------- profile check-engines (issue 24)
     def check_engines(self) -> None:
         """The static check on a generated tree the size of the engines' repository (which
@@ -849,7 +870,7 @@ class Bench:
             ("first network call", self.first_network_call),
             ("validation", self.validation), ("cli rpcs", self.cli_rpcs),
             ("time to green", self.time_to_green), ("route model", self.route_model),
-            ("probes", self.probes), ("audit", self.audit),
+            ("probes", self.probes), ("audit", self.audit), ("shards", self.shards),
             ("check engines", self.check_engines), ("audit html", self.audit_html),
             ("imports", self.import_profile),
             ("no bytecode", self.no_bytecode), ("footprint", self.footprint)]

@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from preflight.audit import judge
-from preflight.audit.facts import Facts
-from preflight.audit.model import AuditReport
+from preflight.audit.model import AuditReport, ScopeResult
 from preflight.contract.profile import load
 from tests.audit_fleet import SERVING_KINDS, serving_route, serving_scope, startup_scope
 
@@ -20,25 +19,28 @@ TARGET = {"project": "fleet", "database": "(default)", "collection": "routing_re
           "profile": "engines", "emulator": True}
 
 
-def fleet_report(scopes: int, *, failing: bool) -> AuditReport:
+def fleet_report(scopes_count: int, *, failing: bool) -> AuditReport:
     """`scopes` serving scopes beside a healthy start-up scope. Failing: each scope has one
     route (notes_store) and lacks every other request-time kind; healthy: each has them all."""
-    facts = Facts(PROFILE)
-    for doc_id, document in startup_scope().items():
-        facts.add(doc_id, document)
-    for number in range(scopes):
-        tenant = f"t_{number:05d}"
-        documents = dict([serving_route("notes_store", tenant)]) if failing \
-            else serving_scope(tenant)
-        for doc_id, document in documents.items():
-            facts.add(doc_id, document)
     refused = frozenset(PROFILE.refused_all)
-    judging = judge.Judge(PROFILE, lambda env: refused, ENVIRON)
+    scopes: list[ScopeResult] = []
+    stream = judge.TenantStream(judge.Judge(PROFILE, lambda env: refused, ENVIRON),
+                                scopes.append)
+    stream.begin(None, None)
+    documents = dict(startup_scope())
+    for number in range(scopes_count):
+        tenant = f"t_{number:05d}"
+        documents.update(dict([serving_route("notes_store", tenant)]) if failing
+                         else serving_scope(tenant))
+    # In the tenant index's order, as the audit reads them.
+    for doc_id, document in sorted(documents.items(),
+                                   key=lambda item: (item[1]["tenant_id"], item[0])):
+        stream.add(doc_id, document)
+    stream.finish()
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    return AuditReport(now, now, TARGET, judge.kind_columns(PROFILE),
-                       tuple(judge.judge_all(facts, judging)),
-                       tuple(judge.registry_findings(facts)), documents=facts.documents,
-                       pages=1)
+    return AuditReport(now, now, TARGET, judge.kind_columns(PROFILE), tuple(scopes),
+                       tuple(judge.registry_findings(stream.facts.unplaced)),
+                       documents=stream.facts.documents, pages=1, tally=stream.tally)
 
 
 MISSING_PER_FAILING_SCOPE = len(SERVING_KINDS) - 1

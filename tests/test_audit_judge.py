@@ -226,6 +226,12 @@ def test_exit_codes(kwargs: dict[str, Any], status: str, code: int) -> None:
     assert (report.status, int(report.exit_code)) == (status, code)
 
 
+def judged_all(facts: Facts, judging: judge.Judge) -> list[Any]:
+    """Every scope the facts hold, in label order."""
+    return [judging.scope(key, by_kind, near) for key, (by_kind, near) in
+            sorted(facts.take().items(), key=lambda item: judge.scope_order(item[0]))]
+
+
 def test_drift_between_two_judgements() -> None:
     before, after = Facts(PROFILE), Facts(PROFILE)
     healthy = {f"{k}-t_a-prod-p1": seed.route(k, "t_a", "prod", "p1", backend="firestore")
@@ -241,8 +247,8 @@ def test_drift_between_two_judgements() -> None:
             after.add(doc_id, changed)
     after.add("kpi-t_b-dev", seed.route("kpi", "t_b"))
     judging = judge.Judge(PROFILE, lambda env: REFUSED, ENVIRON)
-    baseline = report_of(judge.judge_all(before, judging)).to_dict()
-    changes = drift.compare(baseline, tuple(judge.judge_all(after, judging))).changes
+    baseline = report_of(judged_all(before, judging)).to_dict()
+    changes = drift.compare(baseline, judged_all(after, judging)).changes
     assert changes == (
         Change("new_failure", "t_a/prod/p1", before="pass", after="fail",
                codes=("backend_unsupported:notes_store", "route_missing:flow_store")),

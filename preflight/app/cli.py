@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -22,6 +23,7 @@ from preflight import PROCESS_START, __version__, checks
 from preflight.app import process
 from preflight.app.options import (
     AUDIT_OPTIONS,
+    MERGE_OPTIONS,
     SERVE_OPTIONS,
     WAIT_HELP,
     raw_values,
@@ -294,29 +296,121 @@ def aws_credentials(ctx: click.Context, /, role_arn: str | None, audience: str |
     return code
 
 
-@cli.command()
+REPORT_DIR_OPTION = click.option(
+    "--report-dir", envvar="PREFLIGHT_REPORT_DIR", metavar="DIR",
+    help="Also write every report there: audit.json, audit.txt, audit.junit.xml, audit.html "
+    "(each atomically); a shard writes its part there. Env: PREFLIGHT_REPORT_DIR.")
+BASELINE_OPTION = click.option(
+    "--baseline", envvar="PREFLIGHT_AUDIT_BASELINE", metavar="REPORT.json",
+    help="An earlier audit's JSON report: list what changed per scope since. A file that does "
+    "not exist yet means no drift (a first scheduled run). Env: PREFLIGHT_AUDIT_BASELINE.")
+
+
+@cli.group(invoke_without_command=True)
 @with_options(AUDIT_OPTIONS)
-@click.option("--report-dir", envvar="PREFLIGHT_REPORT_DIR", metavar="DIR",
-              help="Also write every report there: audit.json, audit.txt, audit.junit.xml, "
-              "audit.html (each atomically). Env: PREFLIGHT_REPORT_DIR.")
-@click.option("--baseline", envvar="PREFLIGHT_AUDIT_BASELINE", metavar="REPORT.json",
-              help="An earlier audit's JSON report: list what changed per scope since. A file "
-              "that does not exist yet means no drift (a first scheduled run). Env: "
-              "PREFLIGHT_AUDIT_BASELINE.")
+@REPORT_DIR_OPTION
+@BASELINE_OPTION
+@click.option("--shard", envvar="PREFLIGHT_AUDIT_SHARD", metavar="INDEX/COUNT",
+              help="Audit one shard of the registry (a range of tenants) and write its part, "
+              "audit-part-INDEX-of-COUNT.jsonl, to --report-dir for 'preflight audit merge'. "
+              "Env: PREFLIGHT_AUDIT_SHARD. Default: CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT "
+              "in a Cloud Run job of several tasks, JOB_COMPLETION_INDEX/--shards in a "
+              "Kubernetes Indexed Job; else the whole registry.")
+@click.option("--shards", envvar="PREFLIGHT_AUDIT_SHARDS", metavar="COUNT",
+              help="The shard count where the platform gives only the index (a Kubernetes "
+              "Indexed Job: its completions). Env: PREFLIGHT_AUDIT_SHARDS.")
+@click.option("--run", "run_id", envvar="PREFLIGHT_AUDIT_RUN", metavar="ID",
+              help="The run a shard belongs to, written in its part: a merge takes the parts "
+              "of one run. Env: PREFLIGHT_AUDIT_RUN. Default: CLOUD_RUN_EXECUTION.")
+@click.option("--merge-wait", envvar="PREFLIGHT_AUDIT_MERGE_WAIT", metavar="SECONDS",
+              help="Shard 0 then waits up to SECONDS for the other parts of its run in "
+              "--report-dir and merges them into the reports, as 'preflight audit merge' "
+              "would (a Kubernetes Indexed Job needs no other step). Needs a run id. Env: "
+              "PREFLIGHT_AUDIT_MERGE_WAIT.")
 @click.pass_context
 def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
+          shard: str | None, shards: str | None, run_id: str | None, merge_wait: str | None,
           **values: Any) -> int:
     """Judge every scope in the routing registry, as check judges them; report the fleet.
 
-    Reads the whole collection once, in pages (read-only), and judges each tenant/env/project
-    with check's own judges and profile, plus what only the whole registry shows: invalid
-    documents, duplicates, orphan kinds, near misses, partly routed scopes. Exit codes: 0 no
-    scope fails, 1 a scope fails (or the registry refused the read), 2 usage, 3 the registry
-    could not be read before the deadline, 130/143 interrupted.
+    Reads the collection in pages ordered by tenant (read-only) and judges each
+    tenant/env/project with check's own judges and profile as soon as its tenant is read,
+    plus what only the whole registry shows: invalid documents, duplicates, orphan kinds,
+    near misses, partly routed scopes. With --shard, one range of tenants, merged later by
+    'preflight audit merge'. Exit codes: 0 no scope fails, 1 a scope fails (or the registry
+    refused the read), 2 usage, 3 the registry could not be read before the deadline,
+    130/143 interrupted.
     """
-    from preflight.audit import command
+    if ctx.invoked_subcommand is not None:
+        return int(ExitCode.PASS)
+    from preflight.audit import command, part
+    from preflight.audit import shards as sharding
     from preflight.checks.firestore_access import FirestoreAccess
     from preflight.checks.gcp_credentials import GcpCredentials
+
+    config, folder, level_chosen = _audit_setup(ctx, values, report_dir)
+    # Where the platform sets the index, the count comes from the environment too.
+    shards_where = ("--shards" if ctx.get_parameter_source("shards") is
+                    ParameterSource.COMMANDLINE else "PREFLIGHT_AUDIT_SHARDS")
+    chosen = (sharding.parse(shard, _where(ctx, "shard", "--shard", "PREFLIGHT_AUDIT_SHARD"))
+              if shard else sharding.from_platform(os.environ, shards, shards_where))
+    wait_where = _where(ctx, "merge_wait", "--merge-wait", "PREFLIGHT_AUDIT_MERGE_WAIT")
+    run = run_id or os.environ.get("CLOUD_RUN_EXECUTION") or None
+    wait = None if not merge_wait else parse_seconds(Raw(merge_wait, Source.FLAG, wait_where))
+    if chosen is not None:
+        if folder is None:
+            raise ConfigError("--report-dir", "the folder a shard writes its part to (set it, "
+                              "or PREFLIGHT_REPORT_DIR, with --shard)")
+        if wait is not None and run is None:
+            raise ConfigError(wait_where, "a run id to wait for (--run, PREFLIGHT_AUDIT_RUN): "
+                              "without one, an earlier run's parts would be merged")
+    elif wait is not None:
+        raise ConfigError(wait_where, "a shard to wait after (--shard, a Cloud Run job of "
+                          "several tasks or a Kubernetes Indexed Job)", merge_wait)
+    merging = chosen is None or (wait is not None and chosen.index == 0)
+    earlier = command.Baseline(*_baseline(ctx, baseline)) if merging else None
+    running = process.start(config, level_chosen=level_chosen)
+    log, interrupt = running.log, running.interrupt
+    log.info("audit started", version=__version__, project=config.project,
+             collection=config.collection, profile=config.profile.name,
+             deadline_s=config.timeout, baseline=baseline or None,
+             shard=None if chosen is None else chosen.label, run=run)
+    access = (GcpCredentials(), FirestoreAccess())
+    if chosen is None:
+        assert earlier is not None
+        report = command.audit(config, access, log=log, cancel=running.cancel,
+                               interrupted=lambda: interrupt.signal, baseline=earlier)
+        command.emit(report, config, log=log, scrub=running.scrub, report_dir=folder)
+        return int(report.exit_code)
+    assert folder is not None
+    path, end, code = command.audit_shard(
+        config, access, chosen, folder, run, log=log, cancel=running.cancel,
+        interrupted=lambda: interrupt.signal, scrub=running.scrub)
+    line = command.shard_line(chosen, path, end, code)
+    getattr(log, "info" if code is ExitCode.PASS else "error")(
+        "audit shard finished", shard=chosen.label, part=str(path), exit_code=int(code),
+        documents=end["documents"], scopes=end["tally"]["scopes"])
+    click.echo(running.scrub(line))
+    if code is not ExitCode.PASS or wait is None or chosen.index != 0:
+        return int(code)
+    assert earlier is not None
+    assert run is not None
+    log.info("waiting for the other shards' parts", run=run, shards=chosen.count,
+             wait_s=wait)
+    paths = part.wait_for(folder, chosen, run, wait, running.cancel)
+    if paths is None:  # only a signal stops the wait
+        log.warning("interrupted while waiting for the other parts: no merge",
+                    signal=interrupt.signal)
+        return 128 + (interrupt.signal or 15)
+    report = command.merge(paths, earlier)
+    command.emit(report, config, log=log, scrub=running.scrub, report_dir=folder)
+    return int(report.exit_code)
+
+
+def _audit_setup(ctx: click.Context, values: dict[str, Any], report_dir: str | None,
+                 ) -> tuple[Config, Path | None, bool]:
+    """The configuration, the report folder, and whether the log level was chosen."""
+    from preflight.audit import command
 
     raw = raw_values(ctx, values)
     if raw["format"].source is Source.DEFAULT:
@@ -325,19 +419,47 @@ def audit(ctx: click.Context, /, report_dir: str | None, baseline: str | None,
     config = build(raw, os.environ, checks.NAMES, formats=command.FORMATS)
     folder = command.report_dir_argument(
         report_dir, _where(ctx, "report_dir", "--report-dir", "PREFLIGHT_REPORT_DIR"))
+    return config, folder, raw["log_level"].source is not Source.DEFAULT
+
+
+def _baseline(ctx: click.Context, baseline: str | None,
+              ) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The baseline document, its file (when there is one) and why there is none."""
+    from preflight.audit import command
+
     earlier, note = command.baseline_argument(
         baseline, _where(ctx, "baseline", "--baseline", "PREFLIGHT_AUDIT_BASELINE"))
-    running = process.start(config, level_chosen=raw["log_level"].source is not Source.DEFAULT)
-    log, interrupt = running.log, running.interrupt
-    log.info("audit started", version=__version__, project=config.project,
-             collection=config.collection, profile=config.profile.name,
-             deadline_s=config.timeout, baseline=baseline or None)
-    access = (GcpCredentials(), FirestoreAccess())
-    report = command.audit(config, access, log=log, cancel=running.cancel,
-                           interrupted=lambda: interrupt.signal,
-                           baseline=earlier, baseline_file=baseline if earlier else None,
-                           baseline_note=note)
-    command.emit(report, config, log=log, scrub=running.scrub, report_dir=folder)
+    return earlier, baseline if earlier else None, note
+
+
+@audit.command("merge")
+@click.argument("parts", nargs=-1, required=True, metavar="PART|FOLDER...")
+@with_options(MERGE_OPTIONS)
+@REPORT_DIR_OPTION
+@BASELINE_OPTION
+@click.option("--run", "run_id", envvar="PREFLIGHT_AUDIT_RUN", metavar="ID",
+              help="Merge only the parts of this run; other parts in the folders are left "
+              "out. Env: PREFLIGHT_AUDIT_RUN. Default: every part given, of one run.")
+@click.pass_context
+def audit_merge(ctx: click.Context, /, parts: tuple[str, ...], report_dir: str | None,
+                baseline: str | None, run_id: str | None, **values: Any) -> int:
+    """Merge the parts of a sharded audit into the reports of the whole registry.
+
+    PART is a part file, FOLDER a folder of them (audit-part-*.jsonl). Every shard's part
+    must be there, once, from one run: else exit 2 naming what is missing or does not fit,
+    never a partial report. The reports, drift and exit codes are those of an unsharded
+    'preflight audit' of the same registry.
+    """
+    from preflight.audit import command, part
+
+    config, folder, level_chosen = _audit_setup(ctx, values, report_dir)
+    earlier = command.Baseline(*_baseline(ctx, baseline))
+    paths, left_out = part.of_run(part.find(parts), run_id or None)
+    running = process.start(config, level_chosen=level_chosen)
+    if left_out:
+        running.log.info("parts of other runs left out", run=run_id, left_out=left_out)
+    report = command.merge(paths, earlier)
+    command.emit(report, config, log=running.log, scrub=running.scrub, report_dir=folder)
     return int(report.exit_code)
 
 

@@ -182,6 +182,11 @@ SERVE_OPTIONS = tuple(
     for spec in OPTIONS)
 
 
+# `preflight audit merge` reads no registry: only what shapes its output.
+MERGE_OPTIONS = tuple(spec for spec in AUDIT_OPTIONS
+                      if spec.name in ("format", "log_level", "no_color"))
+
+
 def raw_values(ctx: click.Context, values: dict[str, Any]) -> dict[str, Raw]:
     """Each value with where it came from, so errors (and explain) can name the source.
 

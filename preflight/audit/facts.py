@@ -18,6 +18,7 @@ audit reports a disagreement that `check` would not.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import sys
@@ -31,7 +32,8 @@ from preflight.judge.route_backends import FORMS
 
 Key = tuple[str, str, str | None]  # tenant_id, env, project_id (None: a present null)
 CONFIG_FINGERPRINT = "\x00fingerprint"  # a key no profile can name (names are [A-Za-z0-9_.-])
-KEPT_EXAMPLES = 2000  # near misses and unplaced documents kept in full; the rest are counted
+NEAR_MISSES_LISTED = 100  # per scope; the rest are counted
+KEPT_UNPLACED = 2000  # unplaced documents listed registry-wide, smallest ids first
 
 
 class DocFact(NamedTuple):
@@ -100,22 +102,32 @@ _ABSENT: Any = object()
 
 
 class Facts:
-    """Per scope, per kind, the facts of its documents in document-id order."""
+    """Per scope, per kind, the facts of the tenant being read; the unplaced documents of all.
+
+    The audit reads the registry in tenant order and judges a tenant's scopes once the next
+    tenant begins (`take`), so only one tenant's facts are held at a time. What is listed in
+    full is bounded too: near misses per scope, and unplaced documents registry-wide (those
+    with the smallest ids: a rule every shard can apply on its own and a merge exactly); the
+    rest are counted.
+    """
 
     def __init__(self, profile: Profile) -> None:
-        self.profile = profile
+        self.profile = profile  # the forms of config keys, per kind and backend
         self.scopes: dict[Key, dict[str, list[DocFact]]] = {}
         self.near: dict[tuple[str, str], list[NearMiss]] = {}
-        self.unplaced: list[Unplaced] = []
+        self.unplaced: list[Unplaced] = []  # in id order, at most KEPT_UNPLACED
         self.near_dropped = 0
-        self.unplaced_dropped = 0
-        self.near_kept = 0
+        self.unplaced_total = 0
         self.documents = 0
         self._key_sets: dict[frozenset[str], frozenset[str]] = {}
-        self._keys: dict[Key, Key] = {}
         self._forms: dict[tuple[str, str], dict[str, str]] = {}
-        for scope in (profile.startup_scope, *profile.fixed_scopes()):
-            self.scopes.setdefault((scope.tenant, scope.env, scope.project), {})
+
+    def take(self) -> dict[Key, tuple[dict[str, list[DocFact]], list[NearMiss]]]:
+        """Every scope held, with its near misses, let go of here."""
+        taken = {key: (by_kind, self.near.get((key[0], key[1]), []) if key[2] is None else [])
+                 for key, by_kind in self.scopes.items()}
+        self.scopes, self.near = {}, {}
+        return taken
 
     def add(self, doc_id: str, data: dict[str, Any]) -> None:
         self.documents += 1
@@ -135,10 +147,10 @@ class Facts:
             self._near(doc_id, kind, tenant, env, project,
                        "no_project_id" if project is _ABSENT else "empty_project_id")
             return
+        # Kinds and envs are few, shared by many facts; tenants and projects are many, and
+        # an interned string may outlive its tenant.
         kind = sys.intern(kind)
-        key = (sys.intern(tenant), sys.intern(env), None if project is None
-               else sys.intern(project))
-        key = self._keys.setdefault(key, key)
+        key = (tenant, sys.intern(env), project)
         by_kind = self.scopes.get(key)
         if by_kind is None:
             by_kind = self.scopes[key] = {}
@@ -181,25 +193,25 @@ class Facts:
     def _near(self, doc_id: str, kind: str, tenant: str, env: str, project: Any,
               why: str) -> None:
         # Reported at the scope the document would be in with project_id null.
-        self.scopes.setdefault((sys.intern(tenant), sys.intern(env), None), {})
-        if self.near_kept >= KEPT_EXAMPLES:
+        self.scopes.setdefault((tenant, sys.intern(env), None), {})
+        listed = self.near.setdefault((tenant, sys.intern(env)), [])
+        if len(listed) >= NEAR_MISSES_LISTED:
             self.near_dropped += 1
             return
-        self.near_kept += 1
         kept = {"resource_kind": kind, "tenant_id": tenant, "env": env}
         if project is not _ABSENT:
             kept["project_id"] = project
-        self.near.setdefault((sys.intern(tenant), sys.intern(env)), []).append(
-            NearMiss(doc_id, kept, why))
+        listed.append(NearMiss(doc_id, kept, why))
 
     def _unplaced(self, doc_id: str, data: Mapping[str, Any],
                   wrong: list[tuple[str, Any]]) -> None:
-        if len(self.unplaced) >= KEPT_EXAMPLES:
-            self.unplaced_dropped += 1
+        self.unplaced_total += 1
+        if len(self.unplaced) >= KEPT_UNPLACED and doc_id > self.unplaced[-1].doc_id:
             return
         fields = ", ".join(f"{name} is absent" if value is _ABSENT
                            else f"{name} is a Firestore {route_model.firestore_type(value)}, "
                            "not a string" for name, value in wrong)
         invalid = route_model.reason(data)
         reason = fields + (f"; the engines' model rejects it: {invalid}" if invalid else "")
-        self.unplaced.append(Unplaced(doc_id, reason))
+        bisect.insort(self.unplaced, Unplaced(doc_id, reason))
+        del self.unplaced[KEPT_UNPLACED:]

@@ -12,11 +12,19 @@ reads, orphan kinds, near misses and invalid documents no lookup uses.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from preflight.audit.facts import CONFIG_FINGERPRINT, DocFact, Facts, Key, NearMiss
-from preflight.audit.model import Cell, Item, KindColumn, ScopeResult, shown_backend, worst
+from preflight.audit.facts import CONFIG_FINGERPRINT, DocFact, Facts, Key, NearMiss, Unplaced
+from preflight.audit.model import (
+    Cell,
+    Item,
+    KindColumn,
+    ScopeResult,
+    Tally,
+    shown_backend,
+    worst,
+)
 from preflight.contract.lookups import Located
 from preflight.contract.profile import Profile
 from preflight.contract.route_model import RouteDoc
@@ -330,19 +338,65 @@ class Judge:
         return tuple(cells)
 
 
-def judge_all(facts: Facts, judge: Judge) -> Iterator[ScopeResult]:
-    """Every scope in label order; each scope's facts are let go once judged."""
-    for key in sorted(facts.scopes, key=lambda k: (k[0], k[1], k[2] is not None, k[2] or "")):
-        by_kind = facts.scopes.pop(key)
-        near = facts.near.pop((key[0], key[1]), ()) if key[2] is None else ()
-        yield judge.scope(key, by_kind, near)
+def scope_order(key: Key) -> tuple[str, str, bool, str]:
+    """The report's order: tenant, env, the scope without a project first, then projects."""
+    return (key[0], key[1], key[2] is not None, key[2] or "")
 
 
-def registry_findings(facts: Facts) -> list[Item]:
+class TenantStream:
+    """Documents in the tenant index's order in; each scope's result out once it is complete.
+
+    A tenant's documents arrive together (the index orders by tenant_id, then by document
+    id), so when the next tenant begins, every scope of the last one is complete: it is
+    judged, handed to `emit` in label order, and its facts are let go. The profile's own
+    scopes (start-up, fixed) are judged even when empty, by the shard whose range holds
+    their tenant. Documents whose tenant_id is not a string come before or after every
+    string and belong to no scope.
+    """
+
+    def __init__(self, judge: Judge, emit: Callable[[ScopeResult], None]) -> None:
+        self.judge = judge
+        self.emit = emit
+        self.facts = Facts(judge.profile)
+        self.tally = Tally()
+        self.current: str | None = None
+        self._pending: list[Key] = []
+
+    def begin(self, start: str | None, end: str | None) -> None:
+        """The range of tenant ids this stream is given: [start, end), None for no bound."""
+        profile = self.judge.profile
+        keys = {(scope.tenant, scope.env, scope.project)
+                for scope in (profile.startup_scope, *profile.fixed_scopes())}
+        self._pending = sorted((key for key in keys if (start is None or key[0] >= start)
+                                and (end is None or key[0] < end)), key=scope_order)
+
+    def add(self, doc_id: str, data: dict[str, Any]) -> None:
+        tenant = data.get("tenant_id")
+        if type(tenant) is str and tenant != self.current:
+            self._judge_until(tenant)
+            self.current = tenant
+        self.facts.add(doc_id, data)
+
+    def finish(self) -> None:
+        self._judge_until(None)
+
+    def _judge_until(self, tenant: str | None) -> None:
+        """Every scope held, and the profile's scopes whose tenant comes before `tenant`."""
+        scopes = self.facts.take()
+        while self._pending and (tenant is None or self._pending[0][0] < tenant):
+            scopes.setdefault(self._pending.pop(0), ({}, []))
+        for key in sorted(scopes, key=scope_order):
+            by_kind, near = scopes.pop(key)
+            result = self.judge.scope(key, by_kind, near)
+            self.tally.add(result)
+            self.emit(result)
+
+
+def registry_findings(unplaced: Iterable[Unplaced]) -> list[Item]:
     """Documents no lookup can match: they belong to no scope."""
     return [Item(WARN, Finding(
         "document_unplaced", f"document {doc.doc_id!r}",
         f"no lookup can match it: {doc.reason}",
         "give it string resource_kind, tenant_id and env fields (and project_id null or a "
         "string), or delete it", Effect.CONTRACT, WARN, extra={"document": doc.doc_id}))
-        for doc in facts.unplaced]
+        for doc in unplaced]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from preflight import __version__
-from preflight.core.findings import Finding
+from preflight.core.findings import Effect, Finding
 from preflight.core.result import ExitCode
 from preflight.core.verdict import rfc3339
 
@@ -50,6 +50,17 @@ class Item(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, **self.finding.to_dict()}
 
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Item:
+        """The item `to_dict` wrote (a part's): what is not a Finding field is its extra."""
+        extra = dict(document)
+        status, code, subject, message, fix, effect, outcome = (extra.pop(name) for name in (
+            "status", "code", "subject", "message", "fix", "effect", "outcome"))
+        del extra["consequence"]  # derived from the effect
+        reason = extra.pop("reason", None)
+        return cls(status, Finding(code, subject, message, fix, Effect(effect), outcome,
+                                   reason, extra or None))
+
 
 class Cell(NamedTuple):
     """One kind at one scope: what the engines' lookup returns and how it was judged."""
@@ -82,6 +93,15 @@ class ScopeResult(NamedTuple):
     @property
     def key(self) -> tuple[str, str, str | None]:
         return (self.tenant, self.env, self.project)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> ScopeResult:
+        cells = tuple(Cell(kind, route["status"], tuple(route["documents"]),
+                           route["backend_type"], route["looked_up"])
+                      for kind, route in document["routes"].items())
+        return cls(document["tenant"], document["env"], document["project"], document["role"],
+                   document["status"], document["documents"], cells,
+                   tuple(Item.from_dict(item) for item in document["findings"]))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,13 +160,53 @@ class Drift(NamedTuple):
                 "changes": [change.to_dict() for change in self.changes]}
 
 
+@dataclass
+class Tally:
+    """What the report's head says of its scopes, counted as they are judged: a report can
+    then be rendered from scopes it does not hold (a merge streams them from the parts)."""
+
+    scopes: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    findings: Counter[str] = field(default_factory=Counter)
+    tenants: int = 0  # scopes arrive in label order: a tenant is new when it changes
+    last_tenant: str | None = None
+
+    def add(self, scope: ScopeResult) -> None:
+        self.scopes += 1
+        self.statuses[scope.status] += 1
+        self.findings.update(item.finding.code for item in scope.findings)
+        if scope.tenant != self.last_tenant:
+            self.tenants += 1
+            self.last_tenant = scope.tenant
+
+    def __iadd__(self, other: Tally) -> Tally:
+        """Another range of tenants (a later shard): no tenant is in both."""
+        self.scopes += other.scopes
+        self.statuses.update(other.statuses)
+        self.findings.update(other.findings)
+        self.tenants += other.tenants
+        self.last_tenant = other.last_tenant or self.last_tenant
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scopes": self.scopes, "tenants": self.tenants,
+                "statuses": {status: self.statuses.get(status, 0)
+                             for status in ("fail", "warn", "pass")},
+                "findings": dict(sorted(self.findings.items()))}
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Tally:
+        return cls(document["scopes"], Counter(document["statuses"]),
+                   Counter(document["findings"]), document["tenants"])
+
+
 @dataclass(frozen=True)
 class AuditReport:
     started_at: datetime
     finished_at: datetime
     target: Mapping[str, Any]
     kinds: tuple[KindColumn, ...]
-    scopes: tuple[ScopeResult, ...] = ()
+    scopes: Sequence[ScopeResult] = ()  # in label order; iterated, never indexed
     registry_findings: tuple[Item, ...] = ()
     documents: int = 0
     pages: int = 0
@@ -155,12 +215,24 @@ class AuditReport:
     interrupted_by: int | None = None
     drift: Drift | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    tally: Tally | None = None  # counted as judged; else counted here from the scopes
+
+    def _tally(self) -> Tally:
+        if self.tally is not None:
+            return self.tally
+        tally = Tally()
+        for scope in self.scopes:
+            tally.add(scope)
+        tally.tenants = len({scope.tenant for scope in self.scopes})  # in any order
+        object.__setattr__(self, "tally", tally)  # frozen, and the scopes never change
+        return tally
 
     @property
     def status(self) -> str:
         if self.error is not None or self.interrupted_by is not None:
             return "error"
-        return worst([scope.status for scope in self.scopes])
+        statuses = self._tally().statuses
+        return worst([status for status in ("fail", "warn") if statuses.get(status)])
 
     @property
     def exit_code(self) -> ExitCode:
@@ -175,16 +247,19 @@ class AuditReport:
         return round((self.finished_at - self.started_at).total_seconds() * 1000)
 
     def scope_counts(self) -> dict[str, int]:
-        counts = Counter(scope.status for scope in self.scopes)
+        counts = self._tally().statuses
         return {status: counts.get(status, 0) for status in ("fail", "warn", "pass")}
 
     def finding_counts(self) -> dict[str, int]:
-        counts = Counter(item.finding.code for scope in self.scopes for item in scope.findings)
+        counts = Counter(self._tally().findings)
         counts.update(item.finding.code for item in self.registry_findings)
         return dict(sorted(counts.items()))
 
     def tenants(self) -> int:
-        return len({scope.tenant for scope in self.scopes})
+        return self._tally().tenants
+
+    def scope_total(self) -> int:
+        return self._tally().scopes
 
     def head(self) -> dict[str, Any]:
         """Everything but the scopes: small, for logs and the start of every output."""
@@ -202,7 +277,7 @@ class AuditReport:
                 "check": self.error.check, "message": self.error.message,
                 "remediation": self.error.remediation, "transient": self.error.transient},
             "registry": {"documents": self.documents, "pages": self.pages,
-                         "resumed": self.resumed, "scopes": len(self.scopes),
+                         "resumed": self.resumed, "scopes": self.scope_total(),
                          "tenants": self.tenants(), **self.counts},
             "kinds": [{"name": k.name, "at": k.at, "scope": k.scope} for k in self.kinds],
             "summary": {"scopes": self.scope_counts(), "findings": self.finding_counts(),

@@ -34,7 +34,7 @@ def headline(report: AuditReport) -> str:
     tally = ", ".join(f"{counts[status]:,} {status}" for status in ("fail", "warn", "pass")
                       if counts[status])
     return (f"preflight audit {report.status.upper()} (exit {code}) in {seconds}: "
-            f"{len(report.scopes):,} scopes of {report.tenants():,} tenants ({tally or 'none'}); "
+            f"{report.scope_total():,} scopes of {report.tenants():,} tenants ({tally or 'none'}); "
             f"{report.documents:,} documents in {report.pages:,} pages")
 
 
@@ -98,14 +98,15 @@ def text_chunks(report: AuditReport, *, color: bool = False) -> Iterator[str]:
     if report.error is not None and report.error.remediation:
         yield f"  fix: {report.error.remediation}\n"
     shown = 0
-    for wanted in ("fail", "warn"):
-        scopes = [scope for scope in report.scopes if scope.status == wanted]
-        for scope in scopes:
+    for wanted in ("fail", "warn"):  # one walk each, holding no scope (a merge streams them)
+        for scope in report.scopes:
             if shown == SHOWN_SCOPES:
                 break
-            shown += 1
-            yield "\n".join(scope_lines(scope, color)) + "\n"
-    hidden = sum(1 for scope in report.scopes if scope.status != "pass") - shown
+            if scope.status == wanted:
+                shown += 1
+                yield "\n".join(scope_lines(scope, color)) + "\n"
+    counts = report.scope_counts()
+    hidden = counts["fail"] + counts["warn"] - shown
     if hidden > 0:
         yield f"… and {hidden} more scope(s) with findings: see the HTML or JSON report\n"
     if report.registry_findings:
@@ -128,7 +129,7 @@ def junit_chunks(report: AuditReport) -> Iterator[str]:
     """One testcase per scope (GitLab, Jenkins); registry-wide findings as one more."""
     error = 1 if report.error is not None or report.interrupted_by is not None else 0
     extra = 1 if report.registry_findings or error else 0
-    totals = junit.Totals(len(report.scopes) + extra, report.scope_counts()["fail"], error, 0,
+    totals = junit.Totals(report.scope_total() + extra, report.scope_counts()["fail"], error, 0,
                           report.duration_ms / 1000)
     cases = itertools.chain((_scope_case(scope) for scope in report.scopes),
                             [_registry_case(report)] if extra else [])

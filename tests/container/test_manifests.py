@@ -31,7 +31,8 @@ DEPLOY = ROOT / "deploy"
 HERE = Path(__file__).resolve().parent
 KUSTOMIZATIONS = ("k8s/base", "k8s/overlays/init-container", "k8s/overlays/native-sidecar",
                   "k8s/overlays/managed-prometheus", "k8s/overlays/podman-test",
-                  "k8s/overlays/operator-profile", "k8s/overlays/audit")
+                  "k8s/overlays/operator-profile", "k8s/overlays/audit",
+                  "k8s/overlays/audit-sharded")
 COMPONENTS = ("preflight-init", "preflight-sidecar")
 # Oldest release the native sidecar supports (SidecarContainers on by default), and the
 # newest schemas available.
@@ -485,7 +486,7 @@ def audit_options() -> set[str]:
     from preflight.app.cli import audit
 
     names: set[str] = set()
-    for param in audit.params:
+    for param in (*audit.params, *audit.commands["merge"].params):
         envvar = getattr(param, "envvar", None)
         names.update([envvar] if isinstance(envvar, str) else envvar or ())
     return names
@@ -503,6 +504,23 @@ def profile_source(spec: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
     source = {key: value for key, value in volume.items() if key != "name"}
     assert "optional" not in json.dumps(source), "never another profile than the gate's"
     return source
+
+
+def audit_reads_as_the_gate_judges(docs: tuple[dict[str, Any], ...], pod: dict[str, Any],
+                                   preflight: dict[str, Any]) -> None:
+    """The engines' variables, as the engines get them, not their Secret (their
+    credentials): an identity of its own, which reads the registry only. The operator's
+    profile: the very ConfigMap the engines' gate mounts, required."""
+    deployment_spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    engines = container(deployment_spec, "engines")
+    assert [ref for ref in engines["envFrom"] if "configMapRef" in ref] == \
+        preflight["envFrom"][:1]
+    assert environment(docs, engines).items() <= environment(docs, preflight).items()
+    assert "secretRef" not in json.dumps(preflight["envFrom"])
+    assert "secretKeyRef" not in json.dumps(preflight.get("env", []))
+    gate = container(deployment_spec, "preflight", init=True)
+    assert profile_source(deployment_spec, gate) == profile_source(pod, preflight)
+    assert profile_source(pod, preflight)["configMap"]["name"].startswith("preflight-profile-")
 
 
 def test_the_audit_cronjob() -> None:
@@ -533,24 +551,50 @@ def test_the_audit_cronjob() -> None:
     (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
     claim = volume["persistentVolumeClaim"]["claimName"]
     assert claim in [d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"]
-    # The engines' variables, as the engines get them, not their Secret (their
-    # credentials): an identity of its own, which reads the registry only.
-    deployment_spec = one(docs, "Deployment")["spec"]["template"]["spec"]
-    engines = container(deployment_spec, "engines")
-    assert [ref for ref in engines["envFrom"] if "configMapRef" in ref] == \
-        preflight["envFrom"][:1]
-    assert environment(docs, engines).items() <= env.items()
-    assert "secretRef" not in json.dumps(preflight["envFrom"])
-    assert "secretKeyRef" not in json.dumps(preflight.get("env", []))
-    # The operator's profile: the very ConfigMap the engines' gate mounts, required.
-    gate = container(deployment_spec, "preflight", init=True)
-    assert profile_source(deployment_spec, gate) == profile_source(pod, preflight)
-    assert profile_source(pod, preflight)["configMap"]["name"].startswith("preflight-profile-")
+    audit_reads_as_the_gate_judges(docs, pod, preflight)
     (account,) = [d for d in docs if d["kind"] == "ServiceAccount"
                   and d["metadata"]["name"] == pod["serviceAccountName"]]
     assert pod["serviceAccountName"] != "engines"
     assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith(
         "preflight-audit@")
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_the_sharded_audit_is_an_indexed_job_whose_pod_0_merges() -> None:
+    """Every pod at once, as many as the shards; the parts on a volume every pod can write;
+    a run id that is the Job's own; pod 0's wait inside the Job's deadline."""
+    docs = render("k8s/overlays/audit-sharded")
+    cron = one(docs, "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    pod = job["template"]["spec"]
+    (preflight,) = pod["containers"]
+    assert preflight["args"] == ["audit"]
+    hardened(preflight)
+    env = environment(docs, preflight)
+    assert job["completionMode"] == "Indexed"
+    assert job["completions"] == job["parallelism"] == int(env["PREFLIGHT_AUDIT_SHARDS"]) > 1
+    assert job["backoffLimitPerIndex"] >= 1 and job["maxFailedIndexes"] == 0
+    (rule,) = job["podFailurePolicy"]["rules"]
+    assert (rule["action"], rule["onExitCodes"]) == ("FailJob", {
+        "containerName": "preflight", "operator": "In", "values": [1, 2]})
+    assert pod["restartPolicy"] == "Never"
+    (run,) = [e for e in preflight["env"] if e["name"] == "PREFLIGHT_AUDIT_RUN"]
+    assert run["valueFrom"]["fieldRef"]["fieldPath"] == \
+        "metadata.labels['batch.kubernetes.io/controller-uid']"
+    assert job["activeDeadlineSeconds"] > float(env["PREFLIGHT_TIMEOUT"]) + float(
+        env["PREFLIGHT_AUDIT_MERGE_WAIT"]) + 60
+    assert float(env["PREFLIGHT_AUDIT_MERGE_WAIT"]) > float(env["PREFLIGHT_TIMEOUT"]) * 2
+    assert {name for name in env if name.startswith("PREFLIGHT_")} <= audit_options()
+    (mount,) = [m for m in preflight["volumeMounts"] if m["name"] == "reports"]
+    assert env["PREFLIGHT_REPORT_DIR"] == mount["mountPath"]
+    assert Path(env["PREFLIGHT_AUDIT_BASELINE"]).parent == Path(mount["mountPath"])
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    (claim,) = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    audit_reads_as_the_gate_judges(docs, pod, preflight)
+    assert pod["serviceAccountName"] == "preflight-audit"
     assert pod["automountServiceAccountToken"] is False
 
 
@@ -561,7 +605,8 @@ def load(path: Path) -> dict[str, Any]:
     return document
 
 
-CLOUD_RUN = ("service.yaml", "service-exec.yaml", "job.yaml", "audit-job.yaml")
+CLOUD_RUN = ("service.yaml", "service-exec.yaml", "job.yaml", "audit-job.yaml",
+             "audit-shards-job.yaml")
 
 
 def secret_refs(document: Any) -> Iterator[dict[str, Any]]:
@@ -727,6 +772,58 @@ def test_cloud_run_audit_job() -> None:
     assert "gcloud scheduler jobs create http " + name in flat
     assert f"/jobs/{name}:run" in flat
     assert re.search(r"#\s*maxRetries: \d", text) and re.search(r"#\s*timeoutSeconds: \d", text)
+
+
+def test_cloud_run_sharded_audit_and_its_merge() -> None:
+    """The shards' job: many tasks at once, each as the unsharded audit job reads (the same
+    identity, variables and volume). The merge's job: the parts of the shards' execution,
+    named by the workflow that runs one after the other."""
+    shards_text = (DEPLOY / "cloudrun" / "audit-shards-job.yaml").read_text()
+    shards, merge, single = (load(DEPLOY / "cloudrun" / name) for name in (
+        "audit-shards-job.yaml", "audit-merge-job.yaml", "audit-job.yaml"))
+    execution = shards["spec"]["template"]["spec"]
+    assert execution["taskCount"] == execution["parallelism"] > 1
+    task = execution["template"]["spec"]
+    (preflight,) = task["containers"]
+    assert preflight["args"] == ["audit", "--report-dir", "/reports"]
+    assert env_value(preflight, "PREFLIGHT_AUDIT_BASELINE") is None  # the merge compares
+    single_task = single["spec"]["template"]["spec"]["template"]["spec"]
+    (alone,) = single_task["containers"]
+    same = {e["name"]: e for e in alone["env"] if not e["name"].startswith("PREFLIGHT_")}
+    assert {e["name"]: e for e in preflight["env"] if e["name"] in same} == same
+    assert task["volumes"] == single_task["volumes"]
+    assert task["serviceAccountName"] == single_task["serviceAccountName"]
+    checks_the_services_profile(task, preflight)
+    assert task["timeoutSeconds"] > float(env_value(preflight, "PREFLIGHT_TIMEOUT") or 600) + 60
+    assert re.search(r"#\s*maxRetries: \d", shards_text)
+
+    merging = merge["spec"]["template"]["spec"]
+    assert merging["taskCount"] == 1
+    merge_task = merging["template"]["spec"]
+    (merger,) = merge_task["containers"]
+    assert merger["args"][:2] == ["audit", "merge"]
+    (mount,) = merger["volumeMounts"]
+    assert merger["args"][2:] == [mount["mountPath"], "--report-dir", mount["mountPath"]]
+    assert merge_task["volumes"] == [v for v in task["volumes"] if v["name"] == mount["name"]]
+    assert env_value(merger, "PREFLIGHT_AUDIT_BASELINE") == "/reports/audit.json"
+    assert not list(secret_refs(merge)), "the merge reads files: no secret"
+    names = {e["name"] for e in (*preflight["env"], *merger["env"])}
+    assert {n for n in names if n.startswith("PREFLIGHT_")} <= audit_options()
+
+    workflow_text = (DEPLOY / "cloudrun" / "audit-workflow.yaml").read_text()
+    steps = [next(iter(step.items())) for step in yaml.safe_load(workflow_text)["main"]["steps"]]
+    calls = [(name, step) for name, step in steps if "call" in step]
+    assert [step["call"] for _, step in calls] == [
+        "googleapis.run.v2.projects.locations.jobs.run"] * 2
+    (_, run_shards), (_, run_merge) = calls
+    assert run_shards["args"]["name"].endswith(f'"{shards["metadata"]["name"]}"}}')
+    assert run_merge["args"]["name"].endswith(f'"{merge["metadata"]["name"]}"}}')
+    (override,) = run_merge["args"]["body"]["overrides"]["containerOverrides"]
+    assert override["env"] == [{"name": "PREFLIGHT_AUDIT_RUN",
+                                "value": f'${{text.split({run_shards["result"]}.name, "/")[7]}}'}]
+    flat = " ".join(line.lstrip("# ") for line in workflow_text.splitlines())
+    assert "gcloud scheduler jobs create http engines-preflight-audit " in flat
+    assert "/workflows/engines-preflight-audit/executions" in flat
 
 
 # --- monitoring ----------------------------------------------------------------------------
