@@ -28,8 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preflight.checks import NAMES
-from preflight.config import Config, Raw, Source, build
+from preflight.config import Config, Raw, Source
 from preflight.contract.profile import env_variables, load
 from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
@@ -38,6 +37,7 @@ from preflight.core.scope import Scope
 from preflight.judge import route_backends, serving
 from preflight.judge import variables as judge_variables
 from tests import first_use_oracle as oracle
+from tests.configs import config_of
 from tests.first_use_oracle import Reason
 
 PROFILE = load("engines")
@@ -183,19 +183,11 @@ def _configured(scopes: tuple[Scope, ...], disallow: str | None) -> Config:
 
 def _build(scopes: tuple[Scope, ...], environ: Mapping[str, str],
            disallow: str | None) -> Config:
-    raw = {name: Raw(None, Source.DEFAULT, f"--{name} (default)") for name in (
-        "project", "database", "bucket", "collection", "kinds", "disallow", "verdict_file",
-        "termination_log")}
-    raw |= {"scopes": Raw((), Source.DEFAULT, "--scope (default)"),
-            "timeout": Raw("60", Source.DEFAULT, "--timeout (default)"),
-            "attempt_timeout": Raw("5", Source.DEFAULT, "--attempt-timeout (default)"),
-            "format": Raw("json", Source.DEFAULT, "--format (default)"),
-            "log_level": Raw("info", Source.DEFAULT, "--log-level (default)"),
-            "serving_scopes": Raw(",".join(scope.label for scope in scopes), Source.FLAG,
-                                  "--serve-scope")}
+    values = {"serving_scopes": Raw(",".join(scope.label for scope in scopes), Source.FLAG,
+                                    "--serve-scope")}
     if disallow:
-        raw["disallow"] = Raw(disallow, Source.FLAG, "--disallow")
-    return build(raw, environ, NAMES)
+        values["disallow"] = Raw(disallow, Source.FLAG, "--disallow")
+    return config_of(values, environ)
 
 
 def found_by(document: Mapping[str, Any], scope: Scope) -> bool:

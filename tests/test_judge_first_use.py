@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from preflight.checks import NAMES
-from preflight.config import Config, Raw, Source, build
+from preflight.config import Config, Raw, Source
 from preflight.contract.lookups import Located
 from preflight.contract.profile import load
 from preflight.contract.route_model import RouteDoc
@@ -15,6 +14,7 @@ from preflight.core.findings import Effect
 from preflight.core.result import Status
 from preflight.core.scope import Scope
 from preflight.judge import route_backends, serving
+from tests.configs import config_of
 from tests.seed import route
 
 PROFILE = load("engines")
@@ -185,17 +185,8 @@ def test_config_values_never_appear_in_a_finding() -> None:
 
 
 def configure(**values: str | tuple[str, ...]) -> Config:
-    raw = {name: Raw(None, Source.DEFAULT, f"--{name} (default)") for name in (
-        "project", "database", "bucket", "collection", "kinds", "disallow", "verdict_file",
-        "termination_log")}
-    raw |= {"scopes": Raw((), Source.DEFAULT, "--scope (default)"),
-            "timeout": Raw("60", Source.DEFAULT, "--timeout (default)"),
-            "attempt_timeout": Raw("5", Source.DEFAULT, "--attempt-timeout (default)"),
-            "format": Raw("json", Source.DEFAULT, "--format (default)"),
-            "log_level": Raw("info", Source.DEFAULT, "--log-level (default)")}
-    for name, value in values.items():
-        raw[name] = Raw(value, Source.ENV, name.upper())
-    return build(raw, {}, NAMES)
+    return config_of({name: Raw(value, Source.ENV, name.upper())
+                      for name, value in values.items()})
 
 
 def test_request_time_scopes_are_the_serving_ones_and_the_fixed_ones() -> None:
