@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.audit import judge, part, shards
-from preflight.audit.command import Baseline, merge, shard_head
+from preflight.audit.command import Baseline, chunks_for, merge, shard_head
 from preflight.audit.model import ScopeResult
 from preflight.audit.shards import Shard, Splitter, midpoint
 from preflight.contract.profile import load
@@ -494,6 +494,36 @@ def test_judging_into_a_part_holds_one_tenant_not_the_registry(tmp_path: Path) -
     # few hundred KiB at either size (when the garbage collector runs moves it, not size).
     assert max(streamed) < 1024 * 1024, streamed
     assert held[1] > 2 * 1024 * 1024 and held[1] > 5 * held[0], held  # the measure can fail
+
+
+def peak_merging(tenants: int, folder: Path, *, hold: bool) -> int:
+    """Peak traced memory of merging two parts of `tenants` tenants and rendering every
+    report (or, with `hold`, of keeping the merged scopes in a list)."""
+    folder.mkdir()
+    documents = {doc_id: data for number in range(tenants)
+                 for doc_id, data in audit_fleet.serving_scope(f"t_{number:06d}").items()}
+    paths = write_parts(folder, documents, 2)
+    tracemalloc.start()
+    try:
+        report = merge(paths, Baseline(None, None, None))
+        held = list(report.scopes) if hold else []
+        for form in ("json", "junit", "html", "text"):
+            for _ in chunks_for(report, form):
+                pass
+        assert len(held) == (tenants + 1 if hold else 0)  # and the start-up scope
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_merge_holds_one_scope_at_a_time_not_the_registry(tmp_path: Path) -> None:
+    """The merge reads the parts again for each report: 10x the tenants, about the same
+    peak, where holding the scopes grows with them (so the measure can fail)."""
+    peak_merging(5, tmp_path / "warm", hold=False)  # first-use caches and imports
+    small, large = (peak_merging(n, tmp_path / str(n), hold=False) for n in (50, 500))
+    held = peak_merging(500, tmp_path / "held", hold=True)
+    assert large < 1024 * 1024 and large < 3 * small, (small, large)
+    assert held > large + 1024 * 1024, (held, large)
 
 
 def test_a_baseline_is_compared_with_the_merged_scopes(tmp_path: Path,
