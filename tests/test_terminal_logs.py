@@ -24,8 +24,9 @@ EVENT = re.compile(r"^\d\d:\d\d:\d\d \[(\w+)\s*\] (\w[\w ]*?)(?: \w+=|$)")
 
 
 def run(stack: Stack, *args: str, stdout_tty: bool, stderr_tty: bool,
-        ) -> tuple[int, str, list[str]]:
-    """`preflight check ARGS`: its exit code, stdout, and stderr's lines."""
+        no_color: bool = True) -> tuple[int, str, list[str]]:
+    """`preflight check ARGS`: its exit code, stdout, and stderr's lines (NO_COLOR set
+    unless `no_color` is false)."""
     ends = {}
     for name, tty in (("stdout", stdout_tty), ("stderr", stderr_tty)):
         ends[name] = pty.openpty() if tty else os.pipe()  # (read end, the child's end)
@@ -41,7 +42,7 @@ def run(stack: Stack, *args: str, stdout_tty: bool, stderr_tty: bool,
                 return
             chunks[name].append(chunk)
 
-    env = stack.env(NO_COLOR="1")
+    env = stack.env(NO_COLOR="1" if no_color else None)
     process = subprocess.Popen(harness.preflight_argv("check", *args), env=env,
                                stdin=subprocess.DEVNULL, stdout=ends["stdout"][1],
                                stderr=ends["stderr"][1], start_new_session=True)
@@ -121,3 +122,15 @@ def test_off_a_terminal_the_log_is_json_even_when_stdout_is_one(stack: Stack) ->
     assert "preflight FAIL (exit 1)" in stdout
     logged = [json.loads(line) for line in stderr]
     assert [(e["severity"], e["message"]) for e in logged] == [("ERROR", "verdict")]
+
+
+@pytest.mark.parametrize(("flag", "coloured"), [((), True), (("--no-color",), False)])
+def test_no_color_takes_the_colour_out_of_the_log_too(stack: Stack, flag: tuple[str, ...],
+                                                      coloured: bool) -> None:
+    stack.seed()
+    code, _, stderr = run(stack, "--format", "text", *flag, stdout_tty=False,
+                          stderr_tty=True, no_color=False)
+    assert code == 0, stderr
+    assert any("\x1b[" in line for line in stderr) is coloured, stderr
+    if not coloured:
+        assert events(stderr) == [("warning", "verdict")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -26,7 +25,9 @@ def level_for(level: str, *, chosen: bool, text: bool, live: bool) -> str:
     return level
 
 
-def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> None:
+def configure(level: str, scrub: Scrubber, *, colors: bool,
+              console: bool | None = None) -> None:
+    """`colors`: as the run was asked (--no-color, NO_COLOR), for the terminal's lines."""
     import structlog
 
     if console is None:
@@ -38,7 +39,6 @@ def configure(level: str, scrub: Scrubber, *, console: bool | None = None) -> No
 
     processors: list[Any]
     if console:
-        colors = "NO_COLOR" not in os.environ
         processors = [
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),

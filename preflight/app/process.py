@@ -99,7 +99,8 @@ def start(config: Config, *, level_chosen: bool, live: bool = False) -> Process:
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     scrub = Scrubber.from_environment()
     logs.configure(logs.level_for(config.log_level, chosen=level_chosen,
-                                  text=config.format == "text", live=live), scrub)
+                                  text=config.format == "text", live=live), scrub,
+                   colors=config.color)
     cancel = threading.Event()
     interrupt = Interrupt(cancel)
     interrupt.install()
