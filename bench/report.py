@@ -13,6 +13,8 @@ from bench import audit_html
 
 HISTORY_KEEP = 30
 LAX_CHECK = "preflight check, routes only pydantic decides"
+# A key of bench-results.json and the history: kept as first recorded, when the worked
+# example (now in docs/PROFILES.md) was the README's.
 WORKED_CHECK = "preflight check, the README's worked example (serving scope)"
 
 
@@ -122,7 +124,7 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
             f"{(lax - check) * 1000:+,.0f} ms over the all-pass check", None)
     worked = wall(results, WORKED_CHECK)
     if not math.isnan(worked):
-        add("(issue 14) the README's worked example: `preflight check --serve-scope "
+        add("(issue 14) the worked example of docs/PROFILES.md: `preflight check --serve-scope "
             "t_acme/prod/p_main`, start-up and first-use checks, 32 routes, object_store on s3 "
             "without `bucket`, RAW_BUCKET unset (exit 1) vs the minimal script",
             f"{ratio(safe_div(worked, minimal))} ({ms(worked)} vs {ms(minimal)}, medians of "
@@ -390,6 +392,14 @@ def render(results: dict[str, Any], history: list[dict[str, Any]], *, errors: li
               "appends to `bench-history.json`) · `make bench-quick` (every step once, < 1 min, "
               "into `.bench-out/`) · `python -m bench.run --label 'what changed'` names a run "
               "in the before/after table. Sources: `bench/`.", ""]
+    remeasured = results.get("remeasured", {})
+    if remeasured:
+        lines += ["Steps measured again since (`python -m bench.run --only`), their sections "
+                  "and budget rows from that run:", ""]
+        lines += [f"- {step}: {when['date']} (commit `{when['commit']}`"
+                  + (f", load {when['load_before']} at its start" if "load_before" in when
+                     else "") + ")" for step, when in remeasured.items()]
+        lines.append("")
     if quick:
         lines += ["> **Quick mode** (`make test`): every step once on small data, to prove the "
                   "bench works. The numbers are not medians of enough runs to judge budgets; "

@@ -65,7 +65,7 @@ BUCKET = "engines-raw"
 ROLE = "arn:aws:iam::123456789012:role/engines-raw-bucket"  # assumed on moto's STS
 SMALL, K170, LARGE, BROKEN = "bench-small", "bench-k170", "bench-large", "bench-broken"
 LAX = "bench-lax"  # the sample registry as copied from the engines' filesystem registry
-# The README's worked example (issue 14): serving t_acme/prod/p_main, object_store on s3
+# The worked example of docs/PROFILES.md (issue 14): serving t_acme/prod/p_main, object_store on s3
 # without a `bucket`, RAW_BUCKET unset.
 WORKED = "bench-worked"
 # The engines' repository at 012ac5d: 1,409 Python files, 259 of them reached by the app.
@@ -894,8 +894,7 @@ class Bench:
 
 
 # ---------------------------------------------------------------- helpers
-LAX_CHECK = "preflight check, routes only pydantic decides"
-WORKED_CHECK = "preflight check, the README's worked example (serving scope)"
+LAX_CHECK, WORKED_CHECK = report.LAX_CHECK, report.WORKED_CHECK
 IMPORT_COST = """
 import json, time
 started = time.perf_counter()
@@ -1145,6 +1144,9 @@ def run_only(bench: Bench, only: Sequence[str], out: Path, started: float) -> in
         if key != "meta":
             results[key] = value
     results.setdefault("step_seconds", {}).update(timings)
+    remeasured = {"date": bench.results["meta"]["date"], "commit": git_commit(),
+                  "load_before": bench.results["meta"]["load_before"]}
+    results.setdefault("remeasured", {}).update(dict.fromkeys(only, remeasured))
     results["errors"] = [e for e in results.get("errors", []) if not any(
         e.startswith(f"{step}:") or f"step {step} " in e for step in only)] + bench.errors
     path.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
