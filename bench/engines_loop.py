@@ -116,7 +116,7 @@ class _CountedStream:
         return getattr(self._call, name)
 
 
-class CountingClient(Client):  # type: ignore[misc]
+class CountingClient(Client):
     """google-cloud-firestore's own Client, with its emulator channel intercepted."""
 
     def __init__(self, *args: Any, counter: RpcCounter, **kwargs: Any) -> None:
@@ -124,7 +124,8 @@ class CountingClient(Client):  # type: ignore[misc]
         self.rpc_counter = counter
 
     def _emulator_channel(self, transport: Any) -> Any:
-        return grpc.intercept_channel(super()._emulator_channel(transport), self.rpc_counter)
+        channel = super()._emulator_channel(transport)  # type: ignore[no-untyped-call]
+        return grpc.intercept_channel(channel, self.rpc_counter)
 
     def _firestore_api_helper(self, transport: Any, client_class: Any, client_module: Any) -> Any:
         if self._emulator_host is None:

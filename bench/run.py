@@ -376,7 +376,7 @@ class Bench:
             ctx.cached("firestore", lambda: client)
             outcome = RoutingEntries().attempt(ctx)
             elapsed = time.perf_counter() - started
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
             if outcome.status is not Status.PASS:
                 self.fail(f"routing validation ({cfg.project}, {len(cfg.scopes)} scopes, "
                           f"{len(cfg.kinds)} kinds): {outcome.status.value}: {outcome.message}")
@@ -388,7 +388,7 @@ class Bench:
             client = counting_client(cfg.project, counter)
             result = engines_loop(client, cfg.collection, cfg.scopes, cfg.kinds)
             elapsed = time.perf_counter() - started
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
             expected = len(cfg.scopes) * len(cfg.kinds)
             if not result.ok or result.found != expected:
                 self.fail(f"engines' loop ({cfg.project}, {len(cfg.scopes)} scopes): found "
@@ -1004,7 +1004,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
@@ -1126,8 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"budget {row['verdict']:4}  {row['budget']}: {row['measured']}")
     if bench.errors:
         log(f"FAILED: {len(bench.errors)} error(s):")
-        for error in bench.errors:
-            log(f"  - {error[:500]}")
+        for message in bench.errors:
+            log(f"  - {message[:500]}")
         return 1
     return 0
 

@@ -45,7 +45,7 @@ FIRST_USE_DEFAULTS = {"env.backends": "warn", "routing.serving": "warn",
                       "routing.backends": "skipped", "backends.reachable": "skipped"}
 # ... and what makes them pass: the event_stream route the engines look up at t_system/dev,
 # and every backend-selecting variable on a durable backend.
-FIRST_USE_HEALTHY_ROUTES = {"event_stream-t_system-dev": {
+FIRST_USE_HEALTHY_ROUTES: dict[str, dict[str, Any]] = {"event_stream-t_system-dev": {
     "id": "event_stream-t_system-dev", "resource_kind": "event_stream", "tenant_id": "t_system",
     "env": "dev", "project_id": None, "backend_type": "firestore", "config": {}}}
 def first_use_healthy_env(redis_port: int) -> dict[str, str]:
