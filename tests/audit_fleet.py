@@ -63,7 +63,9 @@ def fleet(tenants: int = 300) -> dict[str, dict[str, Any]]:
 
 
 # The five broken scopes, and what the audit must find in each (status, code, kind).
-BROKEN = {
+Expected = dict[str, list[tuple[str, str, str | None]]]  # scope -> (status, code, kind)
+
+BROKEN: Expected = {
     "t_system/dev": [
         ("fail", "route_missing", "kpi"), ("warn", "near_miss", "KPI "),
         ("fail", "backend_refused", "chat_bus"), ("fail", "route_invalid", "budget"),
@@ -88,7 +90,7 @@ BROKEN = {
         ("warn", "near_miss", "Component_Registry")],
 }
 # Scopes that only warn: nothing the engines look up is wrong there.
-WARNED = {
+WARNED: Expected = {
     "t_010/prod/p_main": [("warn", "duplicates_agree", "seo_config_store")],
     "t_020/prod/p_main": [("warn", "orphan_kind", "legacy_cache"),
                           ("warn", "document_invalid", "legacy_cache")],

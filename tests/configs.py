@@ -9,9 +9,10 @@ from preflight.config import Config, Raw, Source, build
 
 UNSET = ("project", "database", "bucket", "collection", "kinds", "disallow", "verdict_file",
          "termination_log")
-DEFAULTS = {"scopes": ((), "--scope"), "timeout": ("60", "--timeout"),
-            "attempt_timeout": ("5", "--attempt-timeout"), "format": ("json", "--format"),
-            "log_level": ("info", "--log-level")}
+DEFAULTS: dict[str, tuple[str | tuple[str, ...], str]] = {
+    "scopes": ((), "--scope"), "timeout": ("60", "--timeout"),
+    "attempt_timeout": ("5", "--attempt-timeout"), "format": ("json", "--format"),
+    "log_level": ("info", "--log-level")}
 
 
 def config_of(values: Mapping[str, Raw] | None = None,

@@ -64,7 +64,7 @@ class OracleRoute(BaseModel):
     previous_backend_type: Optional[str] = Field(None)  # noqa: UP045
     switch_rationale: Optional[str] = Field(None)  # noqa: UP045
 
-    def __init__(self, **data):
+    def __init__(self, **data: Any) -> None:
         if "surface_id" in data and data["surface_id"]:  # noqa: RUF019 - as the engines do
             data["surface_id"] = _normalise_surface(data["surface_id"])
         super().__init__(**data)

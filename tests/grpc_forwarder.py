@@ -46,18 +46,18 @@ class HeaderDroppingForwarder(grpc.GenericRpcHandler):
         self.upstream.close()
 
     def _metadata(self, details: grpc.HandlerCallDetails) -> list[tuple[str, Any]]:
-        return [(key, value) for key, value in details.invocation_metadata  # type: ignore[attr-defined]
+        return [(key, value) for key, value in details.invocation_metadata
                 if key.lower() not in self.drop and not key.startswith(":")
                 and not key.lower().startswith("grpc-") and key.lower() != "user-agent"]
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         name = method.rsplit("/", 1)[-1]
         metadata = self._metadata(handler_call_details)
         self.calls.append(name)
 
         def abort(context: grpc.ServicerContext, error: grpc.RpcError) -> None:
-            context.abort(error.code(), error.details() or "")  # type: ignore[attr-defined]
+            context.abort(error.code(), error.details() or "")
 
         if name in SERVER_STREAMING:
             def server_streaming(request: bytes, context: grpc.ServicerContext,

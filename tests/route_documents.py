@@ -11,7 +11,7 @@ strings, extra fields (`self` among them), whitespace around backend types.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.auth.credentials import AnonymousCredentials
@@ -36,8 +36,11 @@ IDS = st.sampled_from(["kpi-t_system-dev", "x", ""])
 
 _CLIENT = Client(project="oracle", credentials=AnonymousCredentials())
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=16)
-KEYS = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=8).filter(
+# Text a Firestore string can hold: no lone surrogates. A tuple, as the derandomized runs
+# were first counted with (the strategy's repr seeds them).
+NO_SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+TEXT = st.text(st.characters(exclude_categories=NO_SURROGATES), max_size=16)
+KEYS = st.text(st.characters(exclude_categories=NO_SURROGATES), min_size=1, max_size=8).filter(
     lambda k: not (k.startswith("__") and k.endswith("__")))
 OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 AWARE = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),

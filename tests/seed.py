@@ -50,7 +50,7 @@ SERVING_KINDS = ("object_store", "firearms_policy_store", "strategy_policy_store
 SERVED = "t_acme/prod/p_main"
 
 
-def serving_registry(scope: str = SERVED, **overrides: tuple[str, dict[str, Any]]
+def serving_registry(scope: str = SERVED, /, **overrides: tuple[str, dict[str, Any]]
                      ) -> dict[str, dict[str, Any]]:
     """Start-up routes, event_stream, and a request-time route per kind at `scope`: s3 for
     object_store (bucket from RAW_BUCKET), firestore for the rest, unless overridden."""

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -214,7 +214,10 @@ def test_the_grid_and_the_failing_scopes_findings_are_on_the_page(
     # Per failing or warning scope, its findings with their fixes; passing scopes have none.
     sections = {section["scope"]: section for section in state["sections"]}
     assert set(sections) == set(BROKEN) | set(WARNED)
-    for label, expected in {**BROKEN, **WARNED}.items():
+    # WARNED's kinds are str or None: mypy infers its values as `object`.
+    seeded: dict[str, Sequence[tuple[str, str, str | None]]] = {
+        **BROKEN, **WARNED}
+    for label, expected in seeded.items():
         section = sections[label]
         assert section["open"], label
         assert rows[label]["link"] == scope_link(label)
@@ -364,6 +367,7 @@ def test_a_report_that_could_not_read_the_registry_says_so_on_the_page(
 
 def inline(text: str, tag: str) -> str:
     """The text of the page's one attribute-less <tag> element, exactly as the browser hashes it."""
+    found: str
     (found,) = re.findall(f"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
     return found
 

@@ -114,7 +114,7 @@ class Done:
         self.argv = process.args
 
     def describe(self) -> str:
-        return (f"argv: {self.argv}\nexit: {self.returncode}\n--- stdout ---\n"
+        return (f"argv: {self.argv!r}\nexit: {self.returncode}\n--- stdout ---\n"
                 f"{self.stdout[-3000:]}\n--- stderr ---\n{self.stderr[-3000:]}")
 
 
@@ -186,7 +186,7 @@ class CountingForwarder(HeaderDroppingForwarder):
         self.samples: list[str] = []
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         if not method.endswith("/RunQuery"):
             return super().service(handler_call_details)
         from google.cloud.firestore_v1.types import firestore as wire

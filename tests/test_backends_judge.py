@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import pytest
 
@@ -359,11 +359,21 @@ def test_dynamodb_unusable_names(config: dict[str, Any], key: str) -> None:
     assert key in finding(dynamodb.target(route("notes_store", "dynamodb", config), {})).message
 
 
-PK_SK = {"http_status": 200, "status": "ACTIVE", "key_schema": (("pk", "HASH"), ("sk", "RANGE")),
-         "attribute_types": {"pk": "S", "sk": "S"}}
-SPINE = {"http_status": 200, "status": "ACTIVE", "key_schema": (("event_id", "HASH"),),
-         "attribute_types": {"event_id": "S", "tenant_run_idx": "S"},
-         "indexes": {"tenant_run_idx": (("tenant_run_idx", "HASH"),)}}
+class TableFields(TypedDict, total=False):  # Table's fields, for Table(**fields)
+    http_status: Required[int]
+    status: str | None
+    key_schema: tuple[tuple[str, str], ...]
+    attribute_types: Mapping[str, str]
+    indexes: Mapping[str, tuple[tuple[str, str], ...]]
+
+
+PK_SK: TableFields = {
+    "http_status": 200, "status": "ACTIVE", "key_schema": (("pk", "HASH"), ("sk", "RANGE")),
+    "attribute_types": {"pk": "S", "sk": "S"}}
+SPINE: TableFields = {
+    "http_status": 200, "status": "ACTIVE", "key_schema": (("event_id", "HASH"),),
+    "attribute_types": {"event_id": "S", "tenant_run_idx": "S"},
+    "indexes": {"tenant_run_idx": (("tenant_run_idx", "HASH"),)}}
 
 
 @pytest.mark.parametrize(("kind", "seen", "answer", "text"), [

@@ -23,7 +23,7 @@ ENV_NAMES = {"scopes": "PREFLIGHT_SCOPES", "kinds": "PREFLIGHT_REQUIRED_KINDS",
 
 
 def configure(**env_values: object) -> Config:
-    raw = {name: Raw(value, Source.DEFAULT, f"--{name} (default)")  # type: ignore[arg-type]
+    raw = {name: Raw(value, Source.DEFAULT, f"--{name} (default)")
            for name, value in DEFAULTS.items()}
     for name, value in env_values.items():
         raw[name] = Raw(value, Source.ENV, ENV_NAMES.get(name, name.upper()))  # type: ignore[arg-type]

@@ -130,7 +130,8 @@ DRAW_VARIABLE = {name: st.sampled_from((None, *values)) for name, values in ENVI
 
 
 @st.composite
-def documents_for(draw: st.DrawFn, kind: str, scope: Scope) -> dict[str, dict[str, Any]]:
+def documents_for(draw: st.DrawFn, kind: str, scope: Scope | oracle.Scope,
+                  ) -> dict[str, dict[str, Any]]:
     """0, 1 or 2 documents answering one lookup; some invalid, some missing project_id."""
     found = {}
     group = _group(kind)
@@ -287,23 +288,23 @@ def test_first_use_findings_equal_the_oracles_failures(
     for outcome in outcomes:
         if outcome.scope is not None:
             continue
-        said = findings.pop(outcome.subject, [])
-        for finding in said:
+        reported = findings.pop(outcome.subject, [])
+        for finding in reported:
             if finding.effect is Effect.CONTRACT:
                 assert finding.code in strictness.CODES, finding
-        said = [f for f in said if f.effect is not Effect.CONTRACT]
+        reported = [f for f in reported if f.effect is not Effect.CONTRACT]
         STATS["variables"] += 1
         if outcome.reason is None:
-            assert not said, f"{outcome.subject}: preflight says " \
-                f"{[f.message for f in said]}; the engines do not fail ({outcome.note})"
+            assert not reported, f"{outcome.subject}: preflight says " \
+                f"{[f.message for f in reported]}; the engines do not fail ({outcome.note})"
             continue
         STATS[f"variable {outcome.reason.value}"] += 1
         expected = outcome.key if outcome.key in NEEDED_VARIABLES else outcome.subject
         silent = outcome.reason is Reason.SILENT_MEMORY_FALLBACK
-        assert [(f.subject, f.effect) for f in said] == [
+        assert [(f.subject, f.effect) for f in reported] == [
             (expected, Effect.SILENT if silent else Effect.FIRST_USE)], \
             f"{outcome.subject}: the engines {outcome.reason.value} ({outcome.key}); " \
-            f"preflight says {[f.message for f in said]}"
+            f"preflight says {[f.message for f in reported]}"
     assert all(not found for found in findings.values()), \
         f"findings on variables the oracle does not know: {findings}"
 

@@ -7,6 +7,8 @@ again for the runner to retry.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -43,8 +45,9 @@ def seen(**fields: object) -> Identity:
 
 
 def client_error(code: str, operation: str, status: int = 403) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} from STS"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    response: Any = {"Error": {"Code": code, "Message": f"{code} from STS"},
+                     "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)
 
 
 # --------------------------------------------------------------------------- judge

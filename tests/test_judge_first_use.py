@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ COSMOS_ENV = {"AZURE_COSMOSDB_ENDPOINT": "e", "AZURE_COSMOSDB_KEY": KEY}
 
 
 def judge_route(kind: str, backend: str, config: dict[str, Any] | None = None,
-                environ: dict[str, str | None] | None = None,
+                environ: Mapping[str, str | None] | None = None,
                 refused: frozenset[str] = frozenset(), scope: Scope = SERVED,
                 ) -> list[tuple[str, Effect, str]]:
     doc = RouteDoc(f"{kind}-x", route(kind, scope.tenant, scope.env, scope.project,

@@ -6,8 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from grimp import ImportGraph
 
 # make test-lowest's venv carries only the tools its tests use: this file needs import-linter's.
 grimp = pytest.importorskip("grimp")
@@ -18,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTED_CIRCLES = [{"preflight.contract.route_model", "preflight.contract._route_pydantic"}]
 
 
-def circles(graph: grimp.ImportGraph) -> list[set[str]]:
+def circles(graph: ImportGraph) -> list[set[str]]:
     """Strongly connected groups of more than one module (Tarjan, iteratively)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

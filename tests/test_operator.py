@@ -10,6 +10,7 @@ import select
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -368,7 +369,7 @@ def test_junit_output_validates_against_the_junit_schema(stack: Stack) -> None:
     assert result.returncode == 1
     schema = xmlschema.XMLSchema(DATA / "junit.xsd")
     schema.validate(result.stdout)
-    tree = schema.to_dict(result.stdout)
+    tree: Any = schema.to_dict(result.stdout)
     suite = tree["testsuite"][0]
     cases = {case["@name"]: case for case in suite["testcase"]}
     assert set(cases) == set(harness.CHECK_NAMES)

@@ -6,6 +6,7 @@ import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.auth import exceptions as auth
@@ -15,7 +16,7 @@ from preflight.core.redact import REDACTED, Scrubber, describe_exception, known_
 from preflight.core.result import CheckResult, ExitCode, Outcome, Status
 from preflight.core.scope import Scope
 from preflight.core.verdict import Verdict
-from preflight.observe import gcp
+from preflight.observe import errors
 from preflight.observe.errors import Refused, Transient, is_transient
 from preflight.report import text as render
 from tests.harness import ENGINES_KINDS as ENGINES_REQUIRED_KINDS
@@ -150,8 +151,8 @@ def test_transient_classification_of_real_client_exceptions() -> None:
     from google.api_core import exceptions as api
 
     def client_error(status: int, code: str) -> ClientError:
-        return ClientError({"Error": {"Code": code},
-                            "ResponseMetadata": {"HTTPStatusCode": status}}, "HeadBucket")
+        response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return ClientError(response, "HeadBucket")
 
     transient = [api.ServiceUnavailable("x"), api.DeadlineExceeded("x"),
                  api.ResourceExhausted("x"), api.Aborted("x"), api.InternalServerError("x"),
@@ -164,8 +165,8 @@ def test_transient_classification_of_real_client_exceptions() -> None:
                   client_error(403, "403"), ValueError("x")]
     assert [e for e in transient if not is_transient(e)] == []
     assert [e for e in definitive if is_transient(e)] == []
-    assert not isinstance(gcp.classify(auth.RefreshError("invalid_grant")), Transient)
-    assert isinstance(gcp.classify(auth.TransportError("x")), Transient)
+    assert not isinstance(errors.classify(auth.RefreshError("invalid_grant")), Transient)
+    assert isinstance(errors.classify(auth.TransportError("x")), Transient)
 
 
 def chained(error: Exception, cause: Exception) -> Exception:
@@ -191,5 +192,5 @@ class Response:
 ])
 def test_google_auth_errors_are_classified_by_their_cause(error: Exception,
                                                            transient: bool) -> None:
-    classified = gcp.classify(error)
+    classified = errors.classify(error)
     assert isinstance(classified, Transient if transient else Refused), classified

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import jsonschema
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from preflight.contract import profile
-from preflight.contract.profile import ProfileError, load
+from preflight.contract.profile import BackendSpec, ProfileError, load
 from preflight.core.scope import Scope
 from tests import harness
 
@@ -48,6 +49,12 @@ def test_the_built_in_profile_is_valid_against_the_published_schema() -> None:
 def test_the_built_in_profile_holds_the_engines_rules() -> None:
     """Copied from ENGINES.md, not from the profile, so a wrong profile is caught here."""
     engines = load("engines")
+
+    def backends(kind: str) -> Mapping[str, BackendSpec]:
+        found = engines.kinds[kind].backends
+        assert found is not None, kind
+        return found
+
     assert engines.kinds_at("startup") == harness.ENGINES_KINDS
     assert engines.refused_all == harness.ENGINES_REFUSED
     assert engines.startup_scope == Scope("t_system", "dev")
@@ -61,22 +68,22 @@ def test_the_built_in_profile_holds_the_engines_rules() -> None:
     assert (engines.collection, engines.database) == ("routing_registry", "(default)")
     assert engines.severity_of("kpi") == "fail"
     assert engines.severity_of("object_store") == "warn"
-    s3 = engines.kinds["object_store"].backends["s3"]  # type: ignore[index]
+    s3 = backends("object_store")["s3"]
     assert [(key.name, key.stand_in) for key in s3.config] == [("bucket", ("RAW_BUCKET",))]
-    dynamo = engines.kinds["chat_store"].backends["dynamodb"]  # type: ignore[index]
+    dynamo = backends("chat_store")["dynamodb"]
     assert {key.name: key.default for key in dynamo.config} == {
         "table_name": "chat_store", "region": "us-west-2"}
-    assert engines.kinds["notes_store"].backends["filesystem"].modes == ("lab",)  # type: ignore[index]
+    assert backends("notes_store")["filesystem"].modes == ("lab",)
     # docs/ENGINES.md §5.4-§5.9
-    cosmos = engines.kinds["flow_store"].backends["cosmos"]  # type: ignore[index]
+    cosmos = backends("flow_store")["cosmos"]
     assert [(g.keys, g.stand_in) for g in cosmos.together] == [
         (("endpoint", "key"), ("AZURE_COSMOSDB_ENDPOINT", "AZURE_COSMOSDB_KEY"))]
     assert {k.name: k.stand_in for k in cosmos.config} == {
         "endpoint": (), "key": (), "database": ()}
-    objects = engines.kinds["object_store"].backends  # type: ignore[index]
+    objects = backends("object_store")
     assert {name for name, spec in objects.items() if spec.unusable} == {"azure_blob", "gcs"}
     assert objects["s3"].refuses_other_envs
-    timeline = engines.kinds["event_stream"].backends  # type: ignore[index]
+    timeline = backends("event_stream")
     assert timeline["filesystem"].modes == ("lab",)
     assert timeline["firestore"].needs_one_of == ("GCP_PROJECT_ID", "GCP_PROJECT")
     assert {key.name: key.if_empty for key in dynamo.config} == {

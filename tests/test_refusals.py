@@ -130,12 +130,13 @@ def guarded_s3() -> Iterator[GuardedS3]:
     server.start()
     try:
         endpoint = f"http://{server.address}"
-        options = {"endpoint_url": endpoint, "region_name": harness.AWS_REGION,
-                   "aws_access_key_id": harness.AWS_KEY_ID,
-                   "aws_secret_access_key": harness.AWS_SECRET}
         bucket = "guarded-raw-bucket"
-        boto3.client("s3", **options).create_bucket(Bucket=bucket)
-        iam = boto3.client("iam", **options)
+        boto3.client("s3", endpoint_url=endpoint, region_name=harness.AWS_REGION,
+                     aws_access_key_id=harness.AWS_KEY_ID,
+                     aws_secret_access_key=harness.AWS_SECRET).create_bucket(Bucket=bucket)
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name=harness.AWS_REGION,
+                           aws_access_key_id=harness.AWS_KEY_ID,
+                           aws_secret_access_key=harness.AWS_SECRET)
         reader = _user(iam, "reader", {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
         stranger = _user(iam, "stranger", {"Version": "2012-10-17", "Statement": [

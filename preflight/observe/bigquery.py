@@ -39,4 +39,4 @@ def observe(endpoint: BigQueryEndpoint, timeout: float, clients: Clients) -> Tab
         return TableObservation(table, answer(lambda: client.get_dataset(
             dataset, retry=no_retry(), timeout=timeout)))
     finally:
-        client.close()  # type: ignore[no-untyped-call]
+        client.close()

@@ -94,7 +94,7 @@ def adc_source(environ: Mapping[str, str]) -> str:
         return "key_file"
     from google.auth import _cloud_sdk
 
-    if os.path.isfile(_cloud_sdk.get_application_default_credentials_path()):  # type: ignore[no-untyped-call]
+    if os.path.isfile(_cloud_sdk.get_application_default_credentials_path()):
         return "gcloud_file"
     return "metadata"
 
@@ -134,7 +134,7 @@ def refresh_default_credentials(timeout: float,
         raise Refused(source if source != "metadata" else "no_credentials",
                       describe_exception(error), error) from error
     try:
-        credentials.refresh(request)  # type: ignore[no-untyped-call]
+        credentials.refresh(request)
     except exceptions.GoogleAuthError as error:
         seen = classify(error)
         if isinstance(seen, Refused) and isinstance(error, exceptions.RefreshError):

@@ -61,7 +61,7 @@ def _metadata_request(limit: float) -> Any:
     from google.auth import exceptions
     from google.auth.transport.urllib3 import Request
 
-    inner = Request(urllib3.PoolManager(retries=False))  # type: ignore[no-untyped-call]
+    inner = Request(urllib3.PoolManager(retries=False))
 
     def request(url: str, method: str = "GET", body: Any = None,
                 headers: Mapping[str, str] | None = None, timeout: float | None = None,
@@ -99,10 +99,10 @@ class MetadataIdToken:
 
         # No request at construction (it would look up the account's e-mail first); an
         # unbound token (no Agent Identity certificate lookup).
-        credentials = IDTokenCredentials(  # type: ignore[no-untyped-call]
+        credentials = IDTokenCredentials(
             None, self.audience, use_metadata_identity_endpoint=True, bind_id_token=False)
         try:
-            credentials.refresh(_metadata_request(self.timeout))  # type: ignore[no-untyped-call]
+            credentials.refresh(_metadata_request(self.timeout))
         except ValueError:
             raise MetadataRefused(200, "", "the ID token it sent is not a JWT") from None
         token = str(credentials.token)

@@ -12,12 +12,15 @@ This prints one line per such field (empty output: the file is what gcloud sends
 exits 1 when there is any, 2 when the file does not parse at all.
 """
 
+from __future__ import annotations
+
 import json
 import sys
 
-from apitools.base.protorpclite import messages
-from apitools.base.py import encoding
-from googlecloudsdk.core import yaml
+# Only in the Google Cloud CLI's own lib/ (PYTHONPATH), never installed in the venv.
+from apitools.base.protorpclite import messages  # type: ignore[import-not-found]
+from apitools.base.py import encoding  # type: ignore[import-not-found]
+from googlecloudsdk.core import yaml  # type: ignore[import-not-found]
 
 MODULES = {
     "logging": "googlecloudsdk.generated_clients.apis.logging.v2.logging_v2_messages",
@@ -25,8 +28,8 @@ MODULES = {
 }
 
 
-def problems(message, where):
-    found = []
+def problems(message: messages.Message, where: str) -> list[str]:
+    found: list[str] = []
     for name in message.all_unrecognized_fields():
         found.append(f"{where}.{name}: not a field of {type(message).__name__}")
     for field in message.all_fields():
@@ -41,7 +44,7 @@ def problems(message, where):
     return found
 
 
-def main():
+def main() -> int:
     service, _, type_name = sys.argv[1].partition(".")
     module = __import__(MODULES[service], fromlist=[type_name])
     message_type = getattr(module, type_name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from preflight.config import web_identity
 from tests.container.test_manifests import (
@@ -25,7 +26,6 @@ from tests.container.test_manifests import (
     env_value,
     load,
     need,
-    yaml,
 )
 
 COMPONENT = DEPLOY / "k8s" / "components" / "aws-web-identity"

@@ -93,7 +93,7 @@ def pod_spec(kustomization: str) -> dict[str, Any]:
 
 def container(spec: dict[str, Any], name: str, *, init: bool = False) -> dict[str, Any]:
     key = "initContainers" if init else "containers"
-    found = [c for c in spec.get(key, []) if c["name"] == name]
+    found: list[dict[str, Any]] = [c for c in spec.get(key, []) if c["name"] == name]
     assert len(found) == 1, f"{key} has no single {name!r}"
     return found[0]
 
@@ -891,7 +891,9 @@ def test_metric_counts_what_the_query_finds() -> None:
     for condition in policy["conditions"]:
         threshold = condition["conditionThreshold"]
         assert f'metric.type="logging.googleapis.com/user/{name}"' in threshold["filter"]
-        resources.add(re.search(r'resource.type="([^"]+)"', threshold["filter"])[1])
+        resource = re.search(r'resource.type="([^"]+)"', threshold["filter"])
+        assert resource, threshold["filter"]
+        resources.add(resource[1])
         assert threshold["comparison"] == "COMPARISON_GT" and threshold["thresholdValue"] == 0
     assert resources == {"k8s_container", "cloud_run_revision", "cloud_run_job"}
 
@@ -1030,7 +1032,9 @@ def test_lock_pins_every_dependency_with_hashes_for_the_images_python() -> None:
         pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     wanted = PYPROJECT["project"]["dependencies"] + PYPROJECT["build-system"]["requires"]
     for requirement in wanted:
-        name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.\-]+", requirement)[0]).lower()
+        named = re.match(r"[A-Za-z0-9_.\-]+", requirement)
+        assert named, requirement
+        name = re.sub(r"[-_.]+", "-", named[0]).lower()
         assert name in pins, f"{name} is not in requirements.lock: run `make lock`"
     # What an extra asks for (google-auth[urllib3]: packaging) is locked too.
     from importlib.metadata import requires

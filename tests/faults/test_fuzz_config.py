@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests import harness, seed, servers
 from tests.faults import results
+from tests.route_documents import NO_SURROGATES
 from tests.verdict_schema import validate_verdict
 
 pytestmark = pytest.mark.integration
@@ -56,7 +57,7 @@ INTERESTING = [
     "\t", "\n", "a\nb", "\x1b[31mred", "\u202eevil", "\u00a0", "é" * 300, "x" * 2000,
     "--help", "-h", "--version", "'; DROP TABLE", "%s%n", "{}", "[1]", "null",
 ]
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+TEXT = st.text(st.characters(exclude_categories=NO_SURROGATES, exclude_characters="\x00"),
                max_size=60)
 VALUE = st.one_of(st.sampled_from(INTERESTING), TEXT,
                   st.lists(st.sampled_from(INTERESTING), min_size=2, max_size=4).map(",".join))

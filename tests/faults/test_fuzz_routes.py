@@ -38,6 +38,7 @@ from tests import engines_oracle, harness, seed
 from tests.conftest import Stack
 from tests.faults import results
 from tests.faults.common import require_verdict
+from tests.route_documents import NO_SURROGATES
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ EXAMPLES = int(os.environ.get("PREFLIGHT_FUZZ_EXAMPLES", "30"))
 
 # ------------------------------------------------------------------------------ strategies
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+TEXT = st.text(st.characters(exclude_categories=NO_SURROGATES, exclude_characters="\x00"),
                max_size=30)
 LONG_TEXT = st.integers(1_000, 20_000).map(lambda n: "ä" * n)
 KEY = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
@@ -78,7 +79,7 @@ BACKENDS = st.one_of(
                      "memoryy", "mémoire"]),
     TEXT,
 )
-DOC_ID = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="/\x00"),
+DOC_ID = st.text(st.characters(exclude_categories=NO_SURROGATES, exclude_characters="/\x00"),
                  min_size=1, max_size=24).filter(
     lambda s: s not in (".", "..") and not (s.startswith("__") and s.endswith("__")))
 

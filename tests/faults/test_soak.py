@@ -134,9 +134,9 @@ def run_once(number: int, scenario: Scenario, base_env: dict[str, str], root: Pa
         if stdout != verdict:
             problems.append("stdout differs from the verdict file")
         got = {c["name"]: c["status"] for c in verdict["checks"]}
-        for name, status in scenario.checks.items():
-            if got.get(name) != status:
-                problems.append(f"{name} is {got.get(name)}, expected {status}")
+        for name, wanted in scenario.checks.items():
+            if got.get(name) != wanted:
+                problems.append(f"{name} is {got.get(name)}, expected {wanted}")
     except (OSError, ValueError, AssertionError) as error:
         problems.append(f"verdict: {str(error)[:300]}")
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace")
@@ -246,7 +246,7 @@ def threads_a_round_may_hold(verdict: dict[str, Any]) -> int:
     from preflight.observe.registry import QUERY_WORKERS
 
     probes = next(c for c in verdict["checks"] if c["name"] == "backends.reachable")
-    return 2 * len(checks.CHECKS) + QUERY_WORKERS + probes["details"].get("probes", 0) + 1
+    return 2 * len(checks.CHECKS) + QUERY_WORKERS + int(probes["details"].get("probes", 0)) + 1
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:

@@ -25,7 +25,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests import servers
 
 DEFAULT_LIFETIME = 180.0
 
@@ -416,7 +419,7 @@ def main(argv: list[str]) -> None:
     tool.stopped.wait()
 
 
-def fake_server_process(kind: str, mode: str, port: int | None = None) -> Any:
+def fake_server_process(kind: str, mode: str, port: int | None = None) -> servers.Server:
     """A FakeHTTP in its own process group (tests.servers.Server: pause/resume/stop)."""
     import sys
 
