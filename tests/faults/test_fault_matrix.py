@@ -34,6 +34,10 @@ DEFINITIVE_TIMEOUT = 6.0  # deadline for definitive faults: they must not wait f
 RECOVERY_TIMEOUT = 8.0  # deadline for faults that heal before it: pass
 # s3.bucket runs after aws.credentials (STS): a second more for two retried attempts.
 S3_TRANSIENT_TIMEOUT = TRANSIENT_TIMEOUT + 1.0
+# A hung dependency answers nothing: each attempt takes its whole 1 s. The deadline counts
+# from process start, whose imports take over a second on a loaded machine, so two attempts
+# (what min_attempts asks) need a second more than a refused one, which fails at once.
+HUNG_TIMEOUT = TRANSIENT_TIMEOUT + 1.0
 FLAPPING_TIMEOUT = 15.0  # a Java emulator's restart takes seconds on a loaded machine
 ATTEMPT_TIMEOUT = 1.0
 AT_ONCE = 2.5  # "at once": a definitive failure's whole run, well before its deadline
@@ -207,11 +211,11 @@ def test_firestore_refused_closed_port(request: pytest.FixtureRequest, case: Cas
 
 def test_firestore_hung_sigstop(request: pytest.FixtureRequest, case: Case) -> None:
     env = case.firestore_env()
-    running = case.stack.start(*args(TRANSIENT_TIMEOUT), env=env)
+    running = case.stack.start(*args(HUNG_TIMEOUT), env=env)
     case.stack.firestore.pause()
     judge(request, case, dependency=FIRESTORE, fault="hung: SIGSTOP mid-run",
           how="emulator SIGSTOPped as preflight starts, never resumed", running=running,
-          timeout=TRANSIENT_TIMEOUT, expect=FS_TRANSIENT)
+          timeout=HUNG_TIMEOUT, expect=FS_TRANSIENT)
 
 
 def test_firestore_hung_then_sigcont_passes(request: pytest.FixtureRequest, case: Case) -> None:
@@ -314,10 +318,10 @@ def test_s3_refused_closed_port(request: pytest.FixtureRequest, case: Case) -> N
 def test_s3_hung_sigstop(request: pytest.FixtureRequest, case: Case) -> None:
     env = case.s3_env(case.stack.s3_endpoint)
     case.stack.s3.pause()
-    running = case.stack.start(*args(TRANSIENT_TIMEOUT), env=env)
+    running = case.stack.start(*args(HUNG_TIMEOUT), env=env)
     judge(request, case, dependency=S3, fault="hung: SIGSTOP mid-run",
           how="moto SIGSTOPped as preflight starts, never resumed", running=running,
-          timeout=TRANSIENT_TIMEOUT, expect=MOTO_TRANSIENT)
+          timeout=HUNG_TIMEOUT, expect=MOTO_TRANSIENT)
 
 
 def test_s3_hung_then_sigcont_passes(request: pytest.FixtureRequest, case: Case) -> None:
