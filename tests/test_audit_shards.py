@@ -337,6 +337,33 @@ def test_parts_of_any_count_merge_into_the_same_report(tmp_path: Path,
          "tenant-as-number"])
 
 
+CANARY = "CANARY-audit-part-" + "z" * 8
+
+
+def test_no_config_value_reaches_a_part_or_a_merged_report(tmp_path: Path,
+                                                           documents: dict[str, Any]) -> None:
+    """Every config holds a secret, invalid and unplaced documents too: parts and the four
+    merged reports name keys, never values."""
+    secret = {doc_id: {**data, "config": {**(data.get("config") or {}), "api_key": CANARY}}
+              if isinstance(data.get("config") or {}, dict) else data
+              for doc_id, data in documents.items()}
+    secret["invalid-with-secret"] = {"resource_kind": "kpi", "tenant_id": "t_sec", "env": "prod",
+                                     "project_id": "p", "backend_type": 7,
+                                     "config": {"token": CANARY}}
+    secret["unplaced-with-secret"] = {"resource_kind": "kpi", "tenant_id": None, "env": "prod",
+                                      "backend_type": "firestore", "config": {"token": CANARY}}
+    carrying = sum(CANARY in json.dumps(data, default=str) for data in secret.values())
+    assert carrying > len(documents) // 2
+    paths = write_parts(tmp_path, secret, 3)
+    report = merge(paths, Baseline(None, None, None))
+    merged = "".join(chunks_for(report, "json"))
+    assert "invalid-with-secret" in merged and "unplaced-with-secret" in merged  # judged
+    for path in paths:
+        assert CANARY not in path.read_text("utf-8"), path.name
+    for form in ("json", "junit", "html", "text"):
+        assert CANARY not in "".join(chunks_for(report, form)), form
+
+
 def rewrite(path: Path, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
             ) -> None:
     records = [json.loads(line) for line in path.read_text().splitlines()]
