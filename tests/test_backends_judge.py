@@ -90,6 +90,21 @@ def test_config_keys_as_the_profile_says_the_engines_read_them() -> None:
         "`table_name` of its config", "`region` of its config"]
 
 
+@pytest.mark.parametrize("falsy", [0, False, {}])
+def test_a_falsy_config_value_is_absent_to_the_engines(falsy: Any) -> None:
+    """The engines read `config.get(key) or fallback`: 0 and False fall back, as "" does."""
+    bucket = endpoint(s3.target(route("object_store", "s3", {"bucket": falsy}),
+                                {"RAW_BUCKET": "raw-bucket"}))
+    assert (bucket.bucket, bucket.where) == ("raw-bucket", "the bucket in RAW_BUCKET")
+    table = endpoint(dynamodb.target(route("notes_store", "dynamodb", {"region": falsy}), {}))
+    assert table.region == "us-west-2"
+
+
+def test_a_table_name_botocore_refuses_before_the_network() -> None:
+    found = finding(dynamodb.target(route("notes_store", "dynamodb", {"table_name": "t"}), {}))
+    assert "not a DynamoDB table name" in found.message and "`table_name`" in found.fix
+
+
 @pytest.mark.parametrize(("config", "environ", "source"), [
     ({"endpoint": "https://a/", "key": COSMOS_KEY}, {}, "`endpoint`/`key` of its config"),
     ({"endpoint": "https://a/"}, {"AZURE_COSMOSDB_ENDPOINT": "https://b/",

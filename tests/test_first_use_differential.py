@@ -8,7 +8,7 @@ pure judges behind routing.serving, routing.backends, env.backends and env.polic
 first-use rule must name exactly the lookups and variables whose first use the oracle
 (tests/first_use_oracle.py, written from docs/ENGINES.md §5) says fails, each with the
 oracle's class; every other finding carries a code of the strictness table. Seeded and
-bounded: no network, a few seconds.
+bounded: no network, well under a minute.
 
 The client libraries are taken as installed: an init container cannot see the engines'
 image, so "azure-cosmos is missing" is `preflight exec`'s finding, not these judges'.
@@ -34,7 +34,7 @@ from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
 from preflight.core.findings import Effect, Finding
 from preflight.core.scope import Scope
-from preflight.judge import route_backends, serving
+from preflight.judge import reachable, route_backends, serving
 from preflight.judge import variables as judge_variables
 from tests import first_use_oracle as oracle
 from tests.configs import config_of
@@ -77,10 +77,11 @@ BACKENDS = {
 # Config keys each kind's resolvers read, with the values tried for each (ABSENT: no key).
 ABSENT = object()
 CONFIG_VALUES: dict[str, tuple[Any, ...]] = {
-    "bucket": (ABSENT, "raw-b", ""), "project": (ABSENT, "p", ""),
+    "bucket": (ABSENT, "raw-b", "", 0), "project": (ABSENT, "p", "", False),
     "connection_string": (ABSENT, BLOB, ""), "container": (ABSENT, "c"),
-    "table_name": (ABSENT, "t", ""), "region": (ABSENT, "eu-west-1", "", "bad region", "123", None),
-    "endpoint": (ABSENT, ENDPOINT, ""), "key": (ABSENT, KEY, "", "not base64!", "k", None),
+    "table_name": (ABSENT, "tbl", "", 0),  # botocore's name rules: the probe tests
+    "region": (ABSENT, "eu-west-1", "", "bad region", "123", None, 0, False),
+    "endpoint": (ABSENT, ENDPOINT, "", False), "key": (ABSENT, KEY, "", "not base64!", "k", None),
     "database": (ABSENT, "d"),
 }
 KEYS = {"object_store": ("bucket", "project", "connection_string", "container"),
@@ -283,6 +284,12 @@ def test_first_use_findings_equal_the_oracles_failures(
                 f"{outcome.key}); preflight says {said or 'nothing'}"
             STATS[f"lookup {outcome.reason.value}"] += 1
     assert not claimed, f"findings for lookups the engines do not make: {claimed}"
+    # The probes build each route the judges passed as the engines would: one the judges
+    # passed but the probe cannot build is a disagreement (a block the judges don't explain).
+    docs = registry_read(config, documents)
+    planned = reachable.plan(reachable.probe_subjects(config, docs), config.engines_env)
+    assert not planned.unbuildable, [(subject.origin, found.message)
+                                     for subject, found in planned.unbuildable]
 
     findings = variable_findings(config)
     for outcome in outcomes:

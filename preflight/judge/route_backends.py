@@ -27,7 +27,9 @@ _HOST_LABEL = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{0,63}(?<!-)")
 
 
 def _present(value: Any) -> bool:
-    return value is not None and value not in ("", {})
+    """The engines test a config value with `or` / `not`: any falsy one (0, False, {}) is
+    absent to them."""
+    return bool(value)
 
 
 def _base64(value: str) -> bool:

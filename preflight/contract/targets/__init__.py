@@ -120,7 +120,8 @@ class Value:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == ""
+    """Falsy, as the engines' `or` / `not` see it (0 and False too)."""
+    return not value
 
 
 def _key(key: ConfigKey, config: Mapping[str, Any], environ: Mapping[str, str],
