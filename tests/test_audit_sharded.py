@@ -23,6 +23,7 @@ from typing import Any
 import grpc
 import pytest
 
+from preflight.audit import part
 from tests import audit_fleet, harness, servers
 from tests.audit_fleet import BROKEN, WARNED
 from tests.grpc_forwarder import HeaderDroppingForwarder
@@ -289,6 +290,49 @@ def test_an_indexed_jobs_index_0_waits_for_this_runs_parts_then_merges(
     expected = fields(unsharded.report_dir)
     expected["drift"] = None
     assert fields(folder) == expected
+
+
+def test_index_0_merges_the_retry_of_a_shard_whose_part_says_it_failed(
+        registry: Registry, unsharded: audit_fleet.Audit, tmp_path: Path) -> None:
+    """An Indexed Job retries a failed index (backoffLimitPerIndex): index 0 must wait for
+    the retry's part, not merge the failed attempt's (and its own retry would merge it
+    again)."""
+    closed = f"127.0.0.1:{harness.closed_port()}"
+    pod = {"PREFLIGHT_AUDIT_SHARDS": "2", "PREFLIGHT_AUDIT_RUN": "uid-3",
+           "PREFLIGHT_REPORT_DIR": str(tmp_path)}
+    failed = Done(preflight(registry.env(closed, JOB_COMPLETION_INDEX="1", **pod),
+                            "--timeout", "3", "--attempt-timeout", "1"))
+    assert failed.returncode == 3, failed.describe()
+    first = preflight(registry.env(JOB_COMPLETION_INDEX="0", PREFLIGHT_AUDIT_MERGE_WAIT="120",
+                                   **pod))
+    harness.wait_until((tmp_path / "audit-part-0000-of-0002.jsonl").exists, 60,
+                       "index 0's own part")
+    with pytest.raises(subprocess.TimeoutExpired):  # it used to merge the failed part at once
+        first.wait(timeout=2 * part.WAIT_POLL + 1)
+    retry = Done(preflight(registry.env(JOB_COMPLETION_INDEX="1", **pod)))
+    assert retry.returncode == 0, retry.describe()
+    merged = Done(first)
+    assert merged.returncode == 1, merged.describe()
+    expected = fields(unsharded.report_dir)
+    expected["drift"] = None
+    assert fields(tmp_path) == expected
+
+
+def test_at_its_deadline_index_0_merges_a_failed_part_as_it_is(registry: Registry,
+                                                               tmp_path: Path) -> None:
+    """No retry came: the report says which shard could not read the registry (exit 3)."""
+    closed = f"127.0.0.1:{harness.closed_port()}"
+    pod = {"PREFLIGHT_AUDIT_SHARDS": "2", "PREFLIGHT_AUDIT_RUN": "uid-4",
+           "PREFLIGHT_REPORT_DIR": str(tmp_path)}
+    failed = Done(preflight(registry.env(closed, JOB_COMPLETION_INDEX="1", **pod),
+                            "--timeout", "3", "--attempt-timeout", "1"))
+    assert failed.returncode == 3, failed.describe()
+    done = Done(preflight(registry.env(JOB_COMPLETION_INDEX="0", PREFLIGHT_AUDIT_MERGE_WAIT="3",
+                                       **pod)))
+    assert done.returncode == 3, done.describe()
+    report = audit_fleet.check_report(json.loads((tmp_path / "audit.json").read_text()))
+    assert report["status"] == "error"
+    assert report["error"]["message"].startswith("shard 1/2: ")
 
 
 def test_index_0_gives_up_at_its_deadline_naming_the_missing_shards(

@@ -45,6 +45,7 @@ from preflight.core.errors import ConfigError
 SCHEMA_ID = "preflight.audit-part/v1"
 PATTERN = "audit-part-*-of-*.jsonl"
 WAIT_POLL = 2.0  # seconds between looks for the other parts
+TAIL_CHUNK = 8192  # bytes read at a time from a part's end, for its end record
 
 
 def file_name(shard: Shard) -> str:
@@ -292,23 +293,55 @@ def of_run(paths: Sequence[Path], run: str | None) -> tuple[list[Path], int]:
     return kept, len(paths) - len(kept)
 
 
+def read_end(path: Path) -> Mapping[str, Any] | None:
+    """The end record alone, read from the file's end (a part can be gigabytes): None if
+    the last line is not one."""
+    with path.open("rb") as stream:
+        position = stream.seek(0, os.SEEK_END)
+        tail = b""
+        while position > 0 and b"\n" not in tail.rstrip(b"\n"):
+            step = min(TAIL_CHUNK, position)
+            position -= step
+            stream.seek(position)
+            tail = stream.read(step) + tail
+    try:
+        record = json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+    except ValueError:
+        return None
+    end: Mapping[str, Any] | None = record.get("end") if isinstance(record, dict) else None
+    return end
+
+
+def _final(path: Path) -> bool:
+    """A part that read its whole range; one that says it failed or was interrupted may yet
+    be replaced by its task's retry."""
+    end = read_end(path)
+    return end is not None and not end.get("error") and not end.get("interrupted_by")
+
+
 def wait_for(folder: Path, shard: Shard, run: str, seconds: float,
              stop: threading.Event) -> list[Path] | None:
-    """Every part of this run and shard count in `folder`, waiting up to `seconds` for them;
-    None if `stop` is set first (a signal); PartsUnusable naming the ones still missing
-    when the time is up."""
+    """Every part of this run and shard count in `folder`, waiting up to `seconds` for them
+    and for the retry of any that failed (at the deadline a failed part is merged as it is:
+    the report says why); None if `stop` is set first (a signal); PartsUnusable naming the
+    ones still missing when the time is up."""
     deadline = time.monotonic() + seconds
+    final: set[Path] = set()  # replaced only by a rename: a clean part stays clean
     while True:
         present: dict[int, Path] = {}
         for path in sorted(folder.glob(f"audit-part-*-of-{shard.count:04d}.jsonl")):
             head = read_head(path)
             if head["run"] == run and head["shard"]["count"] == shard.count:
                 present[head["shard"]["index"]] = path
-        if len(present) == shard.count:
+        final |= {path for path in present.values() if path in final or _final(path)}
+        complete = len(present) == shard.count
+        if complete and final.issuperset(present.values()):
             return [present[index] for index in range(shard.count)]
         if stop.wait(max(0.0, min(WAIT_POLL, deadline - time.monotonic()))):
             return None
         if time.monotonic() >= deadline:
+            if complete:
+                return [present[index] for index in range(shard.count)]
             missing = ", ".join(f"{index}/{shard.count}" for index in range(shard.count)
                                 if index not in present)
             raise PartsUnusable(f"no part of shard(s) {missing} of run {run!r} in {folder} "
