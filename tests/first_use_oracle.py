@@ -301,8 +301,10 @@ def variable(name: str, environ: Mapping[str, str],
         if environ.get(name, "memory").lower() != "redis":
             return Outcome(name, None, Reason.UNSUPPORTED_BACKEND, name, served)
         try:
-            int(environ.get("REDIS_PORT", "6379"))
+            port = int(environ.get("REDIS_PORT", "6379"))
         except ValueError:
+            port = 0
+        if not 0 < port < 65536:  # int() reads 0 or 70000, but no socket connects there
             return Outcome(name, None, Reason.INVALID_CONFIG, "REDIS_PORT", served)
         if REDIS not in installed:
             return Outcome(name, None, Reason.IMPORT_ERROR_CLIENT_MISSING, REDIS, served)

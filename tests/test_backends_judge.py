@@ -628,11 +628,11 @@ def test_a_variable_without_an_endpoint_is_left_to_env_backends() -> None:
     planned = plan([variable("CHAT_BUS_BACKEND", "redis")], {"REDIS_PORT": "six"})
     assert (planned.probed, planned.unbuildable) == ([], [])
     ((subject, why),) = planned.not_probed
-    assert (subject.kind, why) == ("CHAT_BUS_BACKEND",
-                                   "REDIS_PORT is not a port number (see env.backends)")
+    assert (subject.kind, why) == (
+        "CHAT_BUS_BACKEND", "REDIS_PORT is not a port number from 1 to 65535 (see env.backends)")
     route_subject = route("chat_bus", "redis", {"host": "h", "port": "six"})
     assert [f.message for _, f in plan([route_subject], {}).unbuildable] == [
-        "`port` in its config is not a port number"]
+        "`port` in its config is not a port number from 1 to 65535"]
 
 
 @pytest.mark.parametrize("backend", ["gcs", "azure_blob"])

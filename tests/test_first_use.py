@@ -165,6 +165,7 @@ def test_event_stream_is_looked_up_at_t_system_dev_whatever_the_serving_scopes(
     ({"CHAT_BUS_BACKEND": None}, {"CHAT_BUS_BACKEND": "first_use"}),
     ({"REDIS_HOST": None}, {}),  # localhost: the probe tells whether a Redis answers
     ({"REDIS_PORT": "six"}, {"REDIS_PORT": "first_use"}),
+    ({"REDIS_PORT": "70000"}, {"REDIS_PORT": "first_use"}),  # int() reads it; no socket can
     ({"MEMORY_BACKEND": "fs"}, {"MEMORY_DIR": "first_use"}),
     ({"MEMORY_BACKEND": "fs", "MEMORY_DIR": "/data/memory"}, {}),
     ({"MEMORY_BACKEND": None}, {"MEMORY_BACKEND": "first_use"}),

@@ -96,7 +96,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "AZURE_STORAGE_CONNECTION_STRING": ("", BLOB),
     "AZURE_COSMOSDB_ENDPOINT": ("", ENDPOINT), "AZURE_COSMOSDB_KEY": ("", KEY, "not base64!"),
     "CHAT_BUS_BACKEND": ("", "redis", "REDIS", "memory", "kafka"),
-    "REDIS_HOST": ("", "127.0.0.1"), "REDIS_PORT": ("", "6380", "six", " 6380 "),
+    "REDIS_HOST": ("", "127.0.0.1"), "REDIS_PORT": ("", "6380", "six", " 6380 ", "0", "70000"),
     "MEMORY_BACKEND": ("", "firestore", "fs", "filesystem", "memory"),
     "MEMORY_DIR": ("", "/data"),
     "KNOWLEDGE_BACKEND": ("", "fs", "firestore", "memory", "firestore "),

@@ -68,8 +68,10 @@ def engines_effects(env: Env) -> dict[str, str]:
     bus = (getenv(env, "CHAT_BUS_BACKEND", "memory") or "").lower()
     if bus == "redis":  # REDIS_HOST unset: localhost, no error (a probe tells the rest)
         try:
-            int(getenv(env, "REDIS_PORT", "6379") or "")
+            port = int(getenv(env, "REDIS_PORT", "6379") or "")
         except ValueError:
+            port = 0
+        if not 0 < port < 65536:  # int() reads 0 or 70000, but no socket connects there
             effects["REDIS_PORT"] = FIRST_USE
     else:
         effects["CHAT_BUS_BACKEND"] = FIRST_USE
@@ -105,7 +107,7 @@ def preflight_effects(env: Env) -> dict[str, str]:
 VALUES = [None, "", "firestore", "Firestore", " firestore", "firestore ", "FIRESTORE",
           "memory", "Memory", "in_memory", "in-memory", "inmemory", "noop", "bq", "BigQuery",
           "filesystem", "fs", "redis", "REDIS", "bogus", "6379", " 6379", "63x9", "0",
-          "/var/lib/engines", "p-project"]
+          "70000", "-1", "/var/lib/engines", "p-project"]
 VARIABLES = ("ROUTING_REGISTRY_BACKEND", "GCP_PROJECT_ID", "GCP_PROJECT", "RAW_BUCKET",
              "NEXUS_BACKEND", "FEATURE_FLAGS_BACKEND", "BUDGET_BACKEND", "BUDGET_POLICY_BACKEND",
              "CHAT_BUS_BACKEND", "REDIS_HOST", "REDIS_PORT", "MEMORY_BACKEND", "MEMORY_DIR",

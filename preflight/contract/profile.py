@@ -152,7 +152,7 @@ class VariableRule(NamedTuple):
     default: str | None = None
     accept: tuple[str, ...] | None = None
     engines_require: bool = False
-    integer: bool = False
+    value_type: str | None = None  # "integer" or "port", as int() reads the value
     silent: bool = False  # a value the engines do not accept makes them fall back silently
     falls_back_to: str = "memory"
     allowed: tuple[str, ...] | None = None
@@ -554,7 +554,7 @@ def _rule(variable: str, data: Mapping[str, Any]) -> VariableRule:
         empty_unset=data.get("empty") == "unset", lower=data.get("case") == "lower",
         fallback=data.get("fallback"), default=data.get("default"),
         accept=None if accept is None else tuple(accept),
-        engines_require=engines.get("require", False), integer=engines.get("type") == "integer",
+        engines_require=engines.get("require", False), value_type=engines.get("type"),
         silent=engines.get("otherwise") == "silent",
         falls_back_to=engines.get("falls_back_to", "memory"),
         allowed=None if allowed is None else tuple(allowed),

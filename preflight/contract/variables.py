@@ -7,7 +7,7 @@ lower-case it (never trim it), which variable they fall through to, and their de
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from preflight.contract.profile import VariableRule
 
@@ -33,3 +33,21 @@ def read(rule: VariableRule, environ: Mapping[str, str | None]) -> Reading:
     if value is not None and rule.lower:
         value = value.lower()
     return Reading(variable, raw, value)
+
+
+def integer(value: Any) -> int | None:
+    """As the engines' int() reads a value (a bool is not a number here); None if it
+    cannot."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def port(value: Any) -> int | None:
+    """A TCP port their client can connect to: int() reads more (0, -1, 70000), and the
+    connection then fails at first use."""
+    number = integer(value)
+    return number if number is not None and 0 < number < 65536 else None

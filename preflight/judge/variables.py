@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from preflight.contract.profile import Profile, VariableRule
-from preflight.contract.variables import Reading, read
+from preflight.contract.variables import Reading, integer, port, read
 from preflight.core import strictness
 from preflight.core.findings import Effect, Finding, summarise
 from preflight.core.redact import strip_url_userinfo
@@ -112,8 +112,11 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
                          "the engines keep; preflight checks the trimmed name",
                          Effect.CONTRACT, severity, reading, code="value_untrimmed",
                          fix=f"remove the whitespace around {reading.variable}")]
-    if rule.integer and not _is_integer(value):
+    if rule.value_type == "integer" and integer(value) is None:
         return [_finding(rule, f"{shown}, not an integer", _failure(rule), severity, reading)]
+    if rule.value_type == "port" and port(value) is None:
+        return [_finding(rule, f"{shown}, not a port number from 1 to 65535", _failure(rule),
+                         severity, reading)]
     if rule.accept is not None and value not in rule.accept:
         if rule.silent:
             message = f"{shown}: {_falls_back(rule)}; they use only {', '.join(rule.accept)}"
@@ -138,14 +141,6 @@ def judge_rule(rule: VariableRule, rules: Mapping[str, VariableRule],
         findings += judge_rule(rules[name], rules, environ, severity)
     return findings
 
-
-def _is_integer(text: str) -> bool:
-    """As Python's int() reads it, which is what the engines call."""
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
 
 
 def judge(rules: Mapping[str, VariableRule], environ: Mapping[str, str | None],

@@ -23,6 +23,7 @@ from preflight.contract.targets import (
     resolve,
     text,
 )
+from preflight.contract.variables import port
 
 TRUE = ("true", "1", "yes", "on")
 FALSE = ("false", "0", "no", "off", "")
@@ -41,16 +42,12 @@ class RedisEndpoint(Endpoint):
 
 
 def _port(value: Any, where: str) -> int | Unbuildable:
-    """As int() reads it (the engines' `int(os.getenv(...))`), within a port's range."""
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        return Unbuildable(f"{where} is not a port number",
-                           f"set {where} to the Redis port (1-65535)")
-    if isinstance(value, bool) or not 0 < port < 65536:
+    """As the engines' `int(os.getenv(...))` reads it, within a port's range."""
+    number = port(value)
+    if number is None:
         return Unbuildable(f"{where} is not a port number from 1 to 65535",
                            f"set {where} to the Redis port (1-65535)")
-    return port
+    return number
 
 
 def _flag(value: Any, key: str) -> bool | Unbuildable:
