@@ -149,6 +149,11 @@ def test_the_findings_say_what_the_engines_do_and_how_to_fix_it(
     unread = result.scope("t_system/prod")
     assert unread["role"] == "unread"
     assert "start-up reads t_system/dev whatever ENV says" in unread["findings"][0]["message"]
+    for code, scope, kind in (("document_invalid", "t_020/prod/p_main", "legacy_cache"),
+                              ("route_invalid", "t_system/dev", "budget")):
+        invalid = finding(result, scope, code, kind)  # docs/ENGINES.md §2: the listing fails
+        assert "while it exists, the engines' `GET /routing/routes` fails for every caller" \
+            in invalid["message"], invalid
     qa = result.scope("t_030/qa/p_main")["findings"][0]
     assert "the engines never run in env 'qa'" in qa["message"]
     text = result.stdout

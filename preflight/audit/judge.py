@@ -47,6 +47,10 @@ REFUSED_FIX = ("switch the route to a durable backend_type, without surrounding 
                "(firestore, redis, s3, bigquery)")
 DASHED, HASHED, OTHER = "{kind}-{tenant}-{env}", "{kind}#{tenant}#{env}", "other id"
 
+# docs/ENGINES.md §2: the engines' route listing builds the model of every document it reads.
+LISTING_FAILS = ("; while it exists, the engines' `GET /routing/routes` fails for every "
+                 "caller that lists all routes, this kind or this tenant")
+
 
 def kind_columns(profile: Profile) -> tuple[KindColumn, ...]:
     """The grid's columns: start-up kinds, request-time kinds, then fixed-scope kinds."""
@@ -197,7 +201,7 @@ class Judge:
                                               Effect.STARTUP)
                 extra["document"] = found.refused_in[kind]
             else:
-                code, message, fix, effect = ("route_invalid", problem.text,
+                code, message, fix, effect = ("route_invalid", problem.text + LISTING_FAILS,
                                               "fix or delete the document", Effect.STARTUP)
             findings.append(Finding(code, f"{kind} at {scope.label}", message, fix, effect,
                                     self.profile.severity_of(kind), reason, extra))
@@ -293,7 +297,8 @@ class Judge:
                  judged: set[str]) -> list[Item]:
         return [Item(WARN, _finding(
             "document_invalid", scope, f"document {fact.doc_id!r}",
-            f"fails the engines' route model: {fact.invalid}", "fix or delete the document",
+            f"fails the engines' route model: {fact.invalid}{LISTING_FAILS}",
+            "fix or delete the document",
             kind=kind, document=fact.doc_id))
             for kind, facts in by_kind.items() for fact in facts
             if fact.invalid is not None and fact.doc_id not in judged]
