@@ -77,7 +77,8 @@ def test_the_platform_says_which_shard(environ: dict[str, str], option: str | No
     ({}, "4", "PREFLIGHT_AUDIT_SHARDS: expected a shard index to go with it"),
     ({"CLOUD_RUN_TASK_INDEX": "0", "CLOUD_RUN_TASK_COUNT": "3"}, "4",
      "PREFLIGHT_AUDIT_SHARDS: expected the job's task count (CLOUD_RUN_TASK_COUNT=3)"),
-    ({"CLOUD_RUN_TASK_INDEX": "0"}, None, "CLOUD_RUN_TASK_COUNT: expected a whole number"),
+    ({"CLOUD_RUN_TASK_INDEX": "0"}, None, "CLOUD_RUN_TASK_COUNT: expected a whole number, "
+     "set where CLOUD_RUN_TASK_INDEX is"),
 ])
 def test_a_platform_half_set_is_a_usage_error(environ: dict[str, str], option: str | None,
                                               message: str) -> None:

@@ -64,8 +64,11 @@ def parse(text: str, where: str) -> Shard:
     return Shard(index, count)
 
 
-def _number(environ: Mapping[str, str], name: str) -> int:
+def _number(environ: Mapping[str, str], name: str, beside: str | None = None) -> int:
+    """`beside`: the variable the platform sets with this one (an unset one is named)."""
     value = environ.get(name, "").strip()
+    if name not in environ and beside is not None:
+        raise ConfigError(name, f"a whole number, set where {beside} is")
     if not value.isdigit():
         raise ConfigError(name, "a whole number", environ.get(name, ""))
     return int(value)
@@ -81,7 +84,7 @@ def from_platform(environ: Mapping[str, str], shards: str | None, where: str) ->
     shards = (shards or "").strip() or None
     if environ.get("CLOUD_RUN_TASK_INDEX", "").strip():
         index = _number(environ, "CLOUD_RUN_TASK_INDEX")
-        count = _number(environ, "CLOUD_RUN_TASK_COUNT")
+        count = _number(environ, "CLOUD_RUN_TASK_COUNT", beside="CLOUD_RUN_TASK_INDEX")
         if shards is not None and shards != str(count):
             raise ConfigError(where, f"the job's task count (CLOUD_RUN_TASK_COUNT={count}), "
                               "or unset", shards)
