@@ -626,11 +626,11 @@ def route_model_section(results: dict[str, Any]) -> list[str]:
     lax = wall(results, LAX_CHECK)
     lines = ["## 6. Route model: fast path vs pydantic", "",
              "The engines validate a route with a pydantic v2 model in lax mode. Preflight "
-             "decides the same way (`preflight/route_model.py`): a fast path that imports "
-             "nothing accepts routes whose every field is absent or of its canonical type "
-             "(what the engines write through Firestore); any other route goes to the same "
-             "model written in pydantic (`preflight/_route_pydantic.py`), imported on first "
-             "need.", "",
+             "decides the same way (`preflight/contract/route_model.py`): a fast path that "
+             "imports nothing accepts routes whose every field is absent or of its canonical "
+             "type (what the engines write through Firestore); any other route goes to the "
+             "same model written in pydantic (`preflight/contract/_route_pydantic.py`), "
+             "imported on first need.", "",
              "Import cost, fresh process each time (median of "
              f"{next(iter(measured['imports_s'].values()))['n']}):", "",
              "| step | median | min – max |", "|---|---|---|"]
