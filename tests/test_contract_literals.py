@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from pathlib import Path
 
 from tests import harness
 
@@ -43,10 +44,10 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
-def literals() -> Iterator[tuple[str, int, str]]:
+def literals(package: Path = PACKAGE) -> Iterator[tuple[str, int, str]]:
     """(file, line, the engines' fact) for every literal of the code that is one."""
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE).as_posix()
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package).as_posix()
         if relative.startswith(EXEMPT_FOLDERS):
             continue
         tree = ast.parse(path.read_text("utf-8"))
@@ -69,15 +70,15 @@ def test_no_engines_default_is_a_literal_outside_the_profile() -> None:
     assert not found, "the engines' contract belongs in the profile:\n" + "\n".join(found)
 
 
-def test_the_scan_sees_a_planted_literal() -> None:
-    """The test can fail: a default planted in a module of the package is found."""
-    planted = PACKAGE / "contract" / "targets" / "_planted_for_test.py"
+def test_the_scan_sees_a_planted_literal(tmp_path: Path) -> None:
+    """The test can fail: a default planted in a module of a package is found (a copy's
+    folder, never the package itself: other tests and the linters read it meanwhile)."""
+    planted = tmp_path / "contract" / "targets" / "planted.py"
+    planted.parent.mkdir(parents=True)
     planted.write_text('"""A docstring may say us-west-2."""\nREGION = "us-west-2"\n'
                        'PORT = 6379\nCONTAINER = "events"\n', "utf-8")
-    try:
-        found = {(path, fact) for path, _line, fact in literals()
-                 if path.endswith("_planted_for_test.py")}
-    finally:
-        planted.unlink()
-    assert found == {("contract/targets/_planted_for_test.py", fact)
-                     for fact in ("us-west-2", "6379", "events")}
+    (tmp_path / "contract" / "profiles").mkdir()
+    (tmp_path / "contract" / "profiles" / "exempt.py").write_text('REGION = "us-west-2"\n')
+    assert set(literals(tmp_path)) == {("contract/targets/planted.py", line, fact)
+                                       for line, fact in ((2, "us-west-2"), (3, "6379"),
+                                                          (4, "events"))}
