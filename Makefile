@@ -29,7 +29,8 @@ $(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
 	npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
 	touch $(AZURITE_STAMP)
 
-demo: system-deps venv
+demo: venv
+	@bash scripts/system-deps.sh demo
 	$(PY) -m tests.demo
 
 lint: venv

@@ -20,7 +20,8 @@ RECORDER = '#!/bin/bash\necho "$(basename "$0") $*" >> "$APT_LOG"\n'
 
 
 def run(tmp_path: Path, present: tuple[str, ...], *, root: bool = True, emulator: bool = True,
-        google_source: bool = True) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        google_source: bool = True, demo: bool = False,
+        ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "dirname", "realpath", "basename"):
@@ -41,7 +42,8 @@ def run(tmp_path: Path, present: tuple[str, ...], *, root: bool = True, emulator
         jar.parent.mkdir(parents=True)
         jar.write_bytes(b"")
     log = tmp_path / "apt.log"
-    done = subprocess.run([str(bin_dir / "bash"), str(SCRIPT)], capture_output=True, text=True,
+    done = subprocess.run([str(bin_dir / "bash"), str(SCRIPT), *(["demo"] if demo else [])],
+                          capture_output=True, text=True,
                           timeout=30, check=False, cwd=harness.REPO,
                           env={"PATH": str(bin_dir), "CLOUDSDK_ROOT": str(sdk),
                                "APT_LOG": str(log)})
@@ -79,10 +81,25 @@ def test_the_emulator_without_googles_apt_source_is_named_not_attempted(tmp_path
         "then run: apt-get update && apt-get install -y google-cloud-cli-firestore-emulator")
 
 
+def test_the_demo_needs_no_browser_node_or_cli(tmp_path: Path) -> None:
+    """make demo runs Java, the emulator's jar and Redis only."""
+    done, apt = run(tmp_path, ("java", "redis-server"), root=False, demo=True)
+    assert (done.returncode, done.stderr, apt) == (0, "", [])
+
+
+def test_the_demo_names_what_it_misses_as_make_demo(tmp_path: Path) -> None:
+    done, apt = run(tmp_path, ("java",), root=False, demo=True)
+    assert (done.returncode, apt) == (1, [])
+    assert done.stderr == ("make demo: missing redis-server: run as root on Debian: "
+                           "apt-get update && apt-get install -y redis-server\n")
+
+
 def test_make_test_and_ci_use_the_target() -> None:
     makefile = (harness.REPO / "Makefile").read_text()
     assert any(line.startswith("test:") and "system-deps" in line.split()
                for line in makefile.splitlines())
+    demo = makefile[makefile.index("\ndemo:"):].split("\n\n")[0]
+    assert "scripts/system-deps.sh demo" in demo
     ci = (harness.REPO / ".ci" / "run").read_text()
     assert "make system-deps" in ci and "apt-get" not in ci
     assert os.access(SCRIPT, os.R_OK)
