@@ -13,6 +13,8 @@ from bench import audit_html
 
 HISTORY_KEEP = 30
 LAX_CHECK = "preflight check, routes only pydantic decides"
+# --before: an earlier commit's `preflight check` all-pass, in the same rounds.
+BEFORE_CHECK = "preflight check, an earlier commit"
 # A key of bench-results.json and the history: kept as first recorded, when the worked
 # example (now in docs/PROFILES.md) was the README's.
 WORKED_CHECK = "preflight check, the README's worked example (serving scope)"
@@ -96,6 +98,15 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
         f"{ratio(value)} ({ms(check)} vs {ms(minimal)}, medians of {n}; "
         f"{paired(results, 'preflight check', 'minimal script')})",
         None if math.isnan(value) else value <= 0.8)
+    before = wall(results, BEFORE_CHECK)
+    if not math.isnan(before):
+        commit = results.get("before", {}).get("commit")
+        value = safe_div(check, before)
+        add(f"(issue 20) `preflight check` all-pass no slower than at `{commit}`, before the "
+            "layers (≤ 1.05×, both measured in the same rounds)",
+            f"{ratio(value)} ({ms(check)} vs {ms(before)}, medians of {n}; "
+            f"{paired(results, 'preflight check', BEFORE_CHECK)})",
+            None if math.isnan(value) else value <= 1.05)
     for name in ("preflight --version", "preflight check --help"):
         value = safe_div(wall(results, name), bare)
         add(f"`{name}` ≤ 4× `python -c pass`",

@@ -134,6 +134,7 @@ class Bench:
         self.s3: servers.Server | None = None
         self.metadata: MetadataServer | None = None
         self.max_scopes = max(settings.scope_counts)
+        self.before: Path | None = None  # --before: an earlier commit's checkout with .venv
 
     # ----------------------------------------------------------------- set-up
     def env(self, project: str = SMALL, *, firestore: str | None = None,
@@ -283,6 +284,12 @@ class Bench:
                 {k: v for k, v in self.env(WORKED).items() if k != "RAW_BUCKET"},
                 lambda r: self.expect_verdict(WORKED_CHECK, r, 1, "fail", ("env.policy",))),
         }
+        if self.before is not None:
+            commands[BEFORE_CHECK] = (
+                [str(self.before / ".venv" / "bin" / "preflight"), "check", "--format", "json"],
+                self.env(), lambda r: self.expect_verdict(f"{BEFORE_CHECK} (all-pass)", r, 0,
+                                                          "pass"))
+            self.results["before"] = {"commit": git_commit(self.before)}
         wall: dict[str, Samples] = defaultdict(Samples)
         rss: dict[str, Samples] = defaultdict(Samples)
         cpu: dict[str, Samples] = defaultdict(Samples)
@@ -894,7 +901,7 @@ class Bench:
 
 
 # ---------------------------------------------------------------- helpers
-LAX_CHECK, WORKED_CHECK = report.LAX_CHECK, report.WORKED_CHECK
+LAX_CHECK, WORKED_CHECK, BEFORE_CHECK = report.LAX_CHECK, report.WORKED_CHECK, report.BEFORE_CHECK
 IMPORT_COST = """
 import json, time
 started = time.perf_counter()
@@ -1029,8 +1036,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def git_commit() -> str | None:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+def git_commit(checkout: Path = ROOT) -> str | None:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout,
                           capture_output=True, text=True, check=False)
     return done.stdout.strip() or None
 
@@ -1058,6 +1065,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--render-only", action="store_true",
                         help="measure nothing: rewrite BENCHMARKS.md from the folder's "
                         "bench-results.json and bench-history.json (e.g. after editing a label)")
+    parser.add_argument("--before", type=Path, default=None, metavar="CHECKOUT",
+                        help="an earlier commit's checkout with its .venv (make venv there): "
+                        "its `preflight check` all-pass is measured in the same rounds as this "
+                        "one's, and their ratio reported")
     parser.add_argument("--only", default="", metavar="STEP[,STEP]",
                         help="measure these steps only (e.g. audit) and rewrite BENCHMARKS.md "
                         "with their results merged into the folder's bench-results.json; the "
@@ -1085,6 +1096,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, subprocess.CalledProcessError) as problem:
         log(f"matplotlib unavailable ({problem}); the plot is skipped")
     bench = Bench(settings)
+    if args.before is not None:
+        if not (args.before / ".venv" / "bin" / "preflight").exists():
+            parser.error(f"--before: {args.before} has no .venv/bin/preflight (make venv there)")
+        bench.before = args.before.resolve()
     bench.results["meta"] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full", "label": args.label,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from preflight.config.web_identity import WebIdentity
+from preflight.observe.errors import RETRY_STATUSES
 
 METHOD = "gcp-web-identity"  # the credential `method` botocore reports for this provider
 _PUBLIC_CLAIMS = ("iss", "aud", "azp", "sub", "email")
@@ -75,7 +76,7 @@ def _metadata_request(limit: float) -> Any:
             cause = error.__cause__ or error
             raise MetadataUnavailable(f"the metadata server {where} did not answer within "
                                       f"{bounded:g}s: {type(cause).__name__}") from None
-        if response.status >= 500 or response.status == 429:
+        if response.status in RETRY_STATUSES or response.status >= 500:
             raise MetadataUnavailable(f"the metadata server {where} answered "
                                       f"{response.status}")
         if response.status != 200:
