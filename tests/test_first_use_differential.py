@@ -287,7 +287,7 @@ def test_first_use_findings_equal_the_oracles_failures(
     # The probes build each route the judges passed as the engines would: one the judges
     # passed but the probe cannot build is a disagreement (a block the judges don't explain).
     docs = registry_read(config, documents)
-    planned = reachable.plan(reachable.probe_subjects(config, docs), config.engines_env)
+    planned = reachable.plan(reachable.probe_subjects(config, docs), environ)
     assert not planned.unbuildable, [(subject.origin, found.message)
                                      for subject, found in planned.unbuildable]
 

@@ -68,8 +68,19 @@ def circles(graph: ImportGraph) -> list[set[str]]:
     return found
 
 
+def with_imports_by_name(graph: ImportGraph) -> ImportGraph:
+    """The imports the code makes by name (importlib), which no import statement shows:
+    the prober imports each backend's module on first use."""
+    from preflight.observe.probing import PROBED
+
+    for backend in PROBED:
+        graph.add_import(importer="preflight.observe.probing",
+                         imported=f"preflight.observe.{backend}")
+    return graph
+
+
 def test_no_import_circle_but_the_documented_one() -> None:
-    assert circles(grimp.build_graph("preflight")) == DOCUMENTED_CIRCLES
+    assert circles(with_imports_by_name(grimp.build_graph("preflight"))) == DOCUMENTED_CIRCLES
 
 
 def test_a_circle_is_found() -> None:

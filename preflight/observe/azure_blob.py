@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 from preflight.contract.targets.azure_blob import AzureBlobEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.errors import classify, is_transient
-from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from preflight.contract.targets.bigquery import BigQueryEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.google_api import ApiAnswer, answer, no_retry, refusal
-from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)

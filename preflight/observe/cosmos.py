@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.contract.targets.cosmos import CosmosEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.errors import classify, is_transient
-from preflight.observe.probing import Clients
 
 ACCOUNT_READ_RETRIES = "AZURE_COSMOS_HEALTH_CHECK_MAX_RETRIES"
 

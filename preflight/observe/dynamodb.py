@@ -8,8 +8,8 @@ from typing import Any
 
 from preflight.contract.targets.dynamodb import DynamoEndpoint
 from preflight.observe import aws
+from preflight.observe.clients import Clients
 from preflight.observe.errors import Transient, classify, is_transient
-from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)

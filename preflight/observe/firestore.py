@@ -13,9 +13,9 @@ from typing import Any
 
 from preflight.contract.route_model import RouteDoc
 from preflight.contract.targets.firestore import FirestoreEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.errors import Refused, classify
 from preflight.observe.google_api import no_retry
-from preflight.observe.probing import Clients
 
 PAGE_SIZE = 2000
 

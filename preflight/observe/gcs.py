@@ -8,8 +8,8 @@ One call, bounded by the call timeout, the library's retries off.
 from __future__ import annotations
 
 from preflight.contract.targets.gcs import GcsEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.google_api import ApiAnswer, answer, no_retry, refusal
-from preflight.observe.probing import Clients
 
 
 def observe(endpoint: GcsEndpoint, timeout: float, clients: Clients) -> ApiAnswer:

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from preflight.contract.targets import Endpoint
+from preflight.observe.clients import Clients
 from preflight.observe.errors import Transient
-from preflight.observe.probing import Clients
 
 # Imports each module named on the command line; prints {module: error class} as JSON.
 IMPORTS = ("import importlib, json, sys\n"

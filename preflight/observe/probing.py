@@ -2,6 +2,8 @@
 
 Each backend's module in this package has `observe(endpoint, timeout, clients)`: the one
 read-only call, its answer as data; transient trouble is raised. `probe_all` runs them.
+The backends' modules are imported by name on first use and never import this one (their
+`Clients` lives in observe/clients.py): no circle, lazy or not.
 """
 
 from __future__ import annotations
@@ -11,31 +13,13 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from preflight.config import Config
 from preflight.contract.targets import BACKENDS, Endpoint
+from preflight.observe.clients import Clients
 
-T = TypeVar("T")
 MAX_PARALLEL = 32
 GRACE = 0.5  # seconds a probe may outlive the call timeout before it counts as hung
-
-
-class Clients(Protocol):
-    """The run's clients, built once and shared between probes and checks, the call
-    timeout they are built with (the configured attempt timeout), and the run's config."""
-
-    @property
-    def config(self) -> Config: ...
-
-    @property
-    def client_timeout(self) -> float: ...
-
-    def cached(self, key: str, factory: Callable[[], T]) -> T: ...
-
-    def aws_session(self) -> Any: ...
-
-    def s3_client(self) -> Any: ...
 
 
 class _NoAnswer:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.contract.targets.redis import RedisEndpoint
+from preflight.observe.clients import Clients
 from preflight.observe.errors import classify
-from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any
 from preflight.contract.targets.s3 import S3Endpoint
 from preflight.core.redact import strip_url_userinfo
 from preflight.observe import aws
+from preflight.observe.clients import Clients
 from preflight.observe.errors import Transient, classify, is_transient
-from preflight.observe.probing import Clients
 
 
 @dataclass(frozen=True)
