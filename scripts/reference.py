@@ -4,8 +4,8 @@
 `<!-- END generated:NAME -->`; everything else on the page is prose and left alone.
 tests/test_reference.py fails when a committed page differs from what this writes, so a
 table cannot drift from the code: the checks registry (CHECKS, each check module's docstring),
-the strictness rules (core/strictness.py RULES), and every command's options as click knows
-them (the text `--help` shows).
+the strictness rules (core/strictness.py RULES), every command's options as click knows
+them (the text `--help` shows), and the exit codes (core/result.py EXIT_CODES).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ BLOCK = re.compile(r"(?P<begin><!-- BEGIN generated:(?P<name>[a-z]+)\b[^>]*-->\n
                    r"(?P<end><!-- END generated:(?P=name) -->)", re.DOTALL)
 # Which tables each page carries: a marker removed by mistake fails the test too.
 PAGES = {
-    "README.md": ("checks",),
+    "README.md": ("checks", "exits"),
     "docs/CHECKS.md": ("checks",),
     "docs/STRICTNESS.md": ("strictness",),
-    "docs/OPTIONS.md": ("options",),
+    "docs/OPTIONS.md": ("options", "exits"),
 }
 PHASES = {"startup": "start-up", "first_use": "first use"}
 # "Meaning. Env: A, then B. Default: X." — how options.py and cli.py write every option's help.
@@ -143,8 +143,17 @@ def options_tables() -> str:
     return "\n".join(out)
 
 
+def exits_table() -> str:
+    from preflight.core.result import EXIT_CODES
+
+    rows = [f"| {' / '.join(f'`{int(code)}`' for code in codes)} | {word}: {meaning} |"
+            for codes, word, meaning in EXIT_CODES]
+    return "\n".join(["| code | meaning |", "| --- | --- |", *rows])
+
+
 TABLES: dict[str, Callable[[], str]] = {
-    "checks": checks_table, "strictness": strictness_table, "options": options_tables}
+    "checks": checks_table, "strictness": strictness_table, "options": options_tables,
+    "exits": exits_table}
 
 
 # ------------------------------------------------------------------------------ pages

@@ -41,7 +41,7 @@ from preflight.config import (
     parse_seconds,
 )
 from preflight.core.errors import ConfigError
-from preflight.core.result import ExitCode
+from preflight.core.result import EXIT_CODES, ExitCode
 from preflight.core.verdict import Verdict
 
 if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay light
@@ -52,16 +52,22 @@ if TYPE_CHECKING:  # imported lazily at run time: --version and --help stay ligh
 ENVIRONMENT_AT_START: dict[str, str] = dict(os.environ)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+HELP = (
+    "Decide whether an engines pod may start.\n\n"
+    "Checks what the engines demand at start-up: their environment rules, Google credentials, "
+    "Firestore access, AWS credentials, the S3 bucket, and a valid, allowed route for every "
+    "required kind in the routing registry; and, as warnings unless --strict, what their "
+    "requests will need (first use): request-time routes, backend variables, and a probe of "
+    "every backend. Exit codes: " + ", ".join(
+        f"{'/'.join(str(int(code)) for code in codes)} {word}"
+        for codes, word, _ in EXIT_CODES) + ".")
+
+
+@click.group(help=HELP,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", message="preflight %(version)s")
 def cli() -> None:
-    """Decide whether an engines pod may start.
-
-    Checks what the engines demand at start-up: their environment rules, Google credentials,
-    Firestore access, AWS credentials, the S3 bucket, and a valid, allowed route for every
-    required kind in the routing registry. Exit codes: 0 pass, 1 failed, 2 usage, 3 not ready (only
-    transient failures), 130/143 interrupted.
-    """
+    pass
 
 
 @dataclass

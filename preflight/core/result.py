@@ -39,6 +39,19 @@ class ExitCode(IntEnum):
     SIGTERM = 143
 
 
+# What each exit code tells the caller, for `preflight --help` and the tables of README.md
+# and docs/OPTIONS.md (scripts/reference.py writes them).
+EXIT_CODES: tuple[tuple[tuple[ExitCode, ...], str, str], ...] = (
+    ((ExitCode.PASS,), "pass", "the engines may start (warnings allowed)"),
+    ((ExitCode.FAIL,), "failed",
+     "at least one definitive failure (or a check crashed: preflight fails closed)"),
+    ((ExitCode.USAGE,), "usage", "preflight's own configuration or usage is wrong"),
+    ((ExitCode.NOT_READY,), "not ready",
+     "every failure is transient (unreachable, timed out): retrying later may pass"),
+    ((ExitCode.SIGINT, ExitCode.SIGTERM), "interrupted", "by SIGINT / SIGTERM"),
+)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What judging an observation concluded. Pure data: no I/O produced it."""
