@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from preflight.audit import drift, judge
 from preflight.audit.facts import Facts
 from preflight.audit.model import AuditReport, Change, ReadError
+from preflight.contract import lookups
 from preflight.contract.lookups import Located
 from preflight.contract.profile import load
 from preflight.contract.route_model import RouteDoc
@@ -149,8 +150,8 @@ def test_config_values_are_not_kept_only_key_names_and_a_fingerprint() -> None:
     (Scope("t_system", "dev", "p1"), "serving", 14),
 ])
 def test_where_the_engines_look_kinds_up(scope: Scope, role: str, kinds: int) -> None:
-    assert judge.role_of(PROFILE, scope) == role
-    assert len(judge.lookups_at(PROFILE, scope)) == kinds
+    assert lookups.role_of(PROFILE, scope) == role
+    assert len(lookups.lookups_at(PROFILE, scope)) == kinds
 
 
 @pytest.mark.parametrize(("doc_id", "expected"), [

@@ -25,7 +25,7 @@ from preflight.audit.model import (
     shown_backend,
     worst,
 )
-from preflight.contract.lookups import Located
+from preflight.contract.lookups import Located, lookups_at, role_of
 from preflight.contract.profile import Profile
 from preflight.contract.route_model import RouteDoc
 from preflight.core import strictness
@@ -60,25 +60,6 @@ def kind_columns(profile: Profile) -> tuple[KindColumn, ...]:
     columns += [KindColumn(kind, "fixed", scope.label)
                 for scope, kinds in profile.fixed_scopes().items() for kind in kinds]
     return tuple(columns)
-
-
-def lookups_at(profile: Profile, scope: Scope) -> dict[str, str]:
-    """kind -> how the engines look it up at this scope (startup, serving or fixed)."""
-    found = {}
-    if scope == profile.startup_scope:
-        found.update(dict.fromkeys(profile.kinds_at("startup"), "startup"))
-    if scope.project is not None and scope.env in profile.envs:
-        found.update(dict.fromkeys(profile.kinds_at("serving"), "serving"))
-    found.update(dict.fromkeys(profile.fixed_scopes().get(scope, ()), "fixed"))
-    return found
-
-
-def role_of(profile: Profile, scope: Scope) -> str:
-    if scope == profile.startup_scope:
-        return "startup"
-    if scope.project is not None and scope.env in profile.envs:
-        return "serving"
-    return "fixed" if scope in profile.fixed_scopes() else "unread"
 
 
 def convention(doc_id: str, kind: str, scope: Scope) -> str:

@@ -60,3 +60,25 @@ def request_time_scopes(profile: Profile, serving_scopes: Sequence[Scope],
     for scope, kinds in profile.fixed_scopes().items():
         scopes[scope] = tuple(dict.fromkeys((*scopes.get(scope, ()), *kinds)))
     return scopes
+
+
+def lookups_at(profile: Profile, scope: Scope) -> dict[str, str]:
+    """kind -> how the engines may look it up at this scope (startup, serving or fixed),
+    whoever calls: the fleet's view (the audit), where no serving scope is given, so any
+    scope with a project in an env they serve is one."""
+    found = {}
+    if scope == profile.startup_scope:
+        found.update(dict.fromkeys(profile.kinds_at("startup"), "startup"))
+    if scope.project is not None and scope.env in profile.envs:
+        found.update(dict.fromkeys(profile.kinds_at("serving"), "serving"))
+    found.update(dict.fromkeys(profile.fixed_scopes().get(scope, ()), "fixed"))
+    return found
+
+
+def role_of(profile: Profile, scope: Scope) -> str:
+    """The first way the engines read this scope: startup, serving, fixed, or unread."""
+    if scope == profile.startup_scope:
+        return "startup"
+    if scope.project is not None and scope.env in profile.envs:
+        return "serving"
+    return "fixed" if scope in profile.fixed_scopes() else "unread"
