@@ -292,17 +292,23 @@ def test_an_indexed_jobs_index_0_waits_for_this_runs_parts_then_merges(
     assert fields(folder) == expected
 
 
+def index_1_failed(registry: Registry, folder: Path, run: str) -> dict[str, str]:
+    """Pod 1 of 2 of `run` could not read the registry: its part says so. The pods' env."""
+    pod = {"PREFLIGHT_AUDIT_SHARDS": "2", "PREFLIGHT_AUDIT_RUN": run,
+           "PREFLIGHT_REPORT_DIR": str(folder)}
+    closed = f"127.0.0.1:{harness.closed_port()}"
+    failed = Done(preflight(registry.env(closed, JOB_COMPLETION_INDEX="1", **pod),
+                            "--timeout", "3", "--attempt-timeout", "1"))
+    assert failed.returncode == 3, failed.describe()
+    return pod
+
+
 def test_index_0_merges_the_retry_of_a_shard_whose_part_says_it_failed(
         registry: Registry, unsharded: audit_fleet.Audit, tmp_path: Path) -> None:
     """An Indexed Job retries a failed index (backoffLimitPerIndex): index 0 must wait for
     the retry's part, not merge the failed attempt's (and its own retry would merge it
     again)."""
-    closed = f"127.0.0.1:{harness.closed_port()}"
-    pod = {"PREFLIGHT_AUDIT_SHARDS": "2", "PREFLIGHT_AUDIT_RUN": "uid-3",
-           "PREFLIGHT_REPORT_DIR": str(tmp_path)}
-    failed = Done(preflight(registry.env(closed, JOB_COMPLETION_INDEX="1", **pod),
-                            "--timeout", "3", "--attempt-timeout", "1"))
-    assert failed.returncode == 3, failed.describe()
+    pod = index_1_failed(registry, tmp_path, "uid-3")
     first = preflight(registry.env(JOB_COMPLETION_INDEX="0", PREFLIGHT_AUDIT_MERGE_WAIT="120",
                                    **pod))
     harness.wait_until((tmp_path / "audit-part-0000-of-0002.jsonl").exists, 60,
@@ -321,12 +327,7 @@ def test_index_0_merges_the_retry_of_a_shard_whose_part_says_it_failed(
 def test_at_its_deadline_index_0_merges_a_failed_part_as_it_is(registry: Registry,
                                                                tmp_path: Path) -> None:
     """No retry came: the report says which shard could not read the registry (exit 3)."""
-    closed = f"127.0.0.1:{harness.closed_port()}"
-    pod = {"PREFLIGHT_AUDIT_SHARDS": "2", "PREFLIGHT_AUDIT_RUN": "uid-4",
-           "PREFLIGHT_REPORT_DIR": str(tmp_path)}
-    failed = Done(preflight(registry.env(closed, JOB_COMPLETION_INDEX="1", **pod),
-                            "--timeout", "3", "--attempt-timeout", "1"))
-    assert failed.returncode == 3, failed.describe()
+    pod = index_1_failed(registry, tmp_path, "uid-4")
     done = Done(preflight(registry.env(JOB_COMPLETION_INDEX="0", PREFLIGHT_AUDIT_MERGE_WAIT="3",
                                        **pod)))
     assert done.returncode == 3, done.describe()
