@@ -109,6 +109,10 @@ def check_verdict(document: Any, *, where: str = "verdict") -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- results
 
+VERDICT_SLACK = 0.5  # seconds past the deadline a verdict may carry (writing it, a last call)
+HANG_MARGIN = 10.0  # seconds past the deadline a process may take to start and exit, loaded
+
+
 @dataclass
 class Result:
     """One finished preflight process and everything it left behind."""
@@ -163,6 +167,16 @@ class Result:
             if path.is_file():
                 parts.append(path.read_bytes().decode("utf-8", errors="replace"))
         return "\n".join(parts)
+
+    def assert_ended_by(self, deadline: float) -> None:
+        """It stopped at its deadline, not after: by preflight's own clock (from its start to
+        the verdict) within VERDICT_SLACK of it; by the wall clock, which adds the
+        interpreter's start that a loaded machine stretches, within a hang's margin."""
+        assert self.verdict is not None, f"no verdict\n{self.describe()}"
+        seconds = self.verdict["duration_ms"] / 1000
+        assert seconds <= deadline + VERDICT_SLACK, f"verdict after {seconds:.2f}s\n" \
+            f"{self.describe()}"
+        assert self.wall < deadline + HANG_MARGIN, self.describe()
 
     def describe(self) -> str:
         return (f"argv: {self.argv}\nexit: {self.returncode} after {self.wall:.2f}s\n"

@@ -108,6 +108,7 @@ class Runner:
         self.wake = threading.Event()
         self.on_change = on_change or (lambda: None)
         self.quiet = quiet
+        self.cut_short: set[str] = set()  # checks the deadline stopped with no answer yet
         self._lock = threading.Lock()
 
     def progress(self) -> list[Progress]:
@@ -157,6 +158,7 @@ class Runner:
             outcome = Outcome(Status.ERROR, f"interrupted before a verdict{last}",
                               details={"attempts_made": progress.attempts}, transient=True)
         else:
+            self.cut_short.add(slot.check.name)
             doing = (f"after {progress.attempts} attempt(s)" if progress.attempts
                      else "while waiting for " + ", ".join(slot.check.needs_for(self.config)))
             outcome = Outcome(

@@ -39,6 +39,12 @@ def collect_garbage_from_now_on() -> None:
         gc.enable()
 
 
+def _failed_for_certain(result: CheckResult) -> bool:
+    """A definitive failure: a dependency's answer judged, not trouble reaching it."""
+    return result.status is Status.FAIL or (result.status is Status.ERROR
+                                            and not result.outcome.transient)
+
+
 def wall_clock_of(monotonic_moment: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_moment)
 
@@ -77,6 +83,7 @@ class Session:
         self.latest: Verdict | None = None
         self.runner: Runner | None = None
         self._kept: dict[str, CheckResult] = {}
+        self._failed: dict[str, CheckResult] = {}  # each check's last definitive failure
 
     def _verdict(self, results: list[CheckResult], started: float) -> Verdict:
         shown = tuple(r.softened() if r.name in self.config.ignore else r for r in results)
@@ -113,12 +120,22 @@ class Session:
                              log=self.log, ctx=self.ctx, backoff=self.backoff,
                              previous=previous, quiet=self.rounds > 1,
                              on_change=self.on_change)
-        results = self.runner.run()
+        results = self._with_last_answers(self.runner.run(), self.runner.cut_short)
+        self._failed = {r.name: r for r in results if _failed_for_certain(r)}
         self._kept = {r.name: r for r in results if r.status in KEPT}
         verdict = self._verdict(results, self.started if started is None else started)
         self._announce(verdict)
         self.latest = verdict
         return verdict
+
+    def _with_last_answers(self, results: list[CheckResult], cut_short: set[str],
+                           ) -> list[CheckResult]:
+        """A check the deadline stopped mid-round, with no answer in it, keeps the failure
+        the round before found: "kpi has no route" seconds ago says more than "no answer
+        before the deadline", and exits 1, not 3 (retrying would not help). Never a pass:
+        no answer now is no pass now (serve's rechecks)."""
+        return [self._failed[r.name] if r.name in cut_short and r.name in self._failed
+                else r for r in results]
 
     def _announce(self, verdict: Verdict) -> None:
         failing = [c.name for c in verdict.checks if c.status not in KEPT
