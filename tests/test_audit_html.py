@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from preflight.audit import html
 from preflight.audit.html import html_chunks
 from tests import audit_fleet
 from tests.audit_fleet import BROKEN, SECRET, SERVING_KINDS, WARNED, Audit, Registry, run_audit
@@ -463,3 +464,34 @@ def test_at_fleet_size_the_page_holds_what_is_in_view_not_every_scope(
     })()""") == ["t_04321/prod/p_main", True, MISSING_PER_FAILING_SCOPE]
     assert linked.evaluate('document.querySelector("#details .pager .turn .muted").textContent') \
         == f"4,301\u20134,350 of {FLEET:,}"
+
+
+SECTION_FINDINGS = """(() => [...document.querySelector("details.selected")
+  .querySelectorAll("tr.finding")].map((row) => row.textContent))()"""
+
+
+def page_data(path: Path) -> dict[str, Any]:
+    found = re.search(r'<script type="application/json" id="audit-data">(.*?)</script>',
+                      path.read_text("utf-8"), re.DOTALL)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found[1])
+    return data
+
+
+def test_past_the_string_tables_cap_a_string_is_written_where_it_is_used(
+        browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The merge holds the page's string table, not every distinct message of the fleet:
+    past MAX_STRINGS a string is written inline, and the page reads it the same."""
+    full = written(tmp_path / "full.html", SMALL_FLEET, failing=True)
+    monkeypatch.setattr(html, "MAX_STRINGS", 8)
+    capped = written(tmp_path / "capped.html", SMALL_FLEET, failing=True)
+    data = page_data(capped)
+    assert len(data["strings"]) == 8 < len(page_data(full)["strings"])
+    assert any(isinstance(finding[3], str) for row in data["scopes"] for finding in row[6])
+    label = "t_00123/prod/p_main"
+    seen = [opened(browser, path, scope_link(label)).evaluate(SECTION_FINDINGS)
+            for path in (full, capped)]
+    assert seen[0] == seen[1] and len(seen[0]) == MISSING_PER_FAILING_SCOPE, seen
+    states = [read_page(opened(browser, path)) for path in (full, capped)]
+    assert states[0]["rows"] == states[1]["rows"]
+

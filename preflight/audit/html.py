@@ -30,7 +30,7 @@ from typing import Any
 from preflight.audit.model import AuditReport, Item, ScopeResult
 from preflight.audit.render import headline, tag
 
-Intern = Callable[[str | None], int | None]
+Intern = Callable[[str | None], int | str | None]
 
 
 @cache
@@ -42,6 +42,9 @@ def csp_hash(text: str) -> str:
     """A CSP source that allows exactly this inline element's text."""
     digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
     return f"'sha256-{digest}'"
+
+
+MAX_STRINGS = 4_096  # strings the page's table holds: the merge's memory for the HTML
 
 
 def finding_row(item: Item, ref: Intern) -> list[Any]:
@@ -58,11 +61,19 @@ def scope_row(scope: ScopeResult, ref: Intern) -> list[Any]:
 
 
 def data_chunks(report: AuditReport) -> Iterator[str]:
-    """The page's data, scope by scope; the string table comes last, once it is complete."""
+    """The page's data, scope by scope; the string table comes last, once it is complete.
+
+    The table holds each string once (statuses, codes, kinds, the messages many findings
+    share), up to MAX_STRINGS: past that, a string is written where it is used, so a fleet
+    of distinct messages costs the page bytes, not the merge memory."""
     table: dict[str, int] = {}
 
-    def ref(text: str | None) -> int | None:
-        return None if text is None else table.setdefault(text, len(table))
+    def ref(text: str | None) -> int | str | None:
+        if text is None:
+            return None
+        if text in table or len(table) < MAX_STRINGS:
+            return table.setdefault(text, len(table))
+        return text
 
     def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

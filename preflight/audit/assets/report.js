@@ -4,7 +4,9 @@
 "use strict";
 const data = JSON.parse(document.getElementById("audit-data").textContent);
 const report = data.head, S = data.strings;
-const text = (ref) => (ref === null ? null : S[ref]);
+// A string the page's data refers to: an index into the table of repeated strings, or the
+// string itself once the table is full (html.py MAX_STRINGS); null stays null.
+const str = (ref) => (ref === null || typeof ref === "string" ? ref : S[ref]);
 const STATUSES = ["fail", "warn", "pass"];
 const ORDER = {fail: 0, warn: 1, pass: 2};
 const MARK = {fail: "\u2717", warn: "!", pass: "\u2713", unread: "\u00b7", none: ""};
@@ -26,17 +28,17 @@ const n = (value) => Number(value).toLocaleString("en");
 const badge = (status) => el("span", {class: "badge b-" + status, text: status});
 
 // The compact rows html.py writes, read into objects only for what is drawn.
-const findingOf = (f) => ({status: S[f[0]], code: S[f[1]], subject: f[2], message: S[f[3]],
-                           fix: S[f[4]], tag: S[f[5]], kind: text(f[6])});
+const findingOf = (f) => ({status: str(f[0]), code: str(f[1]), subject: f[2], message: str(f[3]),
+                           fix: str(f[4]), tag: str(f[5]), kind: str(f[6])});
 const scopeAt = (index) => {
   const r = data.scopes[index];
-  return {index, label: r[0], env: S[r[1]], role: S[r[2]], status: S[r[3]], documents: r[4],
-          cells: r[5].map((c) => ({kind: S[c[0]], status: S[c[1]], documents: c[2],
-                                   backend: text(c[3])})),
+  return {index, label: r[0], env: str(r[1]), role: str(r[2]), status: str(r[3]), documents: r[4],
+          cells: r[5].map((c) => ({kind: str(c[0]), status: str(c[1]), documents: c[2],
+                                   backend: str(c[3])})),
           findings: r[6].map(findingOf)};
 };
 const labelOf = (index) => data.scopes[index][0];
-const statusOf = (index) => S[data.scopes[index][3]];
+const statusOf = (index) => str(data.scopes[index][3]);
 
 function header() {
   const head = document.getElementById("head");
@@ -222,9 +224,9 @@ function openSection(section) {
 function scopeSection(index) {
   const r = data.scopes[index];
   const section = el("details", {class: "scope", "data-index": index,
-                                 "data-scope": r[0], "data-env": S[r[1]], "data-status": S[r[3]]},
-    el("summary", {}, badge(S[r[3]]), " " + r[0] + " ", el("span", {class: "muted",
-       text: `${S[r[2]]}, ${r[4]} document(s), ${r[6].length} finding(s)`})));
+                                 "data-scope": r[0], "data-env": str(r[1]), "data-status": str(r[3])},
+    el("summary", {}, badge(str(r[3])), " " + r[0] + " ", el("span", {class: "muted",
+       text: `${str(r[2])}, ${r[4]} document(s), ${r[6].length} finding(s)`})));
   section.addEventListener("toggle", () => { if (section.open) fillSection(section); });
   if (r[0] === view.selected) {
     section.classList.add("selected");
@@ -293,7 +295,7 @@ function apply(reveal) {
     view.key = key;
     view.shown = view.order.filter((index) => {
       const r = data.scopes[index];
-      return current.statuses.has(S[r[3]]) && (!current.env || S[r[1]] === current.env) &&
+      return current.statuses.has(str(r[3])) && (!current.env || str(r[1]) === current.env) &&
              (!text || r[0].toLowerCase().includes(text));
     });
     view.listed = view.shown.filter((index) => statusOf(index) !== "pass");
@@ -316,7 +318,7 @@ function apply(reveal) {
 
 function start() {
   const select = document.getElementById("f-env");
-  const envs = new Set(data.scopes.map((r) => S[r[1]]));
+  const envs = new Set(data.scopes.map((r) => str(r[1])));
   for (const env of [...envs].sort()) select.append(el("option", {value: env, text: env}));
   view.order = data.scopes.map((_, index) => index)
     .sort((a, b) => ORDER[statusOf(a)] - ORDER[statusOf(b)]);
