@@ -915,7 +915,11 @@ def shards_prose(runs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]
               f"alone. The parts hold every scope's result, {part_bytes:,.0f} bytes per "
               f"document: about {part_bytes * ten / 2**30:,.1f} GiB on the volume for 10 "
               "million. The merge holds no scope either (it reads the parts again for each "
-              "report), but `--baseline` is read whole: at 10 million documents the earlier "
+              "report); what its peak above gains with the fleet is the HTML page's table of "
+              "distinct texts, which holds at most `MAX_STRINGS` of them since `56cc298` "
+              "(`preflight/audit/html.py`; measured by hand after it: 43 MiB for a merge of "
+              "150,000 documents, where 60,000 took 48 MiB before). `--baseline` is read "
+              "whole: at 10 million documents the earlier "
               "report's JSON is gigabytes, and drift needs that much memory or a baseline "
               "read as a stream (not built).",
               f"- **Cost in reads.** One read per document the pages return: 10 million. "

@@ -696,7 +696,7 @@ class Bench:
                                                ROLE], self.env(**self.metadata_env()))):
             run = run_process([self.python, "-X", "importtime", *command], env, cwd=ROOT)
             if run.returncode != 0:
-                self.fail(f"importtime {name}: {run.describe()}")
+                self.fail(f"imports: importtime {name}: {run.describe()}")
                 continue
             profiles[name] = parse_importtime(run.stderr)
         self.results["imports"] = profiles
