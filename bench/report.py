@@ -100,12 +100,16 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
         None if math.isnan(value) else value <= 0.8)
     before = wall(results, BEFORE_CHECK)
     if not math.isnan(before):
-        commit = results.get("before", {}).get("commit")
+        earlier = results.get("before", {})
         value = safe_div(check, before)
-        add(f"(issue 20) `preflight check` all-pass no slower than at `{commit}`, before the "
-            "layers (≤ 1.05×, both measured in the same rounds)",
+        differ = "; ".join(f"{what}: {', '.join(names)}" for what, names in (
+            ("packages in this venv only", earlier.get("only_here")),
+            ("in the earlier one only", earlier.get("only_there"))) if names)
+        add(f"(issue 20) `preflight check` all-pass no slower than at `{earlier.get('commit')}`, "
+            "before the layers (≤ 1.05×, both measured in the same rounds)",
             f"{ratio(value)} ({ms(check)} vs {ms(before)}, medians of {n}; "
-            f"{paired(results, 'preflight check', BEFORE_CHECK)})",
+            f"{paired(results, 'preflight check', BEFORE_CHECK)}; "
+            f"{differ or 'the same third-party packages in both venvs'})",
             None if math.isnan(value) else value <= 1.05)
     for name in ("preflight --version", "preflight check --help"):
         value = safe_div(wall(results, name), bare)

@@ -289,7 +289,11 @@ class Bench:
                 [str(self.before / ".venv" / "bin" / "preflight"), "check", "--format", "json"],
                 self.env(), lambda r: self.expect_verdict(f"{BEFORE_CHECK} (all-pass)", r, 0,
                                                           "pass"))
-            self.results["before"] = {"commit": git_commit(self.before)}
+            here, there = (distributions(python) for python in (
+                self.python, str(self.before / ".venv" / "bin" / "python")))
+            self.results["before"] = {"commit": git_commit(self.before),
+                                      "only_here": sorted(here - there),
+                                      "only_there": sorted(there - here)}
         wall: dict[str, Samples] = defaultdict(Samples)
         rss: dict[str, Samples] = defaultdict(Samples)
         cpu: dict[str, Samples] = defaultdict(Samples)
@@ -1034,6 +1038,15 @@ def machine() -> dict[str, Any]:
         "java": (java.stderr.splitlines() or ["?"])[0], "firestore_emulator": emulator,
         "commit": commit or None, "code_fingerprint": code_fingerprint(),
     }
+
+
+def distributions(python: str) -> set[str]:
+    """The distributions a venv holds (a package in one venv only is imported by the other's
+    libraries or not: structlog imports rich wherever rich is installed)."""
+    done = subprocess.run([python, "-c", "import importlib.metadata as m; print('\\n'.join("
+                           "d.metadata['Name'].lower() for d in m.distributions()))"],
+                          capture_output=True, text=True, check=False)
+    return set(done.stdout.split()) - {"engines-preflight", "preflight"}
 
 
 def git_commit(checkout: Path = ROOT) -> str | None:
