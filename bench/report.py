@@ -208,6 +208,13 @@ def budgets(results: dict[str, Any]) -> list[dict[str, str]]:
             f"{ratio(probes['ratio'])} ({ms(probes['all']['median'])} vs "
             f"{ms(probes['slowest_single_s'])}; the sum of the single probes: "
             f"{ms(probes['sum_single_s'])})", probes["ratio"] <= 1.5)
+    scan = results.get("check_engines")
+    if scan:
+        seconds = scan["wall_s"]["median"]
+        add(f"(issue 24) `preflight profile check-engines` on a tree the size of the engines' "
+            f"repository ({scan['python_files']:,} Python files, {scan['reached']} reached by "
+            "the app) < 2 s", f"{seconds:.2f} s wall, {scan['cpu_s']['median']:.2f} s CPU "
+            f"(medians of {scan['wall_s']['n']})", seconds < 2)
     value = safe_div(wall(results, "preflight check --no-probes"), minimal)
     if not math.isnan(value):
         add("(issue 11) the start-up budget with probes off: `preflight check --no-probes` "
