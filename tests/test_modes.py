@@ -470,8 +470,9 @@ def test_check_wait_exits_at_the_deadline_with_the_last_definitive_answer(stack:
     registry_without(stack, "kpi-t_system-dev")
     result = stack.run("--wait", "--timeout", "4")
     assert result.returncode == 1, result.describe()
-    assert result.verdict is not None, result.describe()
-    assert result.verdict["duration_ms"] > 3000, result.describe()  # rounds until the deadline
+    # Rounds until the deadline, not an early exit (a loaded machine only adds to the wall
+    # time; the verdict's own duration ends with the last round, before the last pause).
+    assert result.wall > 3.0, result.describe()
     result.assert_ended_by(4)
     assert result.scope("t_system/dev")["missing"] == ["kpi"]
     assert len([e for e in result.logs if e.get("message") == "round finished"]) >= 2
