@@ -692,8 +692,10 @@ def probes_section(results: dict[str, Any]) -> list[str]:
              f"One attempt of the check, in one process (`bench/probe_wall.py`, after a "
              f"discarded warm-up), on {probes['routes']} routes that name {probes['probes']} "
              f"distinct endpoints; the Redis endpoint sits behind a proxy that holds every "
-             f"reply {probes['delay_s']:g} s. Each group alone is one probe; all together "
-             "are deduplicated to one probe per endpoint and run at once.", "",
+             f"reply {probes['delay_s']:g} s (redis-py, built as the engines build it, waits "
+             "for three replies before its PING is answered: its connection handshake). Each "
+             "group alone is one probe; all together are deduplicated to one probe per "
+             "endpoint and run at once.", "",
              "| routes | median | min – max | n |", "|---|---|---|---|"]
     for name, samples in probes["single"].items():
         lines.append(f"| {name} (alone) | {ms(samples['median'])} | {ms(samples['min'])} – "
