@@ -16,6 +16,7 @@ from preflight.contract import route_model
 from preflight.contract.lookups import Located, first_matches
 from preflight.contract.profile import BackendSpec, ConfigKey, KeyGroup, KindSpec, Profile
 from preflight.contract.route_model import RouteDoc
+from preflight.contract.targets import given
 from preflight.core.findings import Effect, Finding, summarise
 from preflight.core.result import Outcome, Status
 from preflight.core.scope import Scope
@@ -24,12 +25,6 @@ from preflight.judge.variables import none_set
 FindingOf = Callable[..., Finding]
 # botocore's own test of a region name (a host label), applied before any call
 _HOST_LABEL = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{0,63}(?<!-)")
-
-
-def _present(value: Any) -> bool:
-    """The engines test a config value with `or` / `not`: any falsy one (0, False, {}) is
-    absent to them."""
-    return bool(value)
 
 
 def _base64(value: str) -> bool:
@@ -136,7 +131,7 @@ def _used(key: ConfigKey, config: Mapping[str, Any], environ: Mapping[str, str |
     """The value the engines use for a key and where it came from; None: they have none."""
     where = f"`{key.name}` in its config"
     value = config.get(key.name)
-    if _present(value):
+    if given(value):
         return value, where
     if key.name in config and key.if_empty is not None:
         return key.if_empty, where
@@ -154,14 +149,14 @@ def _group(spec: BackendSpec, group: KeyGroup, config: Mapping[str, Any],
            environ: Mapping[str, str | None], finding: FindingOf,
            ) -> dict[str, tuple[Any, str]] | Finding:
     """Keys the engines take from the config only all together, else all from variables."""
-    if all(_present(config.get(key)) for key in group.keys):
+    if all(given(config.get(key)) for key in group.keys):
         return {key: (config[key], f"`{key}` in its config") for key in group.keys}
     if all(environ.get(variable) for variable in group.stand_in):
         return {key: (environ[variable], variable)
                 for key, variable in zip(group.keys, group.stand_in, strict=True)}
     keys = ", ".join(f"`{key}`" for key in group.keys)
     variables = " and ".join(group.stand_in)
-    lacking = [f"`{key}`" for key in group.keys if not _present(config.get(key))]
+    lacking = [f"`{key}`" for key in group.keys if not given(config.get(key))]
     unset = tuple(variable for variable in group.stand_in if not environ.get(variable))
     return finding(
         "config_group_incomplete", f"{spec.name} takes {keys} from its config only when all "

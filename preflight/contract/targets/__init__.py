@@ -119,9 +119,10 @@ class Value:
         return f"the {noun} in {self.source}"
 
 
-def _empty(value: Any) -> bool:
-    """Falsy, as the engines' `or` / `not` see it (0 and False too)."""
-    return not value
+def given(value: Any) -> bool:
+    """A config value the engines use: their `or` / `not` pass over a falsy one ("", None,
+    0, False, {}) as if it were absent."""
+    return bool(value)
 
 
 def _key(key: ConfigKey, config: Mapping[str, Any], environ: Mapping[str, str],
@@ -130,7 +131,7 @@ def _key(key: ConfigKey, config: Mapping[str, Any], environ: Mapping[str, str],
     else a stand-in variable, else the default for an absent one."""
     here = f"`{key.name}`{CONFIG}"
     value = config.get(key.name)
-    if not _empty(value):
+    if given(value):
         return Value(value, here)
     if key.name in config and key.if_empty is not None:
         return Value(key.if_empty, f"{DEFAULT} for an empty `{key.name}`", True)
@@ -174,7 +175,7 @@ def resolve(spec: BackendSpec, config: Mapping[str, Any], environ: Mapping[str, 
     else all from their variables."""
     values: dict[str, Value] = {}
     for group in spec.together:
-        if all(not _empty(config.get(name)) for name in group.keys):
+        if all(given(config.get(name)) for name in group.keys):
             source = "/".join(f"`{name}`" for name in group.keys) + CONFIG
             values |= {name: Value(config[name], source) for name in group.keys}
         elif all(environ.get(variable) for variable in group.stand_in):
@@ -199,7 +200,7 @@ def text(value: Value, key: str) -> str | Unbuildable:
     if isinstance(value.value, str) and (value.value or value.keep_empty):
         return value.value
     if value.from_config:
-        what = "is empty" if _empty(value.value) else "is not a string"
+        what = "is empty" if not given(value.value) else "is not a string"
         return Unbuildable(f"`{key}` in its config {what}",
                            f"set `{key}` in the route's config to a name, or remove it")
     return Unbuildable(f"{value.source} is empty", f"set {value.source}")
